@@ -1,0 +1,16 @@
+"""Correctness reward (review discussion): 1 when the extracted final answer equals the gold answer, else 0.
+
+Uses the built-in ``correctness`` reward model, which needs no model and no entry in ``reward_models``.
+"""
+
+from __future__ import annotations
+
+from harness.methods import BatchContext, Method, RewardChoice
+from harness.rewards import CORRECTNESS
+
+
+class Correctness(Method):
+    description = "gold-answer reward: 1 if the extracted answer is correct, else 0"
+
+    def select(self, context: BatchContext) -> RewardChoice:
+        return RewardChoice((CORRECTNESS,))

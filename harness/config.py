@@ -1,0 +1,160 @@
+"""Dataclass configs for one run: (method, task, seed) plus models, training and evaluation settings.
+
+``load_run_config(path, overrides)`` reads YAML, applies ``key=value`` overrides (which beat the
+YAML, which beats the defaults) and validates everything that can be checked without compute:
+unknown keys and types, method/task/reward-model names, method arguments, data files and split sizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from harness.dataclass_parse import ConfigError, apply_override, from_dict
+
+
+@dataclass
+class LoraConfig:
+    r: int = field(default=16, metadata={"help": "LoRA rank (paper: 16)."})
+    alpha: int = field(default=32, metadata={"help": "LoRA alpha (paper: 32)."})
+    dropout: float = 0.05
+    target_modules: str | list[str] = field(default="all-linear", metadata={"help": "peft target_modules."})
+
+
+@dataclass
+class PolicyConfig:
+    model: str = field(default="", metadata={"help": "Hub name, local directory, or path to a .gguf file."})
+    lora: LoraConfig | None = field(default_factory=LoraConfig, metadata={"help": "null trains all weights."})
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = field(default="auto", metadata={"help": "'auto' picks cuda when present, else cpu."})
+    embedding: Literal["last", "first", "mean"] = field(
+        default="last", metadata={"help": "Sentence embedding of a prompt for the bandit context."})
+    max_prompt_tokens: int = 1024
+    chat_template: bool = field(default=False, metadata={"help": "Wrap prompts in the tokenizer's chat template."})
+
+
+@dataclass
+class RewardModelConfig:
+    name: str
+    kind: str = field(metadata={"help": "loglik | implicit | classifier | correctness | noisy"})
+    model: str = ""
+    reference: str = field(default="", metadata={"help": "implicit: the reference model."})
+    beta: float = field(default=1.0, metadata={"help": "implicit: scale of the log-ratio."})
+    base: str = field(default="", metadata={"help": "noisy: name of the RM whose scores get noise."})
+    sigma: float = field(default=0.0, metadata={"help": "noisy: standard deviation of the Gaussian noise."})
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = "auto"
+    batch_tokens: int = field(default=8192, metadata={"help": "Token budget of one scoring forward pass."})
+    chat_template: bool = False
+
+
+@dataclass
+class TaskConfig:
+    name: str = ""
+    path: str = field(default="", metadata={"help": "Local JSONL/Parquet file or folder; empty loads from the hub."})
+    max_examples: int | None = field(default=None, metadata={"help": "Subsample the pooled examples first."})
+    split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.1, 0.2])
+    split_sizes: list[int] | None = field(default=None, metadata={"help": "Exact train/dev/test sizes."})
+    split_seed: int | None = field(default=None, metadata={"help": "Defaults to the run seed."})
+
+
+@dataclass
+class TrainConfig:
+    iterations: int = 10
+    batch_size: int = field(default=16, metadata={"help": "Prompts per step (one RM choice per step)."})
+    max_steps_per_iteration: int | None = None
+    num_samples: int = field(default=30, metadata={"help": "n responses sampled per prompt."})
+    temperature: float = 0.8
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    pairs_per_prompt: int = field(default=10, metadata={"help": "P preference pairs per prompt."})
+    loss: Literal["dpo", "nll", "dpo_nll", "kto"] = "dpo_nll"
+    beta: float = 0.1
+    nll_weight: float = 1.0
+    learning_rate: float = 5e-6
+    weight_decay: float = 0.0
+    micro_batch_size: int = field(default=8, metadata={"help": "Pairs per forward/backward (gradient accumulation)."})
+    updates_per_step: int = field(default=1, metadata={"help": "Optimizer steps on each batch's pairs."})
+    max_grad_norm: float = 1.0
+
+
+@dataclass
+class EvalConfig:
+    decoding: Literal["greedy", "majority"] = "greedy"
+    num_samples: int = field(default=8, metadata={"help": "majority: samples voted over."})
+    temperature: float = 0.8
+    max_new_tokens: int = 256
+    batch_size: int = 16
+    dev_every_iteration: bool = True
+    max_dev_examples: int | None = 200
+    max_test_examples: int | None = None
+
+
+@dataclass
+class MethodConfig:
+    name: str = "laser"
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunConfig:
+    method: MethodConfig = field(default_factory=MethodConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    ood_tasks: list[TaskConfig] = field(default_factory=list)
+    seed: int = 0
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    reward_models: list[RewardModelConfig] = field(default_factory=list)
+    best_rm: str = field(default="", metadata={"help": "The leaderboard's best RM ('Best RM' baseline)."})
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    out: str = "results/run"
+
+
+def parse_value(text: str) -> Any:
+    """A command-line override value, read as YAML (``3`` -> int, ``[a, b]`` -> list, ``x`` -> str)."""
+    return yaml.safe_load(text) if text != "" else ""
+
+
+def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r}: expected key=value, e.g. train.iterations=2")
+        pairs.append((key.strip(), parse_value(value)))
+    return pairs
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: invalid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def build_run_config(data: dict[str, Any], overrides: list[str] = (), source: str = "<config>") -> RunConfig:
+    data = dict(data)
+    for key, value in parse_overrides(list(overrides)):
+        apply_override(data, key, value)
+    try:
+        config = from_dict(RunConfig, data)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+    from harness.validate import validate_run_config
+
+    validate_run_config(config, source=source)
+    return config
+
+
+def load_run_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
+    """Read, override and validate a run config; raises ConfigError naming the key or file."""
+    return build_run_config(read_yaml(path), overrides, source=str(path))

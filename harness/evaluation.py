@@ -1,0 +1,49 @@
+"""Accuracy of a policy on a task split: greedy decoding by default, or a majority vote over n samples."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Sequence
+
+from harness.config import EvalConfig
+from harness.policy import Policy
+from harness.tasks.base import Example, Task
+
+
+def majority_answer(task: Task, answers: Sequence[str | None]) -> str | None:
+    """The most frequent extracted answer (by canonical key; the first seen wins ties), None if none."""
+    keyed = [(task.answer_key(a), a) for a in answers if a is not None]
+    if not keyed:
+        return None
+    counts = Counter(key for key, _ in keyed)
+    best = max(counts.values())
+    for key, answer in keyed:
+        if counts[key] == best:
+            return answer
+    return None
+
+
+def evaluate(policy: Policy, task: Task, examples: Sequence[Example], config: EvalConfig, seed: int,
+             limit: int | None = None, progress=None) -> dict[str, Any]:
+    """{"accuracy", "num_examples", "records"}; records hold each prediction for per-example statistics."""
+    examples = list(examples)[:limit] if limit is not None else list(examples)
+    if not examples:
+        raise ValueError(f"no examples to evaluate on task {task.name!r}")
+    records = []
+    for start in range(0, len(examples), config.batch_size):
+        chunk = examples[start:start + config.batch_size]
+        prompt_ids = policy.encode_prompts([task.prompt(e) for e in chunk])
+        if config.decoding == "greedy":
+            outputs = policy.generate(prompt_ids, 1, do_sample=False, max_new_tokens=config.max_new_tokens)
+        else:
+            outputs = policy.generate(prompt_ids, config.num_samples, do_sample=True, temperature=config.temperature,
+                                      max_new_tokens=config.max_new_tokens, seed=seed + start)
+        for example, samples in zip(chunk, outputs):
+            answers = [task.extract_answer(s.text, example) for s in samples]
+            answer = answers[0] if config.decoding == "greedy" else majority_answer(task, answers)
+            records.append({"id": example.id, "gold": example.gold, "prediction": answer,
+                            "correct": task.answers_match(answer, example.gold), "response": samples[0].text})
+        if progress is not None:
+            progress(len(records), len(examples))
+    accuracy = sum(r["correct"] for r in records) / len(records)
+    return {"accuracy": accuracy, "num_examples": len(records), "records": records}

@@ -1,0 +1,92 @@
+"""Completion log-probabilities under a causal LM without materialising full-vocabulary log-softmaxes.
+
+The decoder runs once over prompt+completion; the output head is applied only at the positions that
+predict completion tokens, and each token's log-probability is its logit minus the logsumexp of that
+row. Training (DPO/NLL/KTO), the log-likelihood and implicit reward models and the benchmark all share
+this one path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+
+def causal_lm_of(model: torch.nn.Module) -> torch.nn.Module:
+    """The transformers CausalLM inside a peft wrapper (LoRA layers stay injected and active)."""
+    get_base = getattr(model, "get_base_model", None)
+    return get_base() if callable(get_base) else model
+
+
+@dataclass
+class TokenBatch:
+    """Right-padded prompt+completion sequences; ``completion_mask`` marks completion tokens."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    completion_mask: torch.Tensor
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.attention_mask.sum())
+
+
+def make_token_batch(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad_id: int,
+                     device: torch.device | str = "cpu") -> TokenBatch:
+    if len(prompts) != len(completions):
+        raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
+    lengths = [len(p) + len(c) for p, c in zip(prompts, completions)]
+    width = max(lengths) if lengths else 0
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(prompts), width), dtype=torch.long)
+    completion = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, (p, c) in enumerate(zip(prompts, completions)):
+        n_p, n = len(p), len(p) + len(c)
+        ids[row, :n] = torch.tensor(list(p) + list(c), dtype=torch.long)
+        attention[row, :n] = 1
+        completion[row, n_p:n] = 1
+    return TokenBatch(ids.to(device), attention.to(device), completion.to(device))
+
+
+def completion_logps(model: torch.nn.Module, batch: TokenBatch, chunk_tokens: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row sum of completion-token log-probabilities and the number of completion tokens.
+
+    Differentiable when called with gradients enabled. Rows with no completion tokens get sum 0, count 0.
+    """
+    lm = causal_lm_of(model)
+    hidden = lm.get_decoder()(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).last_hidden_state
+    predicts_completion = batch.completion_mask[:, 1:].bool()
+    rows = predicts_completion.nonzero(as_tuple=True)[0]
+    states = hidden[:, :-1][predicts_completion]
+    targets = batch.input_ids[:, 1:][predicts_completion]
+    head = lm.get_output_embeddings()
+    softcap = getattr(lm.config, "final_logit_softcapping", None)
+    pieces = []
+    for start in range(0, states.shape[0], chunk_tokens):
+        logits = head(states[start:start + chunk_tokens]).float()
+        if softcap:
+            logits = torch.tanh(logits / softcap) * softcap
+        chosen = logits.gather(1, targets[start:start + chunk_tokens, None]).squeeze(1)
+        pieces.append(chosen - torch.logsumexp(logits, dim=-1))
+    token_logps = torch.cat(pieces) if pieces else hidden.new_zeros(0, dtype=torch.float32)
+    sums = torch.zeros(batch.input_ids.shape[0], dtype=torch.float32, device=hidden.device).index_add(0, rows, token_logps)
+    counts = predicts_completion.sum(dim=1)
+    return sums, counts
+
+
+def token_budget_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
+    """Group indices, longest first, so that (rows x longest row) stays within ``batch_tokens``."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        width = lengths[current[0]] if current else lengths[index]
+        if current and (len(current) + 1) * width > batch_tokens:
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches

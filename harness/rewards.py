@@ -1,0 +1,225 @@
+"""Reward models behind one interface: ``score(prompts, responses, references=None) -> list[float]``.
+
+Kinds (``python -m harness ls``):
+- ``loglik``: mean token log-likelihood of the response given the prompt under a causal LM, the
+  reference-free RewardBench recipe the paper uses (appendix A.1). The RM's EOS token is appended to
+  each response, so the score is the likelihood of the response *as a complete answer* (and an empty
+  response still has one scored token);
+- ``implicit``: beta * (log pi(y|x) - log pi_ref(y|x)), how RewardBench scores DPO-trained models;
+- ``classifier``: the scalar head of a sequence-classification reward model;
+- ``correctness``: 1.0 when the answer extracted from the response equals the gold answer, else 0.0;
+- ``noisy``: another RM's scores plus N(0, sigma) noise (paper sec. 5).
+Scoring is batched by a token budget, longest first, so padding waste stays small.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from harness.config import RewardModelConfig
+from harness.logprobs import completion_logps, make_token_batch, token_budget_batches
+from harness.models import load_causal_lm, load_sequence_classifier, load_tokenizer, model_device
+from harness.registry import Registry
+
+
+class RewardModel:
+    """Scores responses to prompts; higher is better. ``references`` carries gold answers when needed."""
+
+    name: str = ""
+    needs_references: bool = False
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str],
+              references: Sequence[Any] | None = None) -> list[float]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def _encode_pairs(tokenizer, prompts: Sequence[str], responses: Sequence[str], chat_template: bool,
+                  append_eos: bool = True) -> tuple[list[list[int]], list[list[int]]]:
+    prompt_ids, response_ids = [], []
+    eos = [tokenizer.eos_token_id] if append_eos and tokenizer.eos_token_id is not None else []
+    for prompt, response in zip(prompts, responses):
+        if chat_template:
+            ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
+            prompt_ids.append(list(ids["input_ids"] if isinstance(ids, dict) else ids))
+        else:
+            prompt_ids.append(tokenizer(prompt, add_special_tokens=True)["input_ids"])
+        response_ids.append(tokenizer(response, add_special_tokens=False)["input_ids"] + eos)
+    return prompt_ids, response_ids
+
+
+@torch.no_grad()
+def sequence_logps(model: torch.nn.Module, pad_id: int, prompt_ids: Sequence[list[int]], response_ids: Sequence[list[int]],
+                   batch_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    """Summed response log-probs and response lengths for every pair, batched by a token budget."""
+    lengths = [len(p) + len(r) for p, r in zip(prompt_ids, response_ids)]
+    sums, counts = np.zeros(len(lengths)), np.zeros(len(lengths))
+    device = model_device(model)
+    for indices in token_budget_batches(lengths, batch_tokens):
+        batch = make_token_batch([prompt_ids[i] for i in indices], [response_ids[i] for i in indices], pad_id, device)
+        batch_sums, batch_counts = completion_logps(model, batch)
+        sums[indices] = batch_sums.double().cpu().numpy()
+        counts[indices] = batch_counts.cpu().numpy()
+    return sums, counts
+
+
+class LogLikelihoodRM(RewardModel):
+    def __init__(self, config: RewardModelConfig, model: torch.nn.Module, tokenizer):
+        self.name, self.config, self.model, self.tokenizer = config.name, config, model, tokenizer
+
+    def score(self, prompts, responses, references=None):
+        prompt_ids, response_ids = _encode_pairs(self.tokenizer, prompts, responses, self.config.chat_template)
+        sums, counts = sequence_logps(self.model, self.tokenizer.pad_token_id, prompt_ids, response_ids, self.config.batch_tokens)
+        return (sums / np.maximum(counts, 1)).tolist()
+
+
+class ImplicitRM(RewardModel):
+    def __init__(self, config: RewardModelConfig, model: torch.nn.Module, reference: torch.nn.Module, tokenizer):
+        self.name, self.config = config.name, config
+        self.model, self.reference, self.tokenizer = model, reference, tokenizer
+
+    def score(self, prompts, responses, references=None):
+        prompt_ids, response_ids = _encode_pairs(self.tokenizer, prompts, responses, self.config.chat_template)
+        pad = self.tokenizer.pad_token_id
+        policy, _ = sequence_logps(self.model, pad, prompt_ids, response_ids, self.config.batch_tokens)
+        reference, _ = sequence_logps(self.reference, pad, prompt_ids, response_ids, self.config.batch_tokens)
+        return (self.config.beta * (policy - reference)).tolist()
+
+
+class ClassifierRM(RewardModel):
+    def __init__(self, config: RewardModelConfig, model: torch.nn.Module, tokenizer):
+        self.name, self.config, self.model, self.tokenizer = config.name, config, model, tokenizer
+
+    @torch.no_grad()
+    def score(self, prompts, responses, references=None):
+        if self.config.chat_template:
+            texts = [self.tokenizer.apply_chat_template([{"role": "user", "content": p}, {"role": "assistant", "content": r}],
+                                                        tokenize=False) for p, r in zip(prompts, responses)]
+        else:
+            texts = [p + r for p, r in zip(prompts, responses)]
+        encoded = [self.tokenizer(t)["input_ids"] for t in texts]
+        scores = np.zeros(len(encoded))
+        device = model_device(self.model)
+        pad = self.tokenizer.pad_token_id
+        for indices in token_budget_batches([len(e) for e in encoded], self.config.batch_tokens):
+            width = max(len(encoded[i]) for i in indices)
+            ids = torch.full((len(indices), width), pad, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for row, i in enumerate(indices):
+                ids[row, :len(encoded[i])] = torch.tensor(encoded[i])
+                mask[row, :len(encoded[i])] = 1
+            logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+            scores[indices] = logits[:, 0].float().cpu().numpy()
+        return scores.tolist()
+
+
+class CorrectnessRM(RewardModel):
+    """Gold-answer reward: ``references`` are the task's Examples (answer extraction is the task's)."""
+
+    needs_references = True
+
+    def __init__(self, name: str, is_correct: Callable[[str, Any], bool]):
+        self.name, self.is_correct = name, is_correct
+
+    def score(self, prompts, responses, references=None):
+        if references is None or len(references) != len(responses):
+            raise ValueError(f"reward model {self.name!r} needs one gold reference per response")
+        return [1.0 if self.is_correct(r, ref) else 0.0 for r, ref in zip(responses, references)]
+
+
+class NoisyRM(RewardModel):
+    def __init__(self, name: str, base: RewardModel, sigma: float, seed: int):
+        self.name, self.base, self.sigma = name, base, sigma
+        self.needs_references = base.needs_references
+        self.rng = np.random.default_rng(seed)
+
+    def score(self, prompts, responses, references=None):
+        clean = np.asarray(self.base.score(prompts, responses, references))
+        return (clean + self.rng.normal(0.0, self.sigma, size=clean.shape)).tolist()
+
+    def state_dict(self):
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state):
+        self.rng.bit_generator.state = state["rng"]
+
+
+RM_KINDS: Registry[type[RewardModel]] = Registry("reward-model kind", {
+    "loglik": "harness.rewards:LogLikelihoodRM",
+    "implicit": "harness.rewards:ImplicitRM",
+    "classifier": "harness.rewards:ClassifierRM",
+    "correctness": "harness.rewards:CorrectnessRM",
+    "noisy": "harness.rewards:NoisyRM",
+}, base=RewardModel)
+
+RM_KIND_HELP = {
+    "loglik": "mean token log-likelihood of the response under a causal LM (paper's RewardBench recipe)",
+    "implicit": "beta * (log pi(y|x) - log pi_ref(y|x)) of a DPO-trained model against its reference",
+    "classifier": "scalar output of a sequence-classification reward model",
+    "correctness": "1 if the extracted answer equals the gold answer, else 0",
+    "noisy": "another RM's score plus Gaussian noise N(0, sigma)",
+}
+
+CORRECTNESS = "correctness"
+
+
+def _stable_seed(*parts: Any) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little")
+
+
+def build_reward_models(configs: Sequence[RewardModelConfig], is_correct: Callable[[str, Any], bool], seed: int) -> dict[str, RewardModel]:
+    """Instantiate every configured RM (models shared between RMs that name the same one), plus the
+    built-in ``correctness`` RM when none is configured under that name."""
+    loaded: dict[tuple[str, ...], Any] = {}
+
+    def causal(spec: str, config: RewardModelConfig) -> torch.nn.Module:
+        key = ("causal", spec, config.dtype, config.device)
+        if key not in loaded:
+            loaded[key] = load_causal_lm(spec, config.dtype, config.device).requires_grad_(False)
+        return loaded[key]
+
+    def tokenizer(spec: str):
+        key = ("tokenizer", spec)
+        if key not in loaded:
+            loaded[key] = load_tokenizer(spec)
+        return loaded[key]
+
+    pool: dict[str, RewardModel] = {}
+    pending = list(configs)
+    while pending:  # noisy RMs wrap others, possibly declared after them
+        progressed = False
+        for config in list(pending):
+            if config.kind == "noisy" and config.base not in pool:
+                continue
+            if config.kind == "loglik":
+                rm = LogLikelihoodRM(config, causal(config.model, config), tokenizer(config.model))
+            elif config.kind == "implicit":
+                rm = ImplicitRM(config, causal(config.model, config), causal(config.reference, config), tokenizer(config.model))
+            elif config.kind == "classifier":
+                model = load_sequence_classifier(config.model, config.dtype, config.device).requires_grad_(False)
+                rm = ClassifierRM(config, model, tokenizer(config.model))
+            elif config.kind == "correctness":
+                rm = CorrectnessRM(config.name, is_correct)
+            elif config.kind == "noisy":
+                rm = NoisyRM(config.name, pool[config.base], config.sigma, _stable_seed(seed, config.name))
+            else:
+                RM_KINDS.check(config.kind)
+                raise AssertionError(config.kind)
+            pool[config.name] = rm
+            pending.remove(config)
+            progressed = True
+        if not progressed:
+            raise ValueError(f"noisy reward models with missing or circular base: {[c.name for c in pending]}")
+    if CORRECTNESS not in pool:
+        pool[CORRECTNESS] = CorrectnessRM(CORRECTNESS, is_correct)
+    return pool

@@ -1,0 +1,125 @@
+"""One run = (method, task, seed, config): train, evaluate, and write the run folder.
+
+Files in ``config.out`` (each written atomically):
+- ``config.json``        the resolved config, the git revision and package versions;
+- ``iterations.jsonl``   one row per iteration: train loss, pairs, skipped prompts, dev accuracy, seconds per stage;
+- ``selections.jsonl``   one row per step: the reward model(s) used, loss, pairs, scaled MAB reward;
+- ``predictions.jsonl``  the final policy's test predictions (per-example statistics);
+- ``metrics.json``       final test (and out-of-distribution) accuracy; schema ``METRICS_SCHEMA_VERSION``;
+- ``run.log``            the progress log.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.config import RunConfig
+from harness.dataclass_parse import to_dict
+from harness.evaluation import evaluate
+from harness.io import write_json_atomic, write_jsonl_atomic
+from harness.methods import build_method
+from harness.policy import Policy
+from harness.rewards import build_reward_models
+from harness.tasks import get_task
+from harness.training import TrainingLoop, stable_seed
+
+METRICS_SCHEMA_VERSION = 1
+log = logging.getLogger("harness.run")
+
+
+def environment_info() -> dict[str, Any]:
+    versions = {}
+    for package in ("harness", "torch", "transformers", "peft", "trl", "datasets", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    try:
+        revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                  cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        revision = None
+    return {"git_revision": revision, "versions": versions, "python": platform.python_version(),
+            "cuda": torch.cuda.is_available()}
+
+
+def _attach_log_file(out: Path) -> logging.Handler:
+    out.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(out / "run.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("harness").addHandler(handler)
+    logging.getLogger("harness").setLevel(logging.INFO)
+    return handler
+
+
+def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
+    """Run one configuration end to end and return its metrics (also written to ``metrics.json``)."""
+    out = Path(config.out)
+    handler = _attach_log_file(out)
+    try:
+        return _execute(config, out, progress)
+    finally:
+        logging.getLogger("harness").removeHandler(handler)
+        handler.close()
+
+
+def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
+    started = time.perf_counter()
+    write_json_atomic(out / "config.json", {"config": to_dict(config), "environment": environment_info()})
+    torch.manual_seed(stable_seed(config.seed, "init"))
+    task = get_task(config.task.name)
+    splits = task.splits(config.task, config.seed)
+    log.info("task %s: %d train / %d dev / %d test", task.name, len(splits.train), len(splits.dev), len(splits.test))
+    policy = Policy(config.policy)
+    pool = build_reward_models(config.reward_models, task.is_correct, config.seed)
+    method = build_method(config.method.name, config.method.args, [rm.name for rm in config.reward_models],
+                          config.seed, config.best_rm)
+
+    def report(message: str) -> None:
+        log.info(message)
+        if progress:
+            print(f"[{config.method.name} {task.name} seed{config.seed}] {message}", flush=True)
+
+    loop = TrainingLoop(config, policy, task, splits, pool, method, progress=report)
+    for iteration in range(1, config.train.iterations + 1):
+        row = loop.run_iteration(iteration)
+        report(f"iteration {iteration} done: loss={row['train_loss']} dev={row.get('dev_accuracy')} "
+               f"pairs={row['pairs']} skipped={row['skipped_prompts']} selected={row['selected']}")
+        write_jsonl_atomic(out / "iterations.jsonl", loop.state.iterations)
+        write_jsonl_atomic(out / "selections.jsonl", loop.state.selections)
+    train_seconds = time.perf_counter() - started
+
+    test = evaluate(policy, task, splits.test, config.eval, stable_seed(config.seed, "test"), limit=config.eval.max_test_examples)
+    write_jsonl_atomic(out / "predictions.jsonl", test["records"])
+    ood = {}
+    for ood_config in config.ood_tasks:
+        ood_task = get_task(ood_config.name)
+        result = evaluate(policy, ood_task, ood_task.splits(ood_config, config.seed).test, config.eval,
+                          stable_seed(config.seed, "ood", ood_config.name), limit=config.eval.max_test_examples)
+        write_jsonl_atomic(out / f"predictions_{ood_config.name}.jsonl", result["records"])
+        ood[ood_config.name] = {"accuracy": result["accuracy"], "num_examples": result["num_examples"]}
+    counts: dict[str, int] = {}
+    for row in loop.state.selections:
+        counts[row["reward_model"]] = counts.get(row["reward_model"], 0) + 1
+    metrics = {
+        "schema_version": METRICS_SCHEMA_VERSION,
+        "method": config.method.name, "method_args": config.method.args, "task": task.name, "seed": config.seed,
+        "policy": config.policy.model, "reward_models": [rm.name for rm in config.reward_models],
+        "loss": config.train.loss, "iterations": config.train.iterations, "steps": loop.state.global_step,
+        "test": {"accuracy": test["accuracy"], "num_examples": test["num_examples"], "decoding": config.eval.decoding},
+        "ood": ood,
+        "final_dev_accuracy": loop.state.iterations[-1].get("dev_accuracy") if loop.state.iterations else None,
+        "selection_counts": counts,
+        "train_seconds": round(train_seconds, 3), "total_seconds": round(time.perf_counter() - started, 3),
+    }
+    write_json_atomic(out / "metrics.json", metrics)
+    report(f"test accuracy {test['accuracy']:.4f} on {test['num_examples']} examples -> {out / 'metrics.json'}")
+    return metrics

@@ -1,0 +1,21 @@
+"""Task registry: name -> Task class, imported lazily (see ``harness.registry``)."""
+
+from __future__ import annotations
+
+from harness.registry import Registry
+from harness.tasks.base import Example, Splits, Task
+
+TASKS: Registry[type[Task]] = Registry("task", {
+    "strategyqa": "harness.tasks.strategyqa:StrategyQA",
+    "gsm8k": "harness.tasks.gsm8k:GSM8K",
+    "mmlu": "harness.tasks.mmlu:MMLU",
+    "commonsenseqa": "harness.tasks.commonsenseqa:CommonsenseQA",
+    "math": "harness.tasks.math_competition:MATH",
+}, base=Task)
+
+
+def get_task(name: str) -> Task:
+    return TASKS.get(name)()
+
+
+__all__ = ["TASKS", "Example", "Splits", "Task", "get_task"]

@@ -1,0 +1,176 @@
+"""What a task is: examples with gold answers, a prompt, answer extraction, equality and seeded splits.
+
+A task module subclasses ``Task`` and fills in the hub location, how a raw record (local file or hub
+row) becomes an ``Example``, and how answers are extracted and compared. Loading, validation with
+file/line errors, subsampling and the seeded train/dev/test split live here, once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from harness.config import TaskConfig
+from harness.dataclass_parse import ConfigError
+
+REASONING_PROMPT = (
+    "Your task is to answer the question below. Give step by step reasoning before you answer, and when "
+    "you're ready to answer, please use the format \"Final answer:...\"\nQuestion: {input}\nSolution:"
+)
+LETTERS = "ABCDEFGHIJ"
+
+
+@dataclass
+class Example:
+    id: str
+    question: str
+    gold: str
+    choices: list[str] = field(default_factory=list)
+    solution: str = ""                       # a worked gold solution when the dataset has one
+    category: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Splits:
+    train: list[Example]
+    dev: list[Example]
+    test: list[Example]
+
+
+class Task:
+    """Base class of a task; subclasses set the class attributes and the record/answer methods."""
+
+    name: str = ""
+    description: str = ""
+    hub_id: str = ""
+    hub_config: str | None = None
+    hub_splits: Sequence[str] = ("train", "test")
+    local_suffixes = (".jsonl", ".json", ".parquet")
+
+    # ----- what subclasses implement ---------------------------------------------------------------
+    def from_record(self, record: dict[str, Any]) -> Example:
+        raise NotImplementedError
+
+    def extract_answer(self, text: str, example: Example) -> str | None:
+        raise NotImplementedError
+
+    def answers_match(self, prediction: str | None, gold: str) -> bool:
+        return prediction is not None and prediction.strip().lower() == gold.strip().lower()
+
+    def answer_key(self, prediction: str) -> str:
+        """A canonical form of an extracted answer, so that equal answers vote together."""
+        return prediction.strip().lower()
+
+    def gold_solution(self, example: Example) -> str:
+        """A complete solution text ending with the gold answer (used to test extraction)."""
+        return example.solution or f"Final answer: {example.gold}"
+
+    # ----- shared behaviour --------------------------------------------------------------------------
+    def question_text(self, example: Example) -> str:
+        if not example.choices:
+            return example.question
+        options = "\n".join(f"({LETTERS[i]}) {choice}" for i, choice in enumerate(example.choices))
+        return f"{example.question}\n{options}"
+
+    def prompt(self, example: Example) -> str:
+        return REASONING_PROMPT.format(input=self.question_text(example))
+
+    def is_correct(self, text: str, example: Example) -> bool:
+        return self.answers_match(self.extract_answer(text, example), example.gold)
+
+    def load(self, config: TaskConfig) -> list[Example]:
+        records = load_local_records(config.path, self.local_suffixes) if config.path else self._hub_records()
+        examples = []
+        for where, record in records:
+            try:
+                examples.append(self.from_record(record))
+            except (KeyError, TypeError, ValueError, IndexError) as error:
+                raise ConfigError(f"{where}: not a {self.name} record ({type(error).__name__}: {error}); "
+                                  f"keys present: {sorted(record)}") from None
+        if not examples:
+            raise ConfigError(f"task {self.name!r}: no examples in {config.path or self.hub_id}")
+        return examples
+
+    def _hub_records(self) -> list[tuple[str, dict[str, Any]]]:
+        from datasets import load_dataset
+
+        rows = []
+        for split in self.hub_splits:
+            dataset = load_dataset(self.hub_id, self.hub_config, split=split)
+            rows.extend((f"{self.hub_id}[{split}] row {i}", dict(r)) for i, r in enumerate(dataset))
+        return rows
+
+    def splits(self, config: TaskConfig, seed: int) -> Splits:
+        return split_examples(self.load(config), config, seed if config.split_seed is None else config.split_seed, self.name)
+
+
+def local_files(path: str | Path, suffixes: Sequence[str]) -> list[Path]:
+    path = Path(path).expanduser()
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in suffixes)
+        if not files:
+            raise ConfigError(f"{path}: folder holds no {'/'.join(suffixes)} files")
+        return files
+    raise ConfigError(f"data file or folder not found: {path}")
+
+
+def load_local_records(path: str | Path, suffixes: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+    """(location, record) pairs from JSONL/JSON/Parquet files; bad lines fail with file and line."""
+    records: list[tuple[str, dict[str, Any]]] = []
+    for file in local_files(path, suffixes):
+        if file.suffix == ".parquet":
+            import pandas as pd
+
+            frame = pd.read_parquet(file)
+            records.extend((f"{file} row {i}", row) for i, row in enumerate(frame.to_dict(orient="records")))
+        elif file.suffix == ".json":
+            data = json.loads(file.read_text())
+            if not isinstance(data, list):
+                raise ConfigError(f"{file}: expected a JSON array of records")
+            records.extend((f"{file} item {i}", row) for i, row in enumerate(data))
+        else:
+            with file.open(encoding="utf-8") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as error:
+                        raise ConfigError(f"{file}:{number}: invalid JSON ({error.msg})") from None
+                    if not isinstance(row, dict):
+                        raise ConfigError(f"{file}:{number}: expected a JSON object, got {type(row).__name__}")
+                    records.append((f"{file}:{number}", row))
+    return records
+
+
+def split_examples(examples: list[Example], config: TaskConfig, seed: int, name: str) -> Splits:
+    """Seeded shuffle, optional subsample, then train/dev/test by exact sizes or fractions."""
+    order = np.random.default_rng(seed).permutation(len(examples))
+    pool = [examples[i] for i in order]
+    if config.max_examples is not None:
+        pool = pool[: config.max_examples]
+    if config.split_sizes is not None:
+        sizes = list(config.split_sizes)
+        if len(sizes) != 3 or min(sizes) < 0:
+            raise ConfigError(f"task.split_sizes: expected three sizes [train, dev, test], got {sizes}")
+        if sum(sizes) > len(pool):
+            raise ConfigError(f"task.split_sizes {sizes} need {sum(sizes)} examples; {name} has {len(pool)}")
+    else:
+        fractions = list(config.split_fractions)
+        if len(fractions) != 3 or min(fractions) < 0 or not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
+            raise ConfigError(f"task.split_fractions: expected three non-negative numbers summing to 1, got {fractions}")
+        n_train = int(round(fractions[0] * len(pool)))
+        n_dev = int(round(fractions[1] * len(pool)))
+        sizes = [n_train, n_dev, len(pool) - n_train - n_dev]
+    train = pool[: sizes[0]]
+    dev = pool[sizes[0]: sizes[0] + sizes[1]]
+    test = pool[sizes[0] + sizes[1]: sizes[0] + sizes[1] + sizes[2]]
+    return Splits(train, dev, test)

@@ -1,0 +1,168 @@
+"""The iterative preference-training loop (paper Algorithm 1) shared by every method.
+
+For each iteration m = 1..M: the reference becomes pi_{m-1}; for each batch of training prompts the
+method picks the reward (LASeR: its bandit, given the batch's mean prompt embedding), the policy samples
+n responses per prompt in one batched call, the chosen RM(s) score them, P strictly ordered pairs per
+prompt train the policy for one step, and the method gets the step's loss as feedback. Dev accuracy is
+measured after each iteration. Every stage is timed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from harness.config import RunConfig
+from harness.evaluation import evaluate
+from harness.methods import BatchContext, Method, RewardChoice, StepFeedback
+from harness.pairs import sample_pairs
+from harness.policy import Policy
+from harness.rewards import RewardModel
+from harness.tasks.base import Example, Splits, Task
+from harness.trainer import PairTokens, PreferenceTrainer
+
+log = logging.getLogger(__name__)
+
+
+def stable_seed(*parts: Any) -> int:
+    """A 31-bit seed from any parts, identical across processes and machines."""
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def combine_scores(choice: RewardChoice, pool: dict[str, RewardModel], prompts: Sequence[str],
+                   responses: Sequence[str], references: Sequence[Any]) -> np.ndarray:
+    """Scores of the chosen RM, or the (standardised) mean over several RMs."""
+    table = []
+    for name in choice.reward_models:
+        rm = pool[name]
+        scores = np.asarray(rm.score(prompts, responses, references if rm.needs_references else None), dtype=np.float64)
+        if choice.combine == "standardized_mean":
+            spread = scores.std()
+            scores = (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
+        table.append(scores)
+    return table[0] if choice.combine == "single" else np.mean(table, axis=0)
+
+
+@dataclass
+class StageTimer:
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def time(self, stage: str):
+        timer = self
+
+        class _Span:
+            def __enter__(self):
+                self.start = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.seconds[stage] += time.perf_counter() - self.start
+
+        return _Span()
+
+
+@dataclass
+class TrainingState:
+    """Everything the loop produces; also what a checkpoint restores."""
+
+    iterations: list[dict[str, Any]] = field(default_factory=list)
+    selections: list[dict[str, Any]] = field(default_factory=list)
+    global_step: int = 0
+
+
+class TrainingLoop:
+    def __init__(self, config: RunConfig, policy: Policy, task: Task, splits: Splits, pool: dict[str, RewardModel],
+                 method: Method, progress: Callable[[str], None] | None = None):
+        self.config, self.policy, self.task, self.splits = config, policy, task, splits
+        self.pool, self.method = pool, method
+        self.trainer = PreferenceTrainer(policy, config.train)
+        self.state = TrainingState()
+        self.progress = progress or (lambda message: None)
+
+    def batches(self, iteration: int) -> list[list[Example]]:
+        train, size = self.splits.train, self.config.train.batch_size
+        order = np.random.default_rng(stable_seed(self.config.seed, "batches", iteration)).permutation(len(train))
+        batches = [[train[i] for i in order[start:start + size]] for start in range(0, len(order), size)]
+        limit = self.config.train.max_steps_per_iteration
+        return batches[:limit] if limit is not None else batches
+
+    def run_step(self, iteration: int, batch_index: int, num_steps: int, batch: list[Example], timer: StageTimer) -> dict[str, Any]:
+        cfg = self.config.train
+        prompts = [self.task.prompt(e) for e in batch]
+        prompt_ids = self.policy.encode_prompts(prompts)
+        context = BatchContext(iteration, self.state.global_step, batch_index, num_steps, prompts,
+                               category=batch[0].category if len({e.category for e in batch}) == 1 else None)
+        if self.method.needs_context:
+            with timer.time("embed"):
+                context.embedding = self.policy.embed(prompt_ids).mean(axis=0)
+        with timer.time("select"):
+            choice = self.method.select(context)
+        with timer.time("sample"):
+            samples = self.policy.generate(prompt_ids, cfg.num_samples, do_sample=True, temperature=cfg.temperature,
+                                           top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
+                                           seed=stable_seed(self.config.seed, "sample", self.state.global_step))
+        with timer.time("score"):
+            flat_prompts = [p for p, group in zip(prompts, samples) for _ in group]
+            flat_texts = [s.text for group in samples for s in group]
+            flat_refs = [e for e, group in zip(batch, samples) for _ in group]
+            scores = combine_scores(choice, self.pool, flat_prompts, flat_texts, flat_refs).reshape(len(batch), cfg.num_samples)
+        with timer.time("pairs"):
+            rng = np.random.default_rng(stable_seed(self.config.seed, "pairs", self.state.global_step))
+            identities = [[tuple(s.token_ids) for s in group] for group in samples]
+            pair_set = sample_pairs(scores.tolist(), cfg.pairs_per_prompt, rng, identities)
+            items = [PairTokens(prompt_ids[p.prompt_index], samples[p.prompt_index][p.chosen].token_ids,
+                                samples[p.prompt_index][p.rejected].token_ids) for p in pair_set.pairs]
+        loss = None
+        if items:
+            with timer.time("train"):
+                loss = self.trainer.step(items)
+        with timer.time("bandit"):
+            feedback = StepFeedback(loss, len(items), pair_set.skipped_prompts)
+            self.method.feedback(context, choice, feedback)
+        correct = [self.task.is_correct(s.text, e) for e, group in zip(batch, samples) for s in group]
+        record = {"iteration": iteration, "step": self.state.global_step, "batch_index": batch_index,
+                  "reward_model": choice.label, "reward_models": list(choice.reward_models), "loss": loss,
+                  "num_pairs": len(items), "skipped_prompts": pair_set.skipped_prompts,
+                  "sample_accuracy": float(np.mean(correct)), "mean_score": float(np.mean(scores)),
+                  "category": context.category, **self.method.step_record()}
+        self.state.global_step += 1
+        return record
+
+    def run_iteration(self, iteration: int) -> dict[str, Any]:
+        timer = StageTimer()
+        self.policy.snapshot_reference()
+        batches = self.batches(iteration)
+        records = []
+        for batch_index, batch in enumerate(batches):
+            record = self.run_step(iteration, batch_index, len(batches), batch, timer)
+            records.append(record)
+            self.progress(f"iteration {iteration}/{self.config.train.iterations} step {batch_index + 1}/{len(batches)} "
+                          f"rm={record['reward_model']} loss={record['loss'] if record['loss'] is None else round(record['loss'], 4)}")
+        self.state.selections.extend(records)
+        losses = [r["loss"] for r in records if r["loss"] is not None]
+        row = {"iteration": iteration, "steps": len(records),
+               "train_loss": float(np.mean(losses)) if losses else None,
+               "pairs": sum(r["num_pairs"] for r in records),
+               "skipped_prompts": sum(r["skipped_prompts"] for r in records),
+               "sample_accuracy": float(np.mean([r["sample_accuracy"] for r in records])) if records else None,
+               "selected": dict(sorted(_count(r["reward_model"] for r in records).items()))}
+        if self.config.eval.dev_every_iteration and self.splits.dev:
+            with timer.time("dev_eval"):
+                dev = evaluate(self.policy, self.task, self.splits.dev, self.config.eval, stable_seed(self.config.seed, "dev"),
+                               limit=self.config.eval.max_dev_examples)
+            row["dev_accuracy"] = dev["accuracy"]
+        row["seconds"] = {stage: round(value, 4) for stage, value in timer.seconds.items()}
+        self.state.iterations.append(row)
+        return row
+
+
+def _count(values) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for value in values:
+        counts[value] += 1
+    return counts

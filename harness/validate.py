@@ -1,0 +1,79 @@
+"""Checks a run config before any model is loaded: names, arguments, reward-model pool and data splits."""
+
+from __future__ import annotations
+
+from harness.config import RunConfig
+from harness.dataclass_parse import ConfigError
+from harness.registry import UnknownNameError, unknown_name_message
+
+
+def validate_run_config(config: RunConfig, source: str = "<config>", check_data: bool = True) -> None:
+    from harness.methods import METHODS, build_method
+    from harness.rewards import RM_KINDS
+    from harness.tasks import TASKS
+
+    def fail(message: str) -> None:
+        raise ConfigError(f"{source}: {message}")
+
+    if not config.policy.model:
+        fail("policy.model: give a hub name, a local folder or a .gguf file")
+    names = [rm.name for rm in config.reward_models]
+    for i, rm in enumerate(config.reward_models):
+        key = f"reward_models[{i}]"
+        if rm.kind not in RM_KINDS:
+            fail(f"{key}.kind: {unknown_name_message('reward-model kind', rm.kind, RM_KINDS.names())}")
+        if names.count(rm.name) > 1:
+            fail(f"{key}.name: {rm.name!r} is used by more than one reward model")
+        if rm.kind in ("loglik", "implicit", "classifier") and not rm.model:
+            fail(f"{key}.model: required for kind {rm.kind!r}")
+        if rm.kind == "implicit" and not rm.reference:
+            fail(f"{key}.reference: required for kind 'implicit'")
+        if rm.kind == "noisy":
+            if rm.base not in names or rm.base == rm.name:
+                fail(f"{key}.base: {unknown_name_message('reward model', rm.base, [n for n in names if n != rm.name])}")
+            if rm.sigma < 0:
+                fail(f"{key}.sigma: must be >= 0, got {rm.sigma}")
+    if config.best_rm and config.best_rm not in names:
+        fail(f"best_rm: {unknown_name_message('reward model', config.best_rm, names)}")
+    try:
+        METHODS.check(config.method.name)
+        build_method(config.method.name, config.method.args, names, config.seed, config.best_rm)
+    except UnknownNameError as error:
+        fail(f"method.name: {error}")
+    except ConfigError as error:
+        fail(str(error))
+    train = config.train
+    for key in ("iterations", "batch_size", "num_samples", "pairs_per_prompt", "micro_batch_size", "updates_per_step", "max_new_tokens"):
+        if getattr(train, key) < 1:
+            fail(f"train.{key}: must be >= 1, got {getattr(train, key)}")
+    if train.num_samples < 2:
+        fail(f"train.num_samples: preference pairs need at least 2 samples per prompt, got {train.num_samples}")
+    if train.temperature <= 0:
+        fail(f"train.temperature: must be > 0 for sampling, got {train.temperature}")
+    for key, task in [("task", config.task)] + [(f"ood_tasks[{i}]", t) for i, t in enumerate(config.ood_tasks)]:
+        if task.name not in TASKS:
+            fail(f"{key}.name: {unknown_name_message('task', task.name, TASKS.names())}")
+    if check_data:
+        check_task_data(config, source)
+
+
+def check_task_data(config: RunConfig, source: str) -> None:
+    """Load the task data (cheap next to training) to fail early on missing files and empty splits."""
+    from harness.tasks import get_task
+
+    task = get_task(config.task.name)
+    try:
+        splits = task.splits(config.task, config.seed)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: task: {error}") from None
+    for name in ("train", "test"):
+        if not getattr(splits, name):
+            raise ConfigError(f"{source}: task {task.name!r}: the {name} split is empty "
+                              f"(check task.max_examples / split_fractions / split_sizes)")
+    for i, ood in enumerate(config.ood_tasks):
+        try:
+            ood_splits = get_task(ood.name).splits(ood, config.seed)
+        except ConfigError as error:
+            raise ConfigError(f"{source}: ood_tasks[{i}]: {error}") from None
+        if not ood_splits.test:
+            raise ConfigError(f"{source}: ood_tasks[{i}] ({ood.name}): the test split is empty")
