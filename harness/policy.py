@@ -129,7 +129,9 @@ class Policy:
         ids, mask = self._left_pad(prompt_ids)
         from harness.logprobs import causal_lm_of
 
-        hidden = causal_lm_of(self.model).get_decoder()(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift the real tokens' positions
+        decoder = causal_lm_of(self.model).get_decoder()
+        hidden = decoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False).last_hidden_state
         hidden = hidden.float()
         if mode == "last":
             vectors = hidden[:, -1]

@@ -1,0 +1,60 @@
+"""Shared fixtures: tiny Llama models built from a config (never from a hub) and the real-data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.tiny_models import save_tiny_llama
+
+DATA_ENV = "HARNESS_TEST_DATA"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, str]:
+    """A tiny policy and two tiny reward models with different random weights."""
+    root = tmp_path_factory.mktemp("tiny_models")
+    return {name: str(save_tiny_llama(root / name, seed=seed)) for name, seed in (("policy", 0), ("rm_a", 1), ("rm_b", 2))}
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real-data folder ($HARNESS_TEST_DATA, default ../shared/data); tests skip without it."""
+    path = Path(os.environ.get(DATA_ENV, DEFAULT_DATA)).resolve()
+    if not path.is_dir():
+        pytest.skip(f"real-data folder {path} not found (set {DATA_ENV} to a copy of shared/data)")
+    return path
+
+
+TASK_DATA = {
+    "strategyqa": "strategyqa",
+    "gsm8k": "gsm8k/test.jsonl",
+    "mmlu": "mmlu/test.jsonl",
+    "commonsenseqa": "commonsenseqa",
+    "math": "math",
+}
+
+
+def tiny_run_config(tiny_models: dict[str, str], data_dir: Path, tmp_path: Path, **overrides) -> dict:
+    """A complete run config (as a dict) for a tiny model on real GSM8K rows."""
+    config = {
+        "method": {"name": "laser", "args": {}},
+        "task": {"name": "gsm8k", "path": str(data_dir / TASK_DATA["gsm8k"]), "split_sizes": [8, 2, 4]},
+        "seed": 0,
+        "policy": {"model": tiny_models["policy"], "lora": {"r": 4, "alpha": 8, "dropout": 0.0}},
+        "reward_models": [
+            {"name": "rm_a", "kind": "loglik", "model": tiny_models["rm_a"]},
+            {"name": "rm_b", "kind": "loglik", "model": tiny_models["rm_b"]},
+        ],
+        "best_rm": "rm_a",
+        "train": {"iterations": 1, "batch_size": 4, "num_samples": 3, "pairs_per_prompt": 2, "max_new_tokens": 8,
+                  "micro_batch_size": 4, "learning_rate": 1e-3},
+        "eval": {"max_new_tokens": 8, "batch_size": 4},
+        "out": str(tmp_path / "run"),
+    }
+    for key, value in overrides.items():
+        config[key] = value
+    return config

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from harness.config import LoraConfig, PolicyConfig
+from harness.logprobs import completion_logps, make_token_batch
+from harness.policy import Policy
+
+
+@pytest.fixture()
+def policy(tiny_models):
+    return Policy(PolicyConfig(model=tiny_models["policy"], lora=LoraConfig(r=4, alpha=8, dropout=0.0)))
+
+
+def test_sampling_makes_n_responses_per_prompt_in_one_generate_call(policy, monkeypatch):
+    calls = []
+    original = policy.model.generate
+    monkeypatch.setattr(policy.model, "generate", lambda **kw: calls.append(kw) or original(**kw))
+    prompt_ids = policy.encode_prompts(["Question: 1+1?", "Q: hi", "A longer prompt here"])
+    samples = policy.generate(prompt_ids, 5, do_sample=True, temperature=0.8, max_new_tokens=6, seed=3)
+    assert len(calls) == 1 and calls[0]["num_return_sequences"] == 5 and calls[0]["use_cache"]
+    assert [len(group) for group in samples] == [5, 5, 5]
+    assert all(len(s.token_ids) <= 6 for group in samples for s in group)
+    again = policy.generate(prompt_ids, 5, do_sample=True, temperature=0.8, max_new_tokens=6, seed=3)
+    assert [[s.token_ids for s in g] for g in samples] == [[s.token_ids for s in g] for g in again]
+
+
+def test_greedy_generation_is_independent_of_batch_padding(policy):
+    short, long = policy.encode_prompts(["ab", "a much longer prompt with many tokens"])
+    alone = policy.generate([short], 1, do_sample=False, max_new_tokens=8)[0][0].token_ids
+    batched = policy.generate([long, short], 1, do_sample=False, max_new_tokens=8)[1][0].token_ids
+    assert alone == batched
+
+
+@pytest.mark.parametrize("mode", ["last", "first", "mean"])
+def test_embeddings_do_not_depend_on_left_padding(policy, mode):
+    short, long = policy.encode_prompts(["short one", "a considerably longer prompt"])
+    alone = policy.embed([short], mode)
+    batched = policy.embed([long, short], mode)
+    np.testing.assert_allclose(batched[1], alone[0], atol=1e-5)
+    assert alone.shape == (1, policy.hidden_size)
+
+
+def test_reference_is_frozen_until_the_next_snapshot(policy):
+    batch = make_token_batch([[1, 5, 6]], [[7, 8, 9]], 0)
+
+    def logps(model):
+        with torch.no_grad():
+            return completion_logps(model, batch)[0].item()
+
+    with policy.reference() as ref:
+        before = logps(ref)
+    with torch.no_grad():
+        for p in policy.trainable_parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    with policy.reference() as ref:
+        assert logps(ref) == pytest.approx(before, abs=1e-6)
+    assert logps(policy.model) != pytest.approx(before, abs=1e-4)
+    assert all(p.requires_grad for p in policy.trainable_parameters()) and policy.trainable_parameters()
+    policy.snapshot_reference()
+    with policy.reference() as ref:
+        assert logps(ref) == pytest.approx(logps(policy.model), abs=1e-6)
+
+
+def test_lora_settings_reach_peft(policy):
+    config = policy.model.peft_config["default"]
+    assert (config.r, config.lora_alpha) == (4, 8)
+    trainable = {n for n, p in policy.model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n and ".default." in n for n in trainable)
+
+
+def test_full_finetuning_keeps_a_frozen_reference_copy(tiny_models):
+    policy = Policy(PolicyConfig(model=tiny_models["policy"], lora=None))
+    assert policy.trainable_parameters() and policy._reference_model is not None
+    assert not any(p.requires_grad for p in policy._reference_model.parameters())

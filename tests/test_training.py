@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import torch
+
+from harness.config import LoraConfig, PolicyConfig, TrainConfig
+from harness.policy import Policy
+from harness.trainer import PairTokens, PreferenceTrainer
+
+
+def _pairs(policy):
+    prompts = policy.encode_prompts(["Question: 2+2?\nSolution:", "Question: capital of France?\nSolution:"])
+    chosen = [policy.tokenizer(" Final answer: 4", add_special_tokens=False)["input_ids"],
+              policy.tokenizer(" Final answer: Paris", add_special_tokens=False)["input_ids"]]
+    rejected = [policy.tokenizer(" Final answer: 5", add_special_tokens=False)["input_ids"],
+                policy.tokenizer(" Final answer: Rome", add_special_tokens=False)["input_ids"]]
+    return [PairTokens(p, c, r) for p, c, r in zip(prompts, chosen, rejected)]
+
+
+def test_a_step_changes_only_the_adapter_and_the_loss_falls(tiny_models):
+    for loss in ("dpo", "nll", "dpo_nll", "kto"):
+        policy = Policy(PolicyConfig(model=tiny_models["policy"], lora=LoraConfig(r=4, alpha=8, dropout=0.0)))
+        trainer = PreferenceTrainer(policy, TrainConfig(loss=loss, learning_rate=5e-3, micro_batch_size=1, beta=0.5))
+        frozen = {n: p.detach().clone() for n, p in policy.model.named_parameters() if not p.requires_grad}
+        adapter = {n: p.detach().clone() for n, p in policy.model.named_parameters() if p.requires_grad}
+        items = _pairs(policy)
+        losses = [trainer.step(items) for _ in range(8)]
+        assert losses[-1] < losses[0], (loss, losses)
+        changed = [n for n, p in policy.model.named_parameters() if p.requires_grad and not torch.equal(p, adapter[n])]
+        assert changed, loss
+        assert all(torch.equal(p, frozen[n]) for n, p in policy.model.named_parameters() if n in frozen)
