@@ -1,6 +1,9 @@
-"""Command line: ``python -m harness {run,ls,bench} ...``.
+"""Command line: ``python -m harness {sweep,run,status,report,ls,bench} ...``.
 
+    python -m harness sweep SWEEP.yaml [key=value ...]  every run of a sweep, resumable, then its report
     python -m harness run CONFIG.yaml [key=value ...]   one run (method, task, seed)
+    python -m harness status RESULTS/SWEEP              state of each run of a sweep
+    python -m harness report RESULTS/SWEEP --out DIR    tables, tests and figures from stored results
     python -m harness ls                                 registered methods, tasks and reward-model kinds
     python -m harness bench [--quick]                    side-by-side speed figures
 """
@@ -22,8 +25,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _first_line(text: str) -> str:
-    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from harness.executors import ExecutorConfig
+    from harness.orchestrate import run_sweep
+
+    executor = ExecutorConfig(kind=args.executor, workers=args.workers, ray_address=args.ray_address,
+                              gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run,
+                              slurm_folder=args.slurm_folder, slurm_cluster=args.slurm_cluster)
+    return run_sweep(args.config, args.overrides, args.out, executor, report=not args.no_report)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from harness.orchestrate import sweep_status
+
+    return sweep_status(args.sweep_dir)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from harness.report import write_paper_report, write_report
+
+    if args.paper_only:
+        written = write_paper_report(args.out)
+    else:
+        if not args.sweep_dir:
+            raise ConfigError("report: give a sweep folder (<out>/<sweep name>) or --paper-only")
+        written = write_report(args.sweep_dir, args.out, with_paper=not args.no_paper)
+    print(f"wrote {len(written)} files to {args.out}")
+    return 0
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
@@ -53,6 +81,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    sweep = sub.add_parser("sweep", help="run every (task, method, seed, ...) of a sweep YAML, then write its report")
+    sweep.add_argument("config")
+    sweep.add_argument("overrides", nargs="*", help="key=value overrides of the sweep YAML, e.g. seeds=[0,1]")
+    sweep.add_argument("--out", default="results", help="run store root (default: results/)")
+    sweep.add_argument("--executor", default="local", choices=["local", "ray", "slurm"])
+    sweep.add_argument("--workers", type=int, default=1, help="local: worker processes; ray: CPUs of a local instance")
+    sweep.add_argument("--ray-address", default=None, help="ray: address of a running cluster ('auto'); default starts one")
+    sweep.add_argument("--cpus-per-run", type=float, default=1.0)
+    sweep.add_argument("--gpus-per-run", type=float, default=0.0)
+    sweep.add_argument("--slurm-folder", default="slurm_logs")
+    sweep.add_argument("--slurm-cluster", default=None, help="submitit cluster: default auto (Slurm), 'local' for testing")
+    sweep.add_argument("--no-report", action="store_true")
+    sweep.set_defaults(func=_cmd_sweep)
+    status = sub.add_parser("status", help="table of run states of a sweep folder")
+    status.add_argument("sweep_dir")
+    status.set_defaults(func=_cmd_status)
+    report = sub.add_parser("report", help="tables, Wilcoxon tests and figures from a run store (no training)")
+    report.add_argument("sweep_dir", nargs="?", default="")
+    report.add_argument("--out", required=True)
+    report.add_argument("--paper-only", action="store_true", help="render the paper's own tables from its numbers")
+    report.add_argument("--no-paper", action="store_true", help="leave out the paper's numbers beside ours")
+    report.set_defaults(func=_cmd_report)
     run = sub.add_parser("run", help="one run: train a policy with one method on one task and seed")
     run.add_argument("config")
     run.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.iterations=2 seed=3")

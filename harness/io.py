@@ -43,3 +43,9 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_torch_atomic(path: str | Path, obj: Any) -> None:
+    import torch
+
+    _atomic_write(Path(path), lambda handle: torch.save(obj, handle))

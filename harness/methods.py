@@ -66,6 +66,7 @@ class Method:
     Config: ClassVar[type] = NoArgs
     description: ClassVar[str] = ""
     needs_context: ClassVar[bool] = False
+    trains: ClassVar[bool] = True       # False: the run only evaluates the initial policy (the SFT/base row)
 
     def __init__(self, config: Any, reward_models: Sequence[str], seed: int, best_rm: str = ""):
         self.config = config
@@ -100,6 +101,7 @@ METHODS: Registry[type[Method]] = Registry("method", {
     "sequential_rm": "baselines.sequential_rm:SequentialRM",
     "offline_ensemble": "baselines.offline_ensemble:OfflineEnsemble",
     "correctness": "baselines.correctness:Correctness",
+    "base": "baselines.base_model:BaseModel",
 }, base=Method)
 
 

@@ -6,7 +6,9 @@ Files in ``config.out`` (each written atomically):
 - ``selections.jsonl``   one row per step: the reward model(s) used, loss, pairs, scaled MAB reward;
 - ``predictions.jsonl``  the final policy's test predictions (per-example statistics);
 - ``metrics.json``       final test (and out-of-distribution) accuracy; schema ``METRICS_SCHEMA_VERSION``;
-- ``run.log``            the progress log.
+- ``run.log``            the progress log;
+- ``checkpoint.pt``      after each iteration: adapter, optimizer, method, reward-model and RNG states, so
+                         an interrupted run resumes from its last completed iteration with the same result.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ import torch
 from harness.config import RunConfig
 from harness.dataclass_parse import to_dict
 from harness.evaluation import evaluate
-from harness.io import write_json_atomic, write_jsonl_atomic
+from harness.io import write_json_atomic, write_jsonl_atomic, write_torch_atomic
 from harness.methods import build_method
 from harness.policy import Policy
 from harness.rewards import build_reward_models
 from harness.tasks import get_task
-from harness.training import TrainingLoop, stable_seed
+from harness.training import TrainingLoop, TrainingState, stable_seed
 
 METRICS_SCHEMA_VERSION = 1
 log = logging.getLogger("harness.run")
@@ -58,6 +60,35 @@ def _attach_log_file(out: Path) -> logging.Handler:
     logging.getLogger("harness").addHandler(handler)
     logging.getLogger("harness").setLevel(logging.INFO)
     return handler
+
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def save_checkpoint(path: Path, loop: TrainingLoop, iteration: int) -> None:
+    write_torch_atomic(path, {
+        "iteration": iteration,
+        "adapter": loop.policy.adapter_state(),
+        "optimizer": loop.trainer.optimizer.state_dict(),
+        "method": loop.method.state_dict(),
+        "reward_models": {name: rm.state_dict() for name, rm in loop.pool.items()},
+        "loop": {"iterations": loop.state.iterations, "selections": loop.state.selections,
+                 "global_step": loop.state.global_step},
+        "torch_rng": torch.get_rng_state(),
+    })
+
+
+def restore_checkpoint(path: Path, loop: TrainingLoop) -> int:
+    """Load a checkpoint into a freshly built loop; returns the last completed iteration."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    loop.policy.load_adapter_state(state["adapter"])
+    loop.trainer.optimizer.load_state_dict(state["optimizer"])
+    loop.method.load_state_dict(state["method"])
+    for name, rm_state in state["reward_models"].items():
+        loop.pool[name].load_state_dict(rm_state)
+    loop.state = TrainingState(**state["loop"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["iteration"])
 
 
 def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
@@ -89,12 +120,19 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
             print(f"[{config.method.name} {task.name} seed{config.seed}] {message}", flush=True)
 
     loop = TrainingLoop(config, policy, task, splits, pool, method, progress=report)
-    for iteration in range(1, config.train.iterations + 1):
+    checkpoint = out / CHECKPOINT
+    first = 1
+    if checkpoint.exists():
+        first = restore_checkpoint(checkpoint, loop) + 1
+        report(f"resuming after iteration {first - 1} from {checkpoint}")
+    iterations = config.train.iterations if method.trains else 0
+    for iteration in range(first, iterations + 1):
         row = loop.run_iteration(iteration)
         report(f"iteration {iteration} done: loss={row['train_loss']} dev={row.get('dev_accuracy')} "
                f"pairs={row['pairs']} skipped={row['skipped_prompts']} selected={row['selected']}")
         write_jsonl_atomic(out / "iterations.jsonl", loop.state.iterations)
         write_jsonl_atomic(out / "selections.jsonl", loop.state.selections)
+        save_checkpoint(checkpoint, loop, iteration)
     train_seconds = time.perf_counter() - started
 
     test = evaluate(policy, task, splits.test, config.eval, stable_seed(config.seed, "test"), limit=config.eval.max_test_examples)

@@ -1,0 +1,15 @@
+"""Base model: no preference training at all; the run evaluates the initial policy (the paper's SFT row)."""
+
+from __future__ import annotations
+
+from harness.methods import BatchContext, Method, RewardChoice
+from harness.rewards import CORRECTNESS
+
+
+class BaseModel(Method):
+    description = "no preference training: the initial policy evaluated as is (the SFT/base row)"
+    trains = False
+
+    def select(self, context: BatchContext) -> RewardChoice:
+        # The loop never asks (trains is False); a valid answer for any caller that does.
+        return RewardChoice((CORRECTNESS,))

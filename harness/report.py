@@ -1,0 +1,68 @@
+"""``python -m harness report``: the paper's tables, significance tests and figures from a run store.
+
+Reads only JSON files written by runs (never imports torch or retrains). Writes, per table, ``.tex``
+(booktabs, best bold and second underlined), ``.md`` and ``.csv``; ``wilcoxon.md``/``.csv``; the figures
+as PDF and PNG; ``README.md`` listing every file; and, where our rows and columns match the paper's,
+``<table>_vs_paper.*`` with the paper's numbers and the difference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.io import write_text_atomic
+from harness.reporting.build import build_tables, per_seed
+from harness.reporting.paper import compare_with_paper, paper_table, paper_table_names
+from harness.reporting.stats import laser_vs_baselines, wilcoxon_frame, wilcoxon_markdown
+from harness.reporting.store import load_runs
+from harness.reporting.tables import Table, to_csv, to_latex, to_markdown
+
+
+def write_table(table: Table, out: Path) -> list[Path]:
+    paths = []
+    for suffix, render in ((".tex", to_latex), (".md", to_markdown), (".csv", to_csv)):
+        path = out / f"{table.name}{suffix}"
+        write_text_atomic(path, render(table))
+        paths.append(path)
+    return paths
+
+
+def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> list[Path]:
+    from harness.reporting.figures import all_figures
+
+    root, out = Path(root), Path(out)
+    frame = load_runs(root)
+    written: list[Path] = []
+    tables = build_tables(frame)
+    for table in tables:
+        written += write_table(table, out)
+        if with_paper and table.name in paper_table_names():
+            comparison = compare_with_paper(table, paper_table(table.name))
+            if comparison is not None:
+                written += write_table(comparison, out)
+    long = per_seed(frame)
+    if not long.empty:
+        results = laser_vs_baselines(long)
+        if results:
+            write_text_atomic(out / "wilcoxon.md", wilcoxon_markdown(results))
+            write_text_atomic(out / "wilcoxon.csv", wilcoxon_frame(results).to_csv(index=False))
+            written += [out / "wilcoxon.md", out / "wilcoxon.csv"]
+    written += all_figures(frame, out)
+    finished, total = int(frame["finished"].sum()), len(frame)
+    summary = [f"# Report for {root}", "", f"{finished} of {total} runs finished.", ""]
+    for table in tables:
+        summary += [to_markdown(table), ""]
+    if (out / "wilcoxon.md").exists():
+        summary += [(out / "wilcoxon.md").read_text(), ""]
+    summary += ["Files:", ""] + [f"- {p.name}" for p in written]
+    write_text_atomic(out / "README.md", "\n".join(summary) + "\n")
+    return written + [out / "README.md"]
+
+
+def write_paper_report(out: str | Path) -> list[Path]:
+    """The paper's own tables, rendered from the transcribed numbers alone."""
+    out = Path(out)
+    written: list[Path] = []
+    for name in paper_table_names():
+        written += write_table(paper_table(name), out)
+    return written

@@ -1,0 +1,154 @@
+"""Reports from a run store: golden Table 1 from the paper's numbers, Wilcoxon against scipy, partial
+stores, figures, and LaTeX that compiles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from scipy.stats import wilcoxon
+
+from harness.reporting.paper import paper_data, paper_table, recomputed_average
+from harness.reporting.stats import one_sided_wilcoxon
+from harness.report import write_paper_report, write_report
+
+TASKS = ["strategyqa", "gsm8k", "mmlu"]
+POLICIES = ["Llama-3-8B", "Mistral-7B"]
+RM_NAMES = {"OLMo-7B-Instruct": "olmo", "Eurus-7b-kto": "eurus", "Zephyr-7b-alpha": "zephyr", "Qwen1.5-7B-Chat": "qwen"}
+ROW_METHODS = {"SFT": "base", "Offline RM Ensemble": "offline_ensemble", "Random RM Selection": "random_rm",
+               "Sequential RM Selection": "sequential_rm", "LASeR (Ours)": "laser"}
+
+
+def _write_run(root: Path, runs: list, policy: str, task: str, label: str, method: str, args: dict, seed: int,
+               accuracy: float, selections: list | None = None, seconds: float = 10.0) -> None:
+    run_id = f"{task}/{label}@policy={policy}/seed{seed}"
+    folder = root / run_id
+    folder.mkdir(parents=True)
+    config = {"method": {"name": method, "args": args}, "best_rm": "zephyr", "policy": {"model": policy},
+              "train": {"loss": "dpo_nll"}, "task": {"name": task}, "seed": seed}
+    (folder / "config.json").write_text(json.dumps({"config": config}))
+    counts = {}
+    for s in selections or []:
+        counts[s["reward_model"]] = counts.get(s["reward_model"], 0) + 1
+    (folder / "metrics.json").write_text(json.dumps({"schema_version": 1, "test": {"accuracy": accuracy},
+                                                     "train_seconds": seconds, "selection_counts": counts}))
+    if selections:
+        (folder / "selections.jsonl").write_text("".join(json.dumps(s) + "\n" for s in selections))
+    runs.append({"run_id": run_id, "task": task, "method": label, "method_name": method, "seed": seed,
+                 "axes": {"policy": policy}, "out": str(folder)})
+
+
+def _paper_store(root: Path) -> None:
+    """A store whose runs carry the paper's Table 1 / Table 4 numbers (one seed)."""
+    table1, table4 = paper_data()["table1"], paper_data()["table4"]
+    runs: list = []
+    for g, policy in enumerate(POLICIES):
+        for t, task in enumerate(TASKS):
+            for row, method in ROW_METHODS.items():
+                value = table1["rows"][row][g * 4 + t]
+                steps = [{"reward_model": "zephyr", "mab_reward": 0.1 * i} for i in range(5)] if method == "laser" else None
+                _write_run(root, runs, policy, task, method, method, {}, 0, value / 100, steps)
+            for row, rm in RM_NAMES.items():
+                value = table4["rows"][row][g * 3 + t]
+                _write_run(root, runs, policy, task, f"rm-{rm}", "single_rm", {"rm": rm}, 0, value / 100)
+    (root / "sweep.json").write_text(json.dumps({"name": "paper", "runs": runs}))
+
+
+def _cells(markdown_row: str) -> list[str]:
+    return [c.strip() for c in markdown_row.strip().strip("|").split("|")]
+
+
+def test_golden_table1_average_column_and_highlighting(tmp_path):
+    _paper_store(tmp_path / "store")
+    write_report(tmp_path / "store", tmp_path / "report")
+    lines = (tmp_path / "report" / "table1.md").read_text().splitlines()
+    rows = {(_cells(line)[0]): _cells(line)[1:] for line in lines if line.startswith("| ") and not line.startswith("| Method")}
+    paper = paper_data()["table1"]["rows"]
+    for row in paper:
+        for g in range(2):
+            ours = float(rows[row][g * 4 + 3].strip("*").replace("<u>", "").replace("</u>", ""))
+            assert ours == pytest.approx(paper[row][g * 4 + 3], abs=0.01), (row, g)
+    bold = {(r, j) for r, cells in rows.items() for j, c in enumerate(cells) if c.startswith("**")}
+    underlined = {(r, j) for r, cells in rows.items() for j, c in enumerate(cells) if c.startswith("<u>")}
+    assert bold == {("LASeR (Ours)", j) for j in range(8)}
+    assert underlined == {("Random RM Selection", 0), ("Best RM", 1), ("Sequential RM Selection", 2),
+                          ("Sequential RM Selection", 3), ("Sequential RM Selection", 4), ("Sequential RM Selection", 5),
+                          ("Best RM", 6), ("Best RM", 7)}
+    tex = (tmp_path / "report" / "table1.tex").read_text()
+    assert "\\textbf{85.96}" in tex and "\\underline{84.37}" in tex and "\\toprule" in tex
+    comparison = (tmp_path / "report" / "table1_vs_paper.md").read_text()
+    assert "LASeR (Ours) (diff)" in comparison
+    assert (tmp_path / "report" / "table4.md").exists()
+
+
+def test_transcribed_averages_match_the_papers_avg_columns():
+    for name in ("table1", "table5", "table7"):
+        table = paper_table(name)
+        spec = paper_data()[name]
+        for (row, group), value in recomputed_average(name).items():
+            index = table.header.index((group, "Avg."))
+            assert table.rows[row][index].mean == pytest.approx(value, abs=0.011), (name, row, group)
+        assert spec["avg_of"]
+
+
+def test_wilcoxon_equals_scipy_on_fixed_inputs():
+    ours = [85.1, 84.9, 86.0, 85.5, 85.7, 84.2, 86.3, 85.0, 85.9, 86.1]
+    theirs = [84.0, 85.0, 84.8, 84.1, 85.2, 83.9, 85.0, 84.7, 84.0, 85.3]
+    statistic, p_value, n, note = one_sided_wilcoxon(ours, theirs)
+    expected = wilcoxon(ours, theirs, alternative="greater")
+    assert (statistic, p_value, n, note) == (expected.statistic, expected.pvalue, 10, "")
+    _, p_small, _, note_small = one_sided_wilcoxon([2.0, 3.0, 4.0], [1.0, 1.0, 1.0])
+    assert p_small == pytest.approx(0.125) and "cannot reach p < 0.05" in note_small
+    assert one_sided_wilcoxon([1.0, 2.0], [1.0, 2.0])[3] == "all paired differences are zero"
+
+
+def test_partial_store_shows_missing_cells_and_tests_pair_by_seed(tmp_path):
+    runs: list = []
+    root = tmp_path / "store"
+    for seed, (a, b) in enumerate([(0.80, 0.70), (0.82, 0.71), (0.79, 0.75), (0.85, 0.70), (0.83, 0.72), (0.90, 0.74)]):
+        _write_run(root, runs, "tiny", "gsm8k", "laser", "laser", {}, seed, a,
+                   [{"reward_model": "rm_a", "mab_reward": 0.5}, {"reward_model": "rm_b", "mab_reward": 0.2}], seconds=5 + seed)
+        _write_run(root, runs, "tiny", "gsm8k", "random_rm", "random_rm", {}, seed, b)
+    runs.append({"run_id": "strategyqa/laser@policy=tiny/seed0", "task": "strategyqa", "method": "laser",
+                 "seed": 0, "axes": {"policy": "tiny"}, "out": str(root / "strategyqa/laser@policy=tiny/seed0")})
+    (root / "sweep.json").write_text(json.dumps({"name": "partial", "runs": runs}))
+    written = write_report(root, tmp_path / "report")
+    table = (tmp_path / "report" / "table1.md").read_text()
+    assert "--" in table and "no finished run" in table
+    wilcoxon_rows = (tmp_path / "report" / "wilcoxon.csv").read_text().splitlines()
+    assert len(wilcoxon_rows) == 2 and ",6," in wilcoxon_rows[1]
+    expected = wilcoxon([80, 82, 79, 85, 83, 90], [70, 71, 75, 70, 72, 74], alternative="greater").pvalue
+    assert f"{expected:.6g}"[:5] in wilcoxon_rows[1]
+    names = {p.name for p in written}
+    assert {"fig_utilisation.png", "fig_accuracy_vs_time.png", "fig_mab_reward.png"} <= names
+    assert "12 of 13 runs finished" in (tmp_path / "report" / "README.md").read_text()
+
+
+def test_report_does_not_import_torch(tmp_path):
+    _paper_store(tmp_path / "store")
+    code = ("import sys; from harness.report import write_report; "
+            f"write_report({str(tmp_path / 'store')!r}, {str(tmp_path / 'r')!r}); assert 'torch' not in sys.modules")
+    subprocess.run([shutil.which("python") or "python", "-c", code], check=True)
+
+
+def test_paper_only_renders_every_transcribed_table(tmp_path):
+    written = write_paper_report(tmp_path)
+    assert (tmp_path / "table1.tex").exists() and (tmp_path / "wilcoxon.tex").exists()
+    assert len(written) == 3 * len(paper_data())
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_tex_tables_compile(tmp_path):
+    _paper_store(tmp_path / "store")
+    write_report(tmp_path / "store", tmp_path / "report")
+    tables = sorted((tmp_path / "report").glob("*.tex"))
+    body = "\n".join(f"\\input{{{p.name}}}\n\\bigskip\n" for p in tables)
+    (tmp_path / "report" / "all.tex").write_text(
+        "\\documentclass{article}\\usepackage{booktabs}\\usepackage[margin=1cm,landscape]{geometry}"
+        "\\begin{document}\\tiny\n" + body + "\\end{document}\n")
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "all.tex"], cwd=tmp_path / "report",
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:]
