@@ -116,7 +116,12 @@ def main(argv: list[str] | None = None) -> int:
                                                    "(default: a random-weight SmolLM2-135M-shaped Llama)")
     bench.add_argument("--only", nargs="*", default=None, choices=["linucb", "sampling", "scoring"])
     bench.set_defaults(func=_cmd_bench)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    overrides = [item for item in extra if "=" in item and not item.startswith("-")]
+    if len(overrides) != len(extra) or (overrides and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if overrides:
+        args.overrides = list(args.overrides) + overrides  # key=value given after an option
     try:
         return args.func(args)
     except ConfigError as error:

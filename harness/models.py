@@ -5,6 +5,7 @@ Model specs:
 - a path ending in ``.gguf`` (or ``folder::file.gguf``) is dequantised by transformers via ``gguf``;
 - ``pkg:PACKAGE/RELATIVE/PATH`` is a file shipped inside an installed Python package (models on PyPI),
   found without importing the package;
+- ``world:NAME`` is a model of the synthetic world (``harness.world``), built on first use;
 - a name in ``MODEL_ALIASES`` expands to one of the above.
 """
 
@@ -52,6 +53,13 @@ def resolve_model_spec(spec: str) -> ModelLocation:
     if not spec:
         raise ValueError("empty model spec: give a hub name, a local folder or a .gguf file")
     spec = MODEL_ALIASES.get(spec, spec)
+    if spec.startswith("world:"):
+        from harness.world import ensure_world
+
+        folder = ensure_world() / spec[len("world:"):]
+        if not folder.is_dir():
+            raise FileNotFoundError(f"model spec {spec!r}: the synthetic world has no model {folder.name!r}")
+        return ModelLocation(str(folder))
     if spec.startswith("pkg:"):
         spec = str(package_file(spec))
     if "::" in spec:

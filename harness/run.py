@@ -91,6 +91,27 @@ def restore_checkpoint(path: Path, loop: TrainingLoop) -> int:
     return int(state["iteration"])
 
 
+def world_selection_metrics(config: RunConfig, task, selections: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the truth is known (the synthetic world): how often the method chose the task's most
+    competent RM, and its regret in RM ranking accuracy against always choosing it."""
+    competence_of = getattr(task, "reward_model_competence", None)
+    if competence_of is None or not selections:
+        return {}
+    competence = competence_of()
+    accuracy = {rm.name: competence.get(rm.model[len("world:"):]) for rm in config.reward_models
+                if rm.kind == "loglik" and rm.model.startswith("world:")}
+    accuracy = {name: value for name, value in accuracy.items() if value is not None}
+    if not accuracy:
+        return {}
+    best = max(accuracy, key=accuracy.get)
+    regrets = [accuracy[best] - accuracy[s["reward_model"]] for s in selections if s["reward_model"] in accuracy]
+    return {"best_rm": best, "best_rm_accuracy": accuracy[best],
+            "best_rm_share": sum(s["reward_model"] == best for s in selections) / len(selections),
+            "regret": float(sum(regrets)) if regrets else None,
+            "mean_regret": float(sum(regrets) / len(regrets)) if regrets else None,
+            "scored_steps": len(regrets)}
+
+
 def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
     """Run one configuration end to end and return its metrics (also written to ``metrics.json``)."""
     out = Path(config.out)
@@ -147,6 +168,7 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for row in loop.state.selections:
         counts[row["reward_model"]] = counts.get(row["reward_model"], 0) + 1
+    world = world_selection_metrics(config, task, loop.state.selections)
     metrics = {
         "schema_version": METRICS_SCHEMA_VERSION,
         "method": config.method.name, "method_args": config.method.args, "task": task.name, "seed": config.seed,
@@ -158,6 +180,8 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
         "selection_counts": counts,
         "train_seconds": round(train_seconds, 3), "total_seconds": round(time.perf_counter() - started, 3),
     }
+    if world:
+        metrics["world"] = world
     write_json_atomic(out / "metrics.json", metrics)
     report(f"test accuracy {test['accuracy']:.4f} on {test['num_examples']} examples -> {out / 'metrics.json'}")
     return metrics

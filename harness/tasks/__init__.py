@@ -11,6 +11,9 @@ TASKS: Registry[type[Task]] = Registry("task", {
     "mmlu": "harness.tasks.mmlu:MMLU",
     "commonsenseqa": "harness.tasks.commonsenseqa:CommonsenseQA",
     "math": "harness.tasks.math_competition:MATH",
+    "synth_arith": "harness.world.tasks:SynthArith",
+    "synth_facts": "harness.world.tasks:SynthFacts",
+    "synth_choice": "harness.world.tasks:SynthChoice",
 }, base=Task)
 
 

@@ -1,0 +1,230 @@
+"""Build (once) and cache the synthetic world: a mediocre SFT policy and K reward models of the same
+tiny Llama architecture, trained on chosen mixtures of correct and buggy demonstrations.
+
+The cache lives in ``$HARNESS_CACHE/world/<hash of WorldConfig>/`` (default ``~/.cache/harness``); a
+build is deterministic for the config, locked against concurrent builders and published atomically.
+``report.json`` holds each RM's pairwise ranking accuracy per family (correct vs buggy response to the
+same held-out prompt), measured through the same ``loglik`` reward code that training uses.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.world.families import FAMILIES, Problem, generate
+
+WORLD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelRecipe:
+    """A model of the world: which demonstrations it is trained on, and for how long."""
+
+    correct_share: dict[str, float]      # family -> share of correct demos (the rest are buggy); absent: not trained on it
+    steps: int
+
+
+def _default_models() -> dict[str, ModelRecipe]:
+    return {
+        "policy": ModelRecipe({"arith": 0.4, "facts": 0.4, "choice": 0.4}, steps=1000),
+        "rm_arith": ModelRecipe({"arith": 1.0}, steps=500),              # expert on arithmetic only
+        "rm_facts": ModelRecipe({"facts": 1.0}, steps=500),              # expert on look-ups only
+        "rm_generalist": ModelRecipe({"arith": 0.7, "facts": 0.7, "choice": 0.7}, steps=500),  # noisy generalist
+        "rm_wrong": ModelRecipe({"arith": 0.0, "facts": 0.0, "choice": 0.0}, steps=500),       # learnt the bugs
+    }
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    seed: int = 0
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    demos_per_family: int = 2000
+    task_examples_per_family: int = 700     # 300 train / 100 dev / 300 test by default
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    ranking_prompts: int = 300
+    models: dict[str, ModelRecipe] = field(default_factory=_default_models)
+
+    def digest(self) -> str:
+        text = json.dumps({"version": WORLD_VERSION, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_root() -> Path:
+    base = os.environ.get("HARNESS_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "harness")
+    return Path(base) / "world"
+
+
+def world_dir(config: WorldConfig | None = None) -> Path:
+    return cache_root() / (config or WorldConfig()).digest()
+
+
+def demo_problems(config: WorldConfig, family: str) -> list[Problem]:
+    return generate(family, config.demos_per_family, seed=config.seed * 1000 + 1)
+
+
+def task_problems(config: WorldConfig, family: str) -> list[Problem]:
+    """The task's own problems: a different stream, with every prompt seen in training removed."""
+    seen = {p.prompt for p in demo_problems(config, family)}
+    pool = generate(family, config.task_examples_per_family + len(seen), seed=config.seed * 1000 + 2)
+    return [p for p in pool if p.prompt not in seen][: config.task_examples_per_family]
+
+
+def ranking_problems(config: WorldConfig, family: str) -> list[Problem]:
+    seen = {p.prompt for p in demo_problems(config, family)}
+    pool = generate(family, config.ranking_prompts + len(seen), seed=config.seed * 1000 + 3)
+    return [p for p in pool if p.prompt not in seen][: config.ranking_prompts]
+
+
+def _train_model(folder: Path, recipe: ModelRecipe, config: WorldConfig, seed: int, log) -> None:
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from harness.logprobs import completion_logps, make_token_batch
+    from harness.tiny_models import byte_tokenizer, tiny_llama_config
+
+    tokenizer = byte_tokenizer()
+    rng = np.random.default_rng(seed)
+    demos: list[tuple[list[int], list[int]]] = []
+    for family, share in recipe.correct_share.items():
+        for problem in demo_problems(config, family):
+            text = problem.correct if rng.uniform() < share else problem.buggy
+            demos.append((tokenizer(problem.prompt)["input_ids"],
+                          tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]))
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(tiny_llama_config(len(tokenizer), hidden_size=config.hidden_size,
+                                               num_layers=config.num_layers, num_heads=config.num_heads, max_positions=256))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.learning_rate, total_steps=recipe.steps, pct_start=0.1)
+    model.train()
+    for step in range(recipe.steps):
+        batch_ids = rng.choice(len(demos), size=config.batch_size, replace=False)
+        batch = make_token_batch([demos[i][0] for i in batch_ids], [demos[i][1] for i in batch_ids], tokenizer.pad_token_id)
+        sums, counts = completion_logps(model, batch)
+        loss = -(sums.sum() / counts.sum())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if (step + 1) % 200 == 0:
+            log(f"  {folder.name}: step {step + 1}/{recipe.steps} loss {loss.item():.3f}")
+    model.eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def _train_and_measure(folder: Path, recipe: ModelRecipe, config: WorldConfig, seed: int) -> None:
+    """Train one model of the world and measure it (an RM's ranking accuracy, the policy's accuracy)."""
+    import torch
+
+    torch.set_num_threads(1)
+    _train_model(folder, recipe, config, seed, log=lambda message: None)
+    measured = policy_accuracy(folder, config) if folder.name == "policy" else ranking_accuracy(folder, config)
+    (folder / "measured.json").write_text(json.dumps(measured))
+
+
+def ranking_accuracy(model_folder: Path, config: WorldConfig) -> dict[str, float]:
+    """Per family: how often the RM scores the correct solution above the buggy one of the same prompt."""
+    from harness.config import RewardModelConfig
+    from harness.models import load_causal_lm, load_tokenizer
+    from harness.rewards import LogLikelihoodRM
+
+    rm = LogLikelihoodRM(RewardModelConfig(name=model_folder.name, kind="loglik", model=str(model_folder)),
+                         load_causal_lm(str(model_folder), "float32", "cpu"), load_tokenizer(str(model_folder)))
+    out = {}
+    for family in FAMILIES:
+        problems = ranking_problems(config, family)
+        prompts = [p.prompt for p in problems]
+        good = np.asarray(rm.score(prompts, [p.correct for p in problems]))
+        bad = np.asarray(rm.score(prompts, [p.buggy for p in problems]))
+        out[family] = float(np.mean(good > bad))
+    return out
+
+
+def policy_accuracy(model_folder: Path, config: WorldConfig) -> dict[str, float]:
+    """Greedy accuracy of the SFT policy on each family's task problems (its headroom)."""
+    from harness.config import PolicyConfig
+    from harness.policy import Policy
+    from harness.world.tasks import WORLD_TASKS, get_world_task
+
+    policy = Policy(PolicyConfig(model=str(model_folder), lora=None, max_prompt_tokens=256))
+    out = {}
+    for family in FAMILIES:
+        task = get_world_task(WORLD_TASKS[family])
+        problems = task_problems(config, family)[:200]
+        examples = [task.to_example(p) for p in problems]
+        samples = policy.generate(policy.encode_prompts([task.prompt(e) for e in examples]), 1, do_sample=False, max_new_tokens=48)
+        out[family] = float(np.mean([task.is_correct(s[0].text, e) for s, e in zip(samples, examples)]))
+    return out
+
+
+def ensure_world(config: WorldConfig | None = None, verbose: bool = True, **overrides: Any) -> Path:
+    """The world's folder, built first if the cache does not hold it yet."""
+    config = config or WorldConfig(**overrides)
+    target = world_dir(config)
+    if (target / "report.json").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # one builder; the others wait and then reuse its work
+        if (target / "report.json").exists():
+            return target
+        log = print if verbose else (lambda message: None)
+        started = time.perf_counter()
+        log(f"building the synthetic world in {target} (once; cached afterwards)")
+        building = target.parent / f".{target.name}.building"
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir(parents=True)
+        jobs = [(building / name, recipe, config, config.seed * 100 + index)
+                for index, (name, recipe) in enumerate(sorted(config.models.items(), key=lambda kv: -kv[1].steps))]
+        workers = max(1, min(len(jobs), os.cpu_count() or 1))
+        log(f"  training {len(jobs)} models ({', '.join(j[0].name for j in jobs)}) in {workers} process(es)")
+        if workers == 1:
+            for job in jobs:
+                _train_and_measure(*job)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                list(pool.map(_train_and_measure, *zip(*jobs)))
+        report: dict[str, Any] = {"config": asdict(config), "ranking_accuracy": {}, "policy_greedy_accuracy": {}}
+        for name in sorted(config.models):
+            measured = json.loads((building / name / "measured.json").read_text())
+            if name == "policy":
+                report["policy_greedy_accuracy"] = measured
+            else:
+                report["ranking_accuracy"][name] = measured
+        report["build_seconds"] = round(time.perf_counter() - started, 1)
+        (building / "report.json").write_text(json.dumps(report, indent=2))
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(building, target)
+        log(format_report(report))
+    return target
+
+
+def load_report(config: WorldConfig | None = None) -> dict[str, Any]:
+    return json.loads((ensure_world(config, verbose=False) / "report.json").read_text())
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = [f"synthetic world built in {report['build_seconds']}s",
+             "RM pairwise ranking accuracy (correct vs buggy response, held-out prompts):",
+             "  " + " ".join(f"{f:>8s}" for f in FAMILIES) + "  rm"]
+    for name, accuracy in sorted(report["ranking_accuracy"].items()):
+        lines.append("  " + " ".join(f"{accuracy[f]:8.3f}" for f in FAMILIES) + f"  {name}")
+    lines.append("SFT policy greedy accuracy: " + ", ".join(f"{f} {a:.3f}" for f, a in report["policy_greedy_accuracy"].items()))
+    return "\n".join(lines)
