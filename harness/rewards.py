@@ -21,7 +21,7 @@ import torch
 
 from harness.config import RewardModelConfig
 from harness.logprobs import completion_logps, make_token_batch, token_budget_batches
-from harness.models import load_causal_lm, load_sequence_classifier, load_tokenizer, model_device
+from harness.models import chat_prompt_ids, load_causal_lm, load_sequence_classifier, load_tokenizer, model_device
 from harness.registry import Registry
 
 
@@ -48,8 +48,7 @@ def _encode_pairs(tokenizer, prompts: Sequence[str], responses: Sequence[str], c
     eos = [tokenizer.eos_token_id] if append_eos and tokenizer.eos_token_id is not None else []
     for prompt, response in zip(prompts, responses):
         if chat_template:
-            ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
-            prompt_ids.append(list(ids["input_ids"] if isinstance(ids, dict) else ids))
+            prompt_ids.append(chat_prompt_ids(tokenizer, prompt))
         else:
             prompt_ids.append(tokenizer(prompt, add_special_tokens=True)["input_ids"])
         response_ids.append(tokenizer(response, add_special_tokens=False)["input_ids"] + eos)

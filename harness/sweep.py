@@ -65,7 +65,7 @@ class RunSpec:
 
 
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._=,+-]+", "-", str(text))
+    return re.sub(r"[^A-Za-z0-9._=,+@-]+", "-", str(text))
 
 
 def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:

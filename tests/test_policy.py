@@ -20,7 +20,9 @@ def test_sampling_makes_n_responses_per_prompt_in_one_generate_call(policy, monk
     monkeypatch.setattr(policy.model, "generate", lambda **kw: calls.append(kw) or original(**kw))
     prompt_ids = policy.encode_prompts(["Question: 1+1?", "Q: hi", "A longer prompt here"])
     samples = policy.generate(prompt_ids, 5, do_sample=True, temperature=0.8, max_new_tokens=6, seed=3)
-    assert len(calls) == 1 and calls[0]["num_return_sequences"] == 5 and calls[0]["use_cache"]
+    assert len(calls) == 1 and calls[0]["use_cache"]
+    # each prompt is encoded once; its KV cache is shared by the 5 continuations decoded together
+    assert calls[0]["input_ids"].shape[0] == 15 and calls[0]["past_key_values"] is not None
     assert [len(group) for group in samples] == [5, 5, 5]
     assert all(len(s.token_ids) <= 6 for group in samples for s in group)
     again = policy.generate(prompt_ids, 5, do_sample=True, temperature=0.8, max_new_tokens=6, seed=3)

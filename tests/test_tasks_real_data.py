@@ -21,8 +21,8 @@ def loaded(request, data_dir):
     return task, task.load(TaskConfig(name=request.param, path=str(data_dir / TASK_DATA[request.param])))
 
 
-def test_every_registered_task_has_real_data():
-    assert sorted(TASK_DATA) == TASKS.names()
+def test_every_registered_dataset_task_has_real_data():
+    assert sorted(TASK_DATA) == [name for name in TASKS.names() if not name.startswith("synth_")]
 
 
 def test_gold_solutions_extract_to_the_gold_answer(loaded):

@@ -1,0 +1,200 @@
+"""The sweep runner: grid expansion, overrides, errors, skipping, resume, locks, failures, executors."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.dataclass_parse import ConfigError
+from harness.executors import ExecutorConfig, run_all
+from harness.orchestrate import run_sweep, sweep_status
+from harness.runner import DONE, PENDING, RUNNING, execute_in_store, run_lock, run_state
+from harness.sweep import expand, load_sweep
+
+from conftest import tiny_run_config
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+def _sweep_file(tmp_path, tiny_models, data_dir, **changes) -> Path:
+    base = tiny_run_config(tiny_models, data_dir, tmp_path)
+    task = base.pop("task")
+    for key in ("method", "seed", "out"):
+        base.pop(key)
+    base["train"]["max_steps_per_iteration"] = 1
+    sweep = {"name": "tiny", "base": base, "tasks": [task], "seeds": [0, 1],
+             "methods": [{"name": "laser"}, {"name": "random_rm"}]}
+    sweep.update(changes)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    return path
+
+
+def test_grid_expansion_with_axes_and_method_overrides(tmp_path, tiny_models, data_dir):
+    path = _sweep_file(tmp_path, tiny_models, data_dir,
+                       methods=[{"name": "laser"}, {"name": "sequential_rm", "overrides": {"train.iterations": 3}}],
+                       grid={"train.beta": [0.1, 0.3]},
+                       policies=[{"name": "p1", "model": tiny_models["policy"]}, {"name": "p2", "model": tiny_models["rm_a"]}])
+    specs = expand(load_sweep(path), tmp_path / "out")
+    assert len(specs) == 2 * 2 * 2 * 2  # methods x policies x beta x seeds
+    assert len({s.folder for s in specs}) == len(specs)
+    seq = [s for s in specs if s.method_label == "sequential_rm"]
+    assert {s.config.train.iterations for s in seq} == {3}
+    assert {s.config.train.iterations for s in specs if s.method_label == "laser"} == {1}
+    assert {(s.axes["policy"], s.axes["train.beta"]) for s in specs} == {(p, b) for p in ("p1", "p2") for b in (0.1, 0.3)}
+    assert all(s.config.train.beta == s.axes["train.beta"] for s in specs)
+    one = specs[0]
+    assert one.folder == tmp_path / "out" / "tiny" / one.run_id
+    assert one.run_id.startswith("gsm8k/laser@policy=p1,train.beta=0.1/seed")
+
+
+def test_overrides_beat_the_sweep_yaml(tmp_path, tiny_models, data_dir):
+    path = _sweep_file(tmp_path, tiny_models, data_dir)
+    sweep = load_sweep(path, ["seeds=[4]", "base.train.beta=0.5"])
+    specs = expand(sweep, tmp_path / "out")
+    assert {s.seed for s in specs} == {4} and {s.config.train.beta for s in specs} == {0.5}
+
+
+def test_unknown_keys_fail_with_suggestions(tmp_path, tiny_models, data_dir):
+    path = _sweep_file(tmp_path, tiny_models, data_dir, metods=[])
+    with pytest.raises(ConfigError, match="unknown key 'metods'. Did you mean 'methods'"):
+        load_sweep(path)
+    path = _sweep_file(tmp_path, tiny_models, data_dir, methods=[{"name": "laser", "args": {"bandt": "exp3"}}])
+    with pytest.raises(ConfigError, match=r"\[gsm8k/laser/seed0\].*method.args.bandt.*Did you mean 'bandit'"):
+        expand(load_sweep(path), tmp_path / "out")
+    path = _sweep_file(tmp_path, tiny_models, data_dir, methods=[{"name": "laser"}, {"name": "laser"}])
+    with pytest.raises(ConfigError, match="labels must be unique"):
+        load_sweep(path)
+
+
+@pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_sweep_parses(path):
+    specs = expand(load_sweep(path), "/tmp/harness-parse-only", source=str(path), check_data=False)
+    assert specs and len({s.folder for s in specs}) == len(specs)
+
+
+def test_sweep_skips_finished_runs_isolates_failures_and_reports(tmp_path, tiny_models, data_dir, capsys):
+    path = _sweep_file(tmp_path, tiny_models, data_dir, seeds=[0],
+                       methods=[{"name": "laser"}, {"name": "random_rm", "overrides": {"policy.model": str(tmp_path / "missing-model")}}])
+    out = tmp_path / "results"
+    assert run_sweep(str(path), [], str(out), ExecutorConfig()) == 1  # one failed run: non-zero exit
+    root = out / "tiny"
+    error = json.loads((root / "gsm8k/random_rm/seed0/error.json").read_text())
+    assert "missing-model" in error["traceback"]
+    assert (root / "gsm8k/laser/seed0/metrics.json").exists()
+    assert (root / "report" / "table1.md").exists()
+    first = (root / "gsm8k/laser/seed0/metrics.json").stat().st_mtime_ns
+    capsys.readouterr()
+    run_sweep(str(path), [], str(out), ExecutorConfig(), report=False)
+    assert "1 already finished" in capsys.readouterr().out
+    assert (root / "gsm8k/laser/seed0/metrics.json").stat().st_mtime_ns == first
+    sweep_status(root)
+    status = capsys.readouterr().out
+    assert "done" in status and "failed" in status and "total: done 1, failed 1" in status
+
+
+def _comparable(folder: Path) -> dict:
+    metrics = json.loads((folder / "metrics.json").read_text())
+    for key in ("train_seconds", "total_seconds"):
+        metrics.pop(key)
+    rows = [json.loads(line) for line in (folder / "iterations.jsonl").read_text().splitlines()]
+    for row in rows:
+        row.pop("seconds")
+    steps = [json.loads(line) for line in (folder / "selections.jsonl").read_text().splitlines()]
+    return {"metrics": metrics, "iterations": rows, "selections": steps,
+            "predictions": (folder / "predictions.jsonl").read_text()}
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, tiny_models, data_dir):
+    from harness.config import build_run_config
+
+    data = tiny_run_config(tiny_models, data_dir, tmp_path, method={"name": "laser", "args": {"bandit": "exp3"}})
+    data["train"].update(iterations=3, max_steps_per_iteration=2)
+    data["reward_models"].append({"name": "noisy", "kind": "noisy", "base": "rm_a", "sigma": 0.5})
+    data["out"] = str(tmp_path / "straight")
+    execute_in_store(build_run_config(data), threads=1)
+    data["out"] = str(tmp_path / "killed")
+    config_path = tmp_path / "killed.yaml"
+    config_path.write_text(yaml.safe_dump(data))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    code = ("import torch, sys; torch.set_num_threads(1); from harness.config import load_run_config; "
+            "from harness.run import execute_run; execute_run(load_run_config(sys.argv[1]), progress=False)")
+    process = subprocess.Popen([sys.executable, "-c", code, str(config_path)], env=env)
+    checkpoint = tmp_path / "killed" / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert checkpoint.exists() and not (tmp_path / "killed" / "metrics.json").exists()
+    assert run_state(tmp_path / "killed") == "partial"
+    assert execute_in_store(build_run_config(data), threads=1)["status"] == "done"
+    assert "resuming after iteration" in (tmp_path / "killed" / "run.log").read_text()
+    assert _comparable(tmp_path / "killed") == _comparable(tmp_path / "straight")
+
+
+def _hold_lock(folder: str, ready, release) -> None:
+    with run_lock(Path(folder)) as held:
+        assert held
+        ready.set()
+        release.wait(30)
+
+
+def test_a_locked_run_is_not_run_twice(tmp_path, tiny_models, data_dir):
+    from harness.config import build_run_config
+
+    config = build_run_config(tiny_run_config(tiny_models, data_dir, tmp_path))
+    context = multiprocessing.get_context("spawn")
+    ready, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_lock, args=(config.out, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        assert run_state(Path(config.out)) == RUNNING
+        assert execute_in_store(config)["status"] == "busy"
+        assert not (Path(config.out) / "metrics.json").exists()
+    finally:
+        release.set()
+        holder.join(30)
+    assert run_state(Path(config.out)) == PENDING
+    assert execute_in_store(config)["status"] == "done"
+    assert run_state(Path(config.out)) == DONE
+    assert execute_in_store(config)["status"] == "skipped"
+
+
+def _two_configs(tmp_path, tiny_models, data_dir):
+    path = _sweep_file(tmp_path, tiny_models, data_dir, seeds=[0], methods=[{"name": "laser"}, {"name": "single_rm"}])
+    return [s.config for s in expand(load_sweep(path), tmp_path / "out")]
+
+
+def test_local_process_pool_executor(tmp_path, tiny_models, data_dir):
+    configs = _two_configs(tmp_path, tiny_models, data_dir)
+    results = list(run_all(configs, ExecutorConfig(kind="local", workers=2)))
+    assert sorted(r["status"] for r in results) == ["done", "done"]
+    assert all((Path(c.out) / "metrics.json").exists() for c in configs)
+
+
+def test_ray_executor_runs_a_two_run_sweep(tmp_path, tiny_models, data_dir):
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[cluster]')")
+    configs = _two_configs(tmp_path, tiny_models, data_dir)
+    results = list(run_all(configs, ExecutorConfig(kind="ray", workers=2)))
+    assert sorted(r["status"] for r in results) == ["done", "done"]
+    assert all((Path(c.out) / "metrics.json").exists() for c in configs)
+
+
+def test_submitit_executor_runs_a_two_run_sweep(tmp_path, tiny_models, data_dir):
+    pytest.importorskip("submitit", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
+    configs = _two_configs(tmp_path, tiny_models, data_dir)
+    executor = ExecutorConfig(kind="slurm", slurm_cluster="local", slurm_folder=str(tmp_path / "submitit"))
+    results = list(run_all(configs, executor))
+    assert sorted(r["status"] for r in results) == ["done", "done"]
+    assert all((Path(c.out) / "metrics.json").exists() for c in configs)

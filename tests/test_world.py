@@ -1,0 +1,110 @@
+"""The synthetic world: deterministic builds, the RM competence it reports, and a quickstart smoke sweep."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from harness.world.build import ModelRecipe, WorldConfig, ensure_world, task_problems
+from harness.world.families import FAMILIES, generate
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+@pytest.fixture(scope="session")
+def default_world(tmp_path_factory):
+    """The quickstart's world, built once per test session in a private cache."""
+    cache = tmp_path_factory.mktemp("world_cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HARNESS_CACHE", str(cache))
+    folder = ensure_world(verbose=False)
+    yield folder
+    patch.undo()
+
+
+def _small_config(seed: int = 0) -> WorldConfig:
+    recipe = {"policy": ModelRecipe({"arith": 0.4, "facts": 0.4}, steps=30),
+              "rm_a": ModelRecipe({"arith": 1.0}, steps=30)}
+    return WorldConfig(seed=seed, hidden_size=16, demos_per_family=200, task_examples_per_family=50,
+                       ranking_prompts=20, models=recipe)
+
+
+def test_problem_generation_is_deterministic_and_bugs_are_wrong():
+    for family in FAMILIES:
+        a, b = generate(family, 50, seed=3), generate(family, 50, seed=3)
+        assert a == b and a != generate(family, 50, seed=4)
+        assert len({p.prompt for p in a}) == 50
+        assert all(p.correct.endswith(f"Final answer: {p.answer}") for p in a)
+        assert all(p.buggy_answer != p.answer for p in a)
+
+
+def test_task_problems_never_repeat_training_prompts():
+    config = WorldConfig()
+    from harness.world.build import demo_problems
+
+    for family in FAMILIES:
+        seen = {p.prompt for p in demo_problems(config, family)}
+        assert not seen & {p.prompt for p in task_problems(config, family)}
+
+
+def test_world_build_is_deterministic_for_its_config(tmp_path, monkeypatch):
+    folders = []
+    for name in ("one", "two"):
+        monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / name))
+        folders.append(ensure_world(_small_config(), verbose=False))
+    for model in ("policy", "rm_a"):
+        first, second = (load_file(str(f / model / "model.safetensors")) for f in folders)
+        assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+    reports = [json.loads((f / "report.json").read_text()) for f in folders]
+    assert reports[0]["ranking_accuracy"] == reports[1]["ranking_accuracy"]
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "three"))
+    other = ensure_world(_small_config(seed=1), verbose=False)
+    assert not torch.equal(load_file(str(other / "rm_a" / "model.safetensors"))["lm_head.weight"],
+                           load_file(str(folders[0] / "rm_a" / "model.safetensors"))["lm_head.weight"])
+
+
+def test_reported_rm_competence_has_the_intended_ordering(default_world):
+    accuracy = json.loads((default_world / "report.json").read_text())["ranking_accuracy"]
+    assert accuracy["rm_arith"]["arith"] > 0.95 and accuracy["rm_facts"]["facts"] > 0.95  # experts on their family
+    assert accuracy["rm_facts"]["arith"] < 0.7 and accuracy["rm_arith"]["facts"] < 0.7     # ... and not elsewhere
+    for family in FAMILIES:
+        assert accuracy["rm_wrong"][family] < 0.1                                            # prefers the bugs
+        assert 0.55 < accuracy["rm_generalist"][family] < 0.95                               # noisy everywhere
+    best = {family: max(accuracy, key=lambda rm: accuracy[rm][family]) for family in FAMILIES}
+    assert best == {"arith": "rm_arith", "facts": "rm_facts", "choice": "rm_generalist"}
+
+
+def test_world_rm_scores_are_reproducible(default_world):
+    from harness.config import RewardModelConfig
+    from harness.rewards import build_reward_models
+    from harness.world.tasks import SynthFacts
+
+    task = SynthFacts()
+    problems = task_problems(WorldConfig(), "facts")[:8]
+    config = [RewardModelConfig(name="rm", kind="loglik", model="world:rm_facts")]
+    scores = [build_reward_models(config, task.is_correct, 0)["rm"].score([p.prompt for p in problems], [p.correct for p in problems])
+              for _ in range(2)]
+    np.testing.assert_array_equal(scores[0], scores[1])
+
+
+def test_quickstart_smoke_sweep_records_regret_and_writes_the_report(default_world, tmp_path):
+    from harness.executors import ExecutorConfig
+    from harness.orchestrate import run_sweep
+
+    overrides = ["seeds=[0]", "tasks=[{name: synth_facts, split_sizes: [64, 10, 40]}]",
+                 "methods=[{name: base}, {name: laser}, {name: single_rm, label: rm-facts, args: {rm: rm_facts}}]",
+                 "base.train.iterations=1", "base.train.max_steps_per_iteration=2"]
+    assert run_sweep(str(EXPERIMENTS / "quickstart.yaml"), overrides, str(tmp_path), ExecutorConfig()) == 0
+    root = tmp_path / "quickstart"
+    laser = json.loads((root / "synth_facts/laser/seed0/metrics.json").read_text())
+    assert laser["world"]["best_rm"] == "rm_facts" and laser["world"]["scored_steps"] == 2
+    assert 0.0 <= laser["world"]["best_rm_share"] <= 1.0 and laser["world"]["regret"] >= 0.0
+    expert = json.loads((root / "synth_facts/rm-facts/seed0/metrics.json").read_text())
+    assert expert["world"]["best_rm_share"] == 1.0 and expert["world"]["regret"] == 0.0
+    table = (root / "report" / "table1.md").read_text()
+    assert "SFT" in table and "LASeR (Ours)" in table and "RM: rm_facts" not in table
