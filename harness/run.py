@@ -154,7 +154,8 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
         write_jsonl_atomic(out / "iterations.jsonl", loop.state.iterations)
         write_jsonl_atomic(out / "selections.jsonl", loop.state.selections)
         save_checkpoint(checkpoint, loop, iteration)
-    train_seconds = time.perf_counter() - started
+    # training time from the per-stage timings, so a resumed run counts every iteration once
+    train_seconds = sum(v for row in loop.state.iterations for k, v in row["seconds"].items() if k != "dev_eval")
 
     test = evaluate(policy, task, splits.test, config.eval, stable_seed(config.seed, "test"), limit=config.eval.max_test_examples)
     write_jsonl_atomic(out / "predictions.jsonl", test["records"])

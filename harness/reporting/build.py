@@ -132,6 +132,16 @@ def build_tables(frame: pd.DataFrame) -> list[Table]:
             table = method_table(by_loss, "table6", "Loss functions x methods (layout of paper Table 6)", tasks)
             if table:
                 tables.append(table)
+    for column, name, title, lower in (
+            ("world:best_rm_share", "world_best_rm_share", "Share of steps that used the task's most competent RM (synthetic world)", False),
+            ("world:mean_regret", "world_regret", "Mean regret per step in RM ranking accuracy vs the most competent RM (synthetic world)", True)):
+        if column in frame:
+            values = per_seed(frame, value=column)
+            values = values[~values["row"].isin([AVG_RM_ROW])]
+            table = method_table(values, name, title, tasks, with_average=False) if not values.empty else None
+            if table:
+                table.lower_is_better = lower
+                tables.append(table)
     ood_columns = sorted(c for c in frame.columns if c.startswith("ood:"))
     if ood_columns:
         parts = []

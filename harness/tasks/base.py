@@ -111,7 +111,9 @@ class Task:
 
 
 def local_files(path: str | Path, suffixes: Sequence[str]) -> list[Path]:
-    path = Path(path).expanduser()
+    import os
+
+    path = Path(os.path.expandvars(str(path))).expanduser()  # "$HARNESS_DATA/gsm8k" works in configs
     if path.is_file():
         return [path]
     if path.is_dir():
