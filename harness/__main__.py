@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke check")
     bench.add_argument("--model", default="", help="causal LM for the sampling/scoring figures "
                                                    "(default: a random-weight SmolLM2-135M-shaped Llama)")
-    bench.add_argument("--only", nargs="*", default=None, choices=["linucb", "sampling", "scoring"])
+    bench.add_argument("--only", nargs="*", default=None, choices=["linucb", "sampling", "scoring", "cache"])
     bench.set_defaults(func=_cmd_bench)
     args, extra = parser.parse_known_args(argv)
     overrides = [item for item in extra if "=" in item and not item.startswith("-")]

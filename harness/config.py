@@ -111,6 +111,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     out: str = "results/run"
+    cache_dir: str = field(default="", metadata={"help": "Content-addressed cache shared between runs ('' = off)."})
 
 
 def parse_value(text: str) -> Any:

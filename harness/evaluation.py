@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any, Sequence
 
 from harness.config import EvalConfig
-from harness.policy import Policy
+from harness.policy import Policy, Sample
 from harness.tasks.base import Example, Task
 
 
@@ -23,9 +23,25 @@ def majority_answer(task: Task, answers: Sequence[str | None]) -> str | None:
     return None
 
 
+def _greedy_with_cache(policy: Policy, prompt_ids: list[list[int]], max_new_tokens: int, cache) -> list[list[Sample]]:
+    """Greedy responses of the initial policy, shared through the cache (e.g. the base row across seeds)."""
+    from harness.cache import content_key
+
+    keys = [content_key("greedy", policy.identity, ids, max_new_tokens) for ids in prompt_ids]
+    found = cache.get_many(keys)
+    missing = [i for i, key in enumerate(keys) if key not in found]
+    if missing:
+        outputs = policy.generate([prompt_ids[i] for i in missing], 1, do_sample=False, max_new_tokens=max_new_tokens)
+        new = {keys[i]: out[0].token_ids for i, out in zip(missing, outputs)}
+        cache.put_many(new)
+        found.update(new)
+    return [[Sample(found[key], policy.decode(found[key]))] for key in keys]
+
+
 def evaluate(policy: Policy, task: Task, examples: Sequence[Example], config: EvalConfig, seed: int,
-             limit: int | None = None, progress=None) -> dict[str, Any]:
-    """{"accuracy", "num_examples", "records"}; records hold each prediction for per-example statistics."""
+             limit: int | None = None, progress=None, cache=None) -> dict[str, Any]:
+    """{"accuracy", "num_examples", "records"}; records hold each prediction for per-example statistics.
+    ``cache`` (only for the initial, untrained policy) shares greedy generations between runs."""
     examples = list(examples)[:limit] if limit is not None else list(examples)
     if not examples:
         raise ValueError(f"no examples to evaluate on task {task.name!r}")
@@ -33,7 +49,9 @@ def evaluate(policy: Policy, task: Task, examples: Sequence[Example], config: Ev
     for start in range(0, len(examples), config.batch_size):
         chunk = examples[start:start + config.batch_size]
         prompt_ids = policy.encode_prompts([task.prompt(e) for e in chunk])
-        if config.decoding == "greedy":
+        if config.decoding == "greedy" and cache is not None:
+            outputs = _greedy_with_cache(policy, prompt_ids, config.max_new_tokens, cache)
+        elif config.decoding == "greedy":
             outputs = policy.generate(prompt_ids, 1, do_sample=False, max_new_tokens=config.max_new_tokens)
         else:
             outputs = policy.generate(prompt_ids, config.num_samples, do_sample=True, temperature=config.temperature,

@@ -53,6 +53,17 @@ class Policy:
         self.snapshot_reference()
         self.eos_ids = self._eos_ids()
 
+    @property
+    def identity(self) -> dict:
+        """What the initial policy's outputs depend on, for shared-cache keys."""
+        from harness.cache import model_identity
+
+        return {"model": model_identity(self.config.model, self.config.dtype, self.config.device),
+                "device": self.device.type, "version": 1}
+
+    def decode(self, token_ids: list[int]) -> str:
+        return self.tokenizer.decode(token_ids, skip_special_tokens=True)
+
     # ----- prompts -------------------------------------------------------------------------------
     def _eos_ids(self) -> set[int]:
         ids = set()
@@ -121,7 +132,7 @@ class Policy:
         samples = []
         for row in range(new_tokens.shape[0]):
             token_ids = self._trim(new_tokens[row])
-            samples.append(Sample(token_ids, self.tokenizer.decode(token_ids, skip_special_tokens=True)))
+            samples.append(Sample(token_ids, self.decode(token_ids)))
         return [samples[i * n:(i + 1) * n] for i in range(len(prompt_ids))]
 
     def _generate_with_shared_prefill(self, ids: torch.Tensor, mask: torch.Tensor, n: int, kwargs: dict) -> torch.Tensor:

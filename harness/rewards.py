@@ -151,6 +151,28 @@ class NoisyRM(RewardModel):
         self.rng.bit_generator.state = state["rng"]
 
 
+class CachedRM(RewardModel):
+    """A deterministic RM whose scores are looked up in, and added to, a shared content-addressed cache."""
+
+    def __init__(self, base: RewardModel, cache, identity: dict[str, Any]):
+        self.base, self.cache, self.identity = base, cache, identity
+        self.name, self.needs_references = base.name, base.needs_references
+
+    def score(self, prompts, responses, references=None):
+        from harness.cache import content_key
+
+        keys = [content_key("rm-score", self.identity, p, r) for p, r in zip(prompts, responses)]
+        found = self.cache.get_many(keys)
+        missing = [i for i, key in enumerate(keys) if key not in found]
+        if missing:
+            computed = self.base.score([prompts[i] for i in missing], [responses[i] for i in missing],
+                                       [references[i] for i in missing] if references is not None else None)
+            new = {keys[i]: float(value) for i, value in zip(missing, computed)}
+            self.cache.put_many(new)
+            found.update(new)
+        return [found[key] for key in keys]
+
+
 RM_KINDS: Registry[type[RewardModel]] = Registry("reward-model kind", {
     "loglik": "harness.rewards:LogLikelihoodRM",
     "implicit": "harness.rewards:ImplicitRM",
@@ -176,9 +198,21 @@ def _stable_seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little")
 
 
-def build_reward_models(configs: Sequence[RewardModelConfig], is_correct: Callable[[str, Any], bool], seed: int) -> dict[str, RewardModel]:
+def _cache_identity(config: RewardModelConfig) -> dict[str, Any]:
+    from harness.cache import model_identity
+
+    identity = {"kind": config.kind, "model": model_identity(config.model, config.dtype, config.device),
+                "chat_template": config.chat_template, "version": 1}
+    if config.kind == "implicit":
+        identity.update(reference=model_identity(config.reference, config.dtype, config.device), beta=config.beta)
+    return identity
+
+
+def build_reward_models(configs: Sequence[RewardModelConfig], is_correct: Callable[[str, Any], bool], seed: int,
+                        cache=None) -> dict[str, RewardModel]:
     """Instantiate every configured RM (models shared between RMs that name the same one), plus the
-    built-in ``correctness`` RM when none is configured under that name."""
+    built-in ``correctness`` RM when none is configured under that name. With a ``ContentCache``, the
+    model-based RMs reuse scores other runs already computed for the same (prompt, response)."""
     loaded: dict[tuple[str, ...], Any] = {}
 
     def causal(spec: str, config: RewardModelConfig) -> torch.nn.Module:
@@ -214,6 +248,8 @@ def build_reward_models(configs: Sequence[RewardModelConfig], is_correct: Callab
             else:
                 RM_KINDS.check(config.kind)
                 raise AssertionError(config.kind)
+            if cache is not None and config.kind in ("loglik", "implicit", "classifier"):
+                rm = CachedRM(rm, cache, _cache_identity(config))
             pool[config.name] = rm
             pending.remove(config)
             progressed = True

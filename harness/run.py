@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from harness.cache import ContentCache
 from harness.config import RunConfig
 from harness.dataclass_parse import to_dict
 from harness.evaluation import evaluate
@@ -87,6 +88,7 @@ def restore_checkpoint(path: Path, loop: TrainingLoop) -> int:
     for name, rm_state in state["reward_models"].items():
         loop.pool[name].load_state_dict(rm_state)
     loop.state = TrainingState(**state["loop"])
+    loop.policy_updated = any(step["loss"] is not None for step in loop.state.selections)
     torch.set_rng_state(state["torch_rng"])
     return int(state["iteration"])
 
@@ -131,7 +133,8 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     splits = task.splits(config.task, config.seed)
     log.info("task %s: %d train / %d dev / %d test", task.name, len(splits.train), len(splits.dev), len(splits.test))
     policy = Policy(config.policy)
-    pool = build_reward_models(config.reward_models, task.is_correct, config.seed)
+    cache = ContentCache(Path(config.cache_dir) / "content.sqlite") if config.cache_dir else None
+    pool = build_reward_models(config.reward_models, task.is_correct, config.seed, cache=cache)
     method = build_method(config.method.name, config.method.args, [rm.name for rm in config.reward_models],
                           config.seed, config.best_rm)
 
@@ -140,7 +143,7 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
         if progress:
             print(f"[{config.method.name} {task.name} seed{config.seed}] {message}", flush=True)
 
-    loop = TrainingLoop(config, policy, task, splits, pool, method, progress=report)
+    loop = TrainingLoop(config, policy, task, splits, pool, method, progress=report, cache=cache)
     checkpoint = out / CHECKPOINT
     first = 1
     if checkpoint.exists():
@@ -157,7 +160,8 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     # training time from the per-stage timings, so a resumed run counts every iteration once
     train_seconds = sum(v for row in loop.state.iterations for k, v in row["seconds"].items() if k != "dev_eval")
 
-    test = evaluate(policy, task, splits.test, config.eval, stable_seed(config.seed, "test"), limit=config.eval.max_test_examples)
+    test = evaluate(policy, task, splits.test, config.eval, stable_seed(config.seed, "test"), limit=config.eval.max_test_examples,
+                    cache=cache if not loop.policy_updated else None)
     write_jsonl_atomic(out / "predictions.jsonl", test["records"])
     ood = {}
     for ood_config in config.ood_tasks:
@@ -183,6 +187,8 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     }
     if world:
         metrics["world"] = world
+    if cache is not None:
+        metrics["shared_cache"] = {"hits": cache.hits, "misses": cache.misses}
     write_json_atomic(out / "metrics.json", metrics)
     report(f"test accuracy {test['accuracy']:.4f} on {test['num_examples']} examples -> {out / 'metrics.json'}")
     return metrics

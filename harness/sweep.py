@@ -46,6 +46,7 @@ class SweepConfig:
     grid: dict[str, list[Any]] = field(default_factory=dict)
     setup: dict[str, Any] = field(default_factory=dict, metadata={"help": "Hook run once before the sweep."})
     report: dict[str, Any] = field(default_factory=dict, metadata={"help": "Settings for the report command."})
+    shared_cache: bool = field(default=True, metadata={"help": "Share identical work between runs (<out>/<name>/.cache)."})
 
 
 @dataclass
@@ -116,6 +117,8 @@ def expand(sweep: SweepConfig, out: str | Path, source: str = "<sweep>", check_d
         suffix = ("@" + ",".join(f"{k}={v}" for k, v in axes.items())) if axes else ""
         run_id = f"{_safe(task.name)}/{_safe(label + suffix)}/seed{seed}"
         data["out"] = str(root / run_id)
+        if sweep.shared_cache:
+            data.setdefault("cache_dir", str(root / ".cache"))
         where = f"{source} [{run_id}]"
         config = build_run_config(data, [], source=where) if check_data else _build_unchecked(data, where)
         specs.append(RunSpec(run_id, task.name, label, seed, axes, config))

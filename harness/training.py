@@ -14,7 +14,8 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from harness.config import RunConfig
 from harness.evaluation import evaluate
 from harness.methods import BatchContext, Method, RewardChoice, StepFeedback
 from harness.pairs import sample_pairs
-from harness.policy import Policy
+from harness.policy import Policy, Sample
 from harness.rewards import RewardModel
 from harness.tasks.base import Example, Splits, Task
 from harness.trainer import PairTokens, PreferenceTrainer
@@ -53,17 +54,13 @@ def combine_scores(choice: RewardChoice, pool: dict[str, RewardModel], prompts: 
 class StageTimer:
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
-    def time(self, stage: str):
-        timer = self
-
-        class _Span:
-            def __enter__(self):
-                self.start = time.perf_counter()
-
-            def __exit__(self, *exc):
-                timer.seconds[stage] += time.perf_counter() - self.start
-
-        return _Span()
+    @contextmanager
+    def time(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
 
 
 @dataclass
@@ -77,12 +74,31 @@ class TrainingState:
 
 class TrainingLoop:
     def __init__(self, config: RunConfig, policy: Policy, task: Task, splits: Splits, pool: dict[str, RewardModel],
-                 method: Method, progress: Callable[[str], None] | None = None):
+                 method: Method, progress: Callable[[str], None] | None = None, cache=None):
         self.config, self.policy, self.task, self.splits = config, policy, task, splits
         self.pool, self.method = pool, method
         self.trainer = PreferenceTrainer(policy, config.train)
         self.state = TrainingState()
         self.progress = progress or (lambda message: None)
+        self.cache = cache
+        self.policy_updated = False  # until the first optimisation step the policy is the initial one
+
+    def sample(self, prompt_ids: list[list[int]]) -> list[list[Sample]]:
+        """n samples per prompt; while the policy is still the initial one, shared with other runs."""
+        cfg = self.config.train
+        seed = stable_seed(self.config.seed, "sample", self.state.global_step)
+        settings = dict(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, seed=seed)
+        if self.cache is None or self.policy_updated:
+            return self.policy.generate(prompt_ids, cfg.num_samples, **settings)
+        from harness.cache import content_key
+
+        key = content_key("samples", self.policy.identity, prompt_ids, cfg.num_samples, settings)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return [[Sample(ids, self.policy.decode(ids)) for ids in group] for group in cached]
+        samples = self.policy.generate(prompt_ids, cfg.num_samples, **settings)
+        self.cache.put(key, [[s.token_ids for s in group] for group in samples])
+        return samples
 
     def batches(self, iteration: int) -> list[list[Example]]:
         train, size = self.splits.train, self.config.train.batch_size
@@ -103,9 +119,7 @@ class TrainingLoop:
         with timer.time("select"):
             choice = self.method.select(context)
         with timer.time("sample"):
-            samples = self.policy.generate(prompt_ids, cfg.num_samples, do_sample=True, temperature=cfg.temperature,
-                                           top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                                           seed=stable_seed(self.config.seed, "sample", self.state.global_step))
+            samples = self.sample(prompt_ids)
         with timer.time("score"):
             flat_prompts = [p for p, group in zip(prompts, samples) for _ in group]
             flat_texts = [s.text for group in samples for s in group]
@@ -121,6 +135,7 @@ class TrainingLoop:
         if items:
             with timer.time("train"):
                 loss = self.trainer.step(items)
+            self.policy_updated = True
         with timer.time("bandit"):
             feedback = StepFeedback(loss, len(items), pair_set.skipped_prompts)
             self.method.feedback(context, choice, feedback)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from harness.config import RunConfig
 from harness.dataclass_parse import ConfigError
 from harness.registry import UnknownNameError, unknown_name_message
@@ -57,23 +59,27 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
         check_task_data(config, source)
 
 
-def check_task_data(config: RunConfig, source: str) -> None:
-    """Load the task data (cheap next to training) to fail early on missing files and empty splits."""
+@lru_cache(maxsize=64)
+def _example_count(name: str, path: str) -> int:
+    """How many examples a task's data holds (read once per process: a sweep validates many runs)."""
     from harness.tasks import get_task
+    from harness.config import TaskConfig
 
-    task = get_task(config.task.name)
-    try:
-        splits = task.splits(config.task, config.seed)
-    except ConfigError as error:
-        raise ConfigError(f"{source}: task: {error}") from None
-    for name in ("train", "test"):
-        if not getattr(splits, name):
-            raise ConfigError(f"{source}: task {task.name!r}: the {name} split is empty "
-                              f"(check task.max_examples / split_fractions / split_sizes)")
-    for i, ood in enumerate(config.ood_tasks):
+    return len(get_task(name).load(TaskConfig(name=name, path=path)))
+
+
+def check_task_data(config: RunConfig, source: str) -> None:
+    """Count the task data (cheap next to training) to fail early on missing files and empty splits."""
+    from harness.tasks.base import split_sizes
+
+    checks = [("task", config.task, ("train", "test"))]
+    checks += [(f"ood_tasks[{i}]", t, ("test",)) for i, t in enumerate(config.ood_tasks)]
+    for key, task, needed in checks:
         try:
-            ood_splits = get_task(ood.name).splits(ood, config.seed)
+            sizes = dict(zip(("train", "dev", "test"), split_sizes(_example_count(task.name, task.path), task, task.name)))
         except ConfigError as error:
-            raise ConfigError(f"{source}: ood_tasks[{i}]: {error}") from None
-        if not ood_splits.test:
-            raise ConfigError(f"{source}: ood_tasks[{i}] ({ood.name}): the test split is empty")
+            raise ConfigError(f"{source}: {key}: {error}") from None
+        for split in needed:
+            if not sizes[split]:
+                raise ConfigError(f"{source}: {key} ({task.name}): the {split} split is empty "
+                                  f"(check max_examples / split_fractions / split_sizes)")

@@ -153,25 +153,29 @@ def load_local_records(path: str | Path, suffixes: Sequence[str]) -> list[tuple[
     return records
 
 
-def split_examples(examples: list[Example], config: TaskConfig, seed: int, name: str) -> Splits:
-    """Seeded shuffle, optional subsample, then train/dev/test by exact sizes or fractions."""
-    order = np.random.default_rng(seed).permutation(len(examples))
-    pool = [examples[i] for i in order]
-    if config.max_examples is not None:
-        pool = pool[: config.max_examples]
+def split_sizes(available: int, config: TaskConfig, name: str) -> list[int]:
+    """[train, dev, test] sizes for ``available`` examples: exact sizes, or fractions of the pool."""
+    pool = min(available, config.max_examples) if config.max_examples is not None else available
     if config.split_sizes is not None:
         sizes = list(config.split_sizes)
         if len(sizes) != 3 or min(sizes) < 0:
             raise ConfigError(f"task.split_sizes: expected three sizes [train, dev, test], got {sizes}")
-        if sum(sizes) > len(pool):
-            raise ConfigError(f"task.split_sizes {sizes} need {sum(sizes)} examples; {name} has {len(pool)}")
-    else:
-        fractions = list(config.split_fractions)
-        if len(fractions) != 3 or min(fractions) < 0 or not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
-            raise ConfigError(f"task.split_fractions: expected three non-negative numbers summing to 1, got {fractions}")
-        n_train = int(round(fractions[0] * len(pool)))
-        n_dev = int(round(fractions[1] * len(pool)))
-        sizes = [n_train, n_dev, len(pool) - n_train - n_dev]
+        if sum(sizes) > pool:
+            raise ConfigError(f"task.split_sizes {sizes} need {sum(sizes)} examples; {name} has {pool}")
+        return sizes
+    fractions = list(config.split_fractions)
+    if len(fractions) != 3 or min(fractions) < 0 or not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
+        raise ConfigError(f"task.split_fractions: expected three non-negative numbers summing to 1, got {fractions}")
+    n_train = int(round(fractions[0] * pool))
+    n_dev = int(round(fractions[1] * pool))
+    return [n_train, n_dev, pool - n_train - n_dev]
+
+
+def split_examples(examples: list[Example], config: TaskConfig, seed: int, name: str) -> Splits:
+    """Seeded shuffle, optional subsample, then train/dev/test by exact sizes or fractions."""
+    sizes = split_sizes(len(examples), config, name)
+    order = np.random.default_rng(seed).permutation(len(examples))
+    pool = [examples[i] for i in order]
     train = pool[: sizes[0]]
     dev = pool[sizes[0]: sizes[0] + sizes[1]]
     test = pool[sizes[0] + sizes[1]: sizes[0] + sizes[1] + sizes[2]]
