@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import yaml
 
-from harness.dataclass_parse import ConfigError, apply_override, from_dict
+from harness.dataclass_parse import ConfigError, parse_with_overrides
 
 
 @dataclass
@@ -143,13 +143,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def build_run_config(data: dict[str, Any], overrides: list[str] = (), source: str = "<config>") -> RunConfig:
-    data = dict(data)
-    for key, value in parse_overrides(list(overrides)):
-        apply_override(data, key, value)
-    try:
-        config = from_dict(RunConfig, data)
-    except ConfigError as error:
-        raise ConfigError(f"{source}: {error}") from None
+    config = parse_with_overrides(RunConfig, data, parse_overrides(list(overrides)), source)
     from harness.validate import validate_run_config
 
     validate_run_config(config, source=source)

@@ -134,3 +134,14 @@ def apply_override(data: dict[str, Any], dotted_key: str, value: Any) -> None:
         node = node[part]
     node[parts[-1]] = value
 
+
+
+def parse_with_overrides(cls: type, data: dict[str, Any], overrides: list[tuple[str, Any]], source: str) -> Any:
+    """``cls`` from ``data`` after applying (dotted key, value) overrides; errors name ``source``."""
+    data = dict(data)
+    for key, value in overrides:
+        apply_override(data, key, value)
+    try:
+        return from_dict(cls, data)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None

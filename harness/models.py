@@ -114,20 +114,20 @@ def load_tokenizer(spec: str) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
-def load_causal_lm(spec: str, dtype: str = "auto", device: str = "auto") -> torch.nn.Module:
+def _load(auto_class, spec: str, dtype: str, device: str) -> torch.nn.Module:
     location = resolve_model_spec(spec)
     target = pick_device(device)
     kwargs = {"gguf_file": location.gguf_file} if location.gguf_file else {}
-    model = AutoModelForCausalLM.from_pretrained(location.source, dtype=pick_dtype(dtype, target), **kwargs)
+    model = auto_class.from_pretrained(location.source, dtype=pick_dtype(dtype, target), **kwargs)
     return model.to(target).eval()
+
+
+def load_causal_lm(spec: str, dtype: str = "auto", device: str = "auto") -> torch.nn.Module:
+    return _load(AutoModelForCausalLM, spec, dtype, device)
 
 
 def load_sequence_classifier(spec: str, dtype: str = "auto", device: str = "auto") -> torch.nn.Module:
-    location = resolve_model_spec(spec)
-    target = pick_device(device)
-    kwargs = {"gguf_file": location.gguf_file} if location.gguf_file else {}
-    model = AutoModelForSequenceClassification.from_pretrained(location.source, dtype=pick_dtype(dtype, target), **kwargs)
-    return model.to(target).eval()
+    return _load(AutoModelForSequenceClassification, spec, dtype, device)
 
 
 def chat_prompt_ids(tokenizer: PreTrainedTokenizerBase, prompt: str) -> list[int]:

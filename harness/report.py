@@ -3,7 +3,8 @@
 Reads only JSON files written by runs (never imports torch or retrains). Writes, per table, ``.tex``
 (booktabs, best bold and second underlined), ``.md`` and ``.csv``; ``wilcoxon.md``/``.csv``; the figures
 as PDF and PNG; ``README.md`` listing every file; and, where our rows and columns match the paper's,
-``<table>_vs_paper.*`` with the paper's numbers and the difference.
+``<table>_vs_paper.*`` with the paper's numbers and the difference; ``mcnemar.md``/``.csv``, exact
+per-example tests where runs stored their predictions.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from harness.io import write_text_atomic
 from harness.reporting.build import build_tables, per_seed
 from harness.reporting.paper import compare_with_paper, paper_table, paper_table_names
-from harness.reporting.stats import laser_vs_baselines, wilcoxon_frame, wilcoxon_markdown
+from harness.reporting.stats import laser_vs_baselines, per_example_tests, wilcoxon_frame, wilcoxon_markdown
 from harness.reporting.store import load_runs
 from harness.reporting.tables import Table, to_csv, to_latex, to_markdown
 
@@ -47,6 +48,16 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
             write_text_atomic(out / "wilcoxon.md", wilcoxon_markdown(results))
             write_text_atomic(out / "wilcoxon.csv", wilcoxon_frame(results).to_csv(index=False))
             written += [out / "wilcoxon.md", out / "wilcoxon.csv"]
+    mcnemar = per_example_tests(frame)
+    if not mcnemar.empty:
+        write_text_atomic(out / "mcnemar.csv", mcnemar.to_csv(index=False))
+        lines = ["**Exact one-sided McNemar tests (H1: LASeR right more often), paired by example, pooled over seeds**", "",
+                 "| task | policy | LASeR row | baseline | pairs | only LASeR right | only baseline right | p |",
+                 "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r.task} | {r.group} | {r.laser} | {r.baseline} | {r.pairs} | {r.only_laser_right} | "
+                  f"{r.only_baseline_right} | {r.p_value:.4g} |" for r in mcnemar.itertuples()]
+        write_text_atomic(out / "mcnemar.md", "\n".join(lines) + "\n")
+        written += [out / "mcnemar.md", out / "mcnemar.csv"]
     written += all_figures(frame, out)
     finished, total = int(frame["finished"].sum()), len(frame)
     summary = [f"# Report for {root}", "", f"{finished} of {total} runs finished.", ""]

@@ -4,6 +4,7 @@ Files in ``config.out`` (each written atomically):
 - ``config.json``        the resolved config, the git revision and package versions;
 - ``iterations.jsonl``   one row per iteration: train loss, pairs, skipped prompts, dev accuracy, seconds per stage;
 - ``selections.jsonl``   one row per step: the reward model(s) used, loss, pairs, scaled MAB reward;
+- ``rm_scores.jsonl``    per-response scores of every RM, for steps scored by several (offline ensemble);
 - ``predictions.jsonl``  the final policy's test predictions (per-example statistics);
 - ``metrics.json``       final test (and out-of-distribution) accuracy; schema ``METRICS_SCHEMA_VERSION``;
 - ``run.log``            the progress log;
@@ -74,7 +75,7 @@ def save_checkpoint(path: Path, loop: TrainingLoop, iteration: int) -> None:
         "method": loop.method.state_dict(),
         "reward_models": {name: rm.state_dict() for name, rm in loop.pool.items()},
         "loop": {"iterations": loop.state.iterations, "selections": loop.state.selections,
-                 "global_step": loop.state.global_step},
+                 "rm_scores": loop.state.rm_scores, "global_step": loop.state.global_step},
         "torch_rng": torch.get_rng_state(),
     })
 
@@ -156,6 +157,8 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
                f"pairs={row['pairs']} skipped={row['skipped_prompts']} selected={row['selected']}")
         write_jsonl_atomic(out / "iterations.jsonl", loop.state.iterations)
         write_jsonl_atomic(out / "selections.jsonl", loop.state.selections)
+        if loop.state.rm_scores:
+            write_jsonl_atomic(out / "rm_scores.jsonl", loop.state.rm_scores)
         save_checkpoint(checkpoint, loop, iteration)
     # training time from the per-stage timings, so a resumed run counts every iteration once
     train_seconds = sum(v for row in loop.state.iterations for k, v in row["seconds"].items() if k != "dev_eval")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import RunConfig, TaskConfig, build_run_config, parse_overrides, read_yaml
-from harness.dataclass_parse import ConfigError, apply_override, from_dict, to_dict
+from harness.dataclass_parse import ConfigError, apply_override, from_dict, parse_with_overrides, to_dict
 
 
 @dataclass
@@ -70,13 +70,7 @@ def _safe(text: str) -> str:
 
 
 def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
-    data = read_yaml(path)
-    for key, value in parse_overrides(list(overrides)):
-        apply_override(data, key, value)
-    try:
-        sweep = from_dict(SweepConfig, data)
-    except ConfigError as error:
-        raise ConfigError(f"{path}: {error}") from None
+    sweep = parse_with_overrides(SweepConfig, read_yaml(path), parse_overrides(list(overrides)), str(path))
     if not sweep.tasks or not sweep.methods or not sweep.seeds:
         raise ConfigError(f"{path}: a sweep needs at least one task, one method and one seed")
     labels = [m.label or m.name for m in sweep.methods]

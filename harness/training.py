@@ -36,18 +36,26 @@ def stable_seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
-def combine_scores(choice: RewardChoice, pool: dict[str, RewardModel], prompts: Sequence[str],
-                   responses: Sequence[str], references: Sequence[Any]) -> np.ndarray:
-    """Scores of the chosen RM, or the (standardised) mean over several RMs."""
-    table = []
+def score_table(choice: RewardChoice, pool: dict[str, RewardModel], prompts: Sequence[str],
+                responses: Sequence[str], references: Sequence[Any]) -> dict[str, np.ndarray]:
+    """Raw scores of every RM the choice names."""
+    table = {}
     for name in choice.reward_models:
         rm = pool[name]
-        scores = np.asarray(rm.score(prompts, responses, references if rm.needs_references else None), dtype=np.float64)
+        table[name] = np.asarray(rm.score(prompts, responses, references if rm.needs_references else None), dtype=np.float64)
+    return table
+
+
+def combine_scores(choice: RewardChoice, table: dict[str, np.ndarray]) -> np.ndarray:
+    """The chosen RM's scores, or the (standardised) mean over several RMs."""
+    columns = []
+    for name in choice.reward_models:
+        scores = table[name]
         if choice.combine == "standardized_mean":
             spread = scores.std()
             scores = (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
-        table.append(scores)
-    return table[0] if choice.combine == "single" else np.mean(table, axis=0)
+        columns.append(scores)
+    return columns[0] if choice.combine == "single" else np.mean(columns, axis=0)
 
 
 @dataclass
@@ -69,6 +77,7 @@ class TrainingState:
 
     iterations: list[dict[str, Any]] = field(default_factory=list)
     selections: list[dict[str, Any]] = field(default_factory=list)
+    rm_scores: list[dict[str, Any]] = field(default_factory=list)   # per-response scores when several RMs scored a step
     global_step: int = 0
 
 
@@ -124,7 +133,11 @@ class TrainingLoop:
             flat_prompts = [p for p, group in zip(prompts, samples) for _ in group]
             flat_texts = [s.text for group in samples for s in group]
             flat_refs = [e for e, group in zip(batch, samples) for _ in group]
-            scores = combine_scores(choice, self.pool, flat_prompts, flat_texts, flat_refs).reshape(len(batch), cfg.num_samples)
+            table = score_table(choice, self.pool, flat_prompts, flat_texts, flat_refs)
+            scores = combine_scores(choice, table).reshape(len(batch), cfg.num_samples)
+            if len(table) > 1:  # kept for the RM agreement analysis (paper fig. 5)
+                self.state.rm_scores.append({"step": self.state.global_step, "num_samples": cfg.num_samples,
+                                             "scores": {name: values.tolist() for name, values in table.items()}})
         with timer.time("pairs"):
             rng = np.random.default_rng(stable_seed(self.config.seed, "pairs", self.state.global_step))
             identities = [[tuple(s.token_ids) for s in group] for group in samples]

@@ -152,3 +152,49 @@ def test_tex_tables_compile(tmp_path):
     result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "all.tex"], cwd=tmp_path / "report",
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_pairwise_agreement_f1_on_known_values():
+    import numpy as np
+
+    from harness.reporting.figures import pairwise_agreement_f1
+
+    a = np.array([3.0, 2.0, 1.0])
+    assert pairwise_agreement_f1(a, a, 3) == (3, 0, 0)               # identical rankings agree fully
+    assert pairwise_agreement_f1(a, -a, 3) == (0, 3, 3)              # reversed rankings never agree
+    assert pairwise_agreement_f1(a, np.array([1.0, 1.0, 0.0]), 3) == (2, 0, 0)  # the tied pair is left out
+
+
+def test_mcnemar_equals_an_exact_binomial_test():
+    from scipy.stats import binomtest
+
+    from harness.reporting.stats import mcnemar_greater
+
+    ours = [True] * 30 + [False] * 10 + [True] * 12 + [False] * 3
+    theirs = [True] * 30 + [False] * 10 + [False] * 12 + [True] * 3
+    b, c, p = mcnemar_greater(ours, theirs)
+    assert (b, c) == (12, 3) and p == pytest.approx(binomtest(12, 15, 0.5, alternative="greater").pvalue)
+
+
+def test_report_from_real_runs_has_agreement_figure_and_per_example_tests(tmp_path, tiny_models, data_dir):
+    import yaml
+
+    from harness.executors import ExecutorConfig
+    from harness.orchestrate import run_sweep
+
+    from conftest import tiny_run_config
+
+    base = tiny_run_config(tiny_models, data_dir, tmp_path)
+    task = base.pop("task")
+    for key in ("method", "seed", "out"):
+        base.pop(key)
+    base["train"]["max_steps_per_iteration"] = 1
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "base": base, "tasks": [task], "seeds": [0],
+                                    "methods": [{"name": "laser"}, {"name": "offline_ensemble"}]}))
+    assert run_sweep(str(path), [], str(tmp_path / "out"), ExecutorConfig(), report=False) == 0
+    scores = (tmp_path / "out/s/gsm8k/offline_ensemble/seed0/rm_scores.jsonl").read_text().splitlines()
+    assert set(json.loads(scores[0])["scores"]) == {"rm_a", "rm_b"}
+    written = {p.name for p in write_report(tmp_path / "out/s", tmp_path / "report")}
+    assert {"fig_rm_agreement.png", "mcnemar.md"} <= written
+    assert "Offline RM Ensemble" in (tmp_path / "report" / "mcnemar.md").read_text()

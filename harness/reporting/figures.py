@@ -1,9 +1,10 @@
 """The paper's figures from a run store (matplotlib, PDF and PNG): RM utilisation (figs. 6-7), accuracy
-against training time (fig. 4), accuracy against reward noise (fig. 3) and the normalised MAB reward
-over training."""
+against training time (fig. 4), accuracy against reward noise (fig. 3), RM agreement F1 (fig. 5) and the
+normalised MAB reward over training."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -124,8 +125,54 @@ def mab_reward(frame: pd.DataFrame, out: Path) -> list[Path]:
     return _save(fig, out, "fig_mab_reward")
 
 
+def pairwise_agreement_f1(first: np.ndarray, second: np.ndarray, num_samples: int) -> tuple[int, int, int]:
+    """(TP, FP, FN) of RM ``second`` predicting RM ``first``'s strict preferences over ordered response pairs
+    of the same prompt (pairs either RM ties are left out)."""
+    tp = fp = fn = 0
+    for a, b in zip(first.reshape(-1, num_samples), second.reshape(-1, num_samples)):
+        da, db = a[:, None] - a[None, :], b[:, None] - b[None, :]
+        valid = (da != 0) & (db != 0)
+        tp += int(((da > 0) & (db > 0) & valid).sum())
+        fp += int(((da < 0) & (db > 0) & valid).sum())
+        fn += int(((da > 0) & (db < 0) & valid).sum())
+    return tp, fp, fn
+
+
+def rm_agreement(frame: pd.DataFrame, out: Path) -> list[Path]:
+    """F1 agreement of every two RMs' preferences on the same responses (paper fig. 5), from runs that
+    stored per-response scores of several RMs (``rm_scores.jsonl``)."""
+    counts: dict[tuple[str, str], np.ndarray] = {}
+    for folder in frame.loc[frame["finished"], "folder"]:
+        path = Path(folder) / "rm_scores.jsonl"
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            scores = {name: np.asarray(values) for name, values in record["scores"].items()}
+            for a in scores:
+                for b in scores:
+                    counts.setdefault((a, b), np.zeros(3))
+                    counts[(a, b)] += pairwise_agreement_f1(scores[a], scores[b], record["num_samples"])
+    if not counts:
+        return []
+    names = sorted({a for a, _ in counts})
+    matrix = np.array([[2 * counts[(a, b)][0] / max(1.0, 2 * counts[(a, b)][0] + counts[(a, b)][1] + counts[(a, b)][2])
+                        for b in names] for a in names])
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 1.1 * len(names) + 1.5))
+    image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if matrix[i, j] < 0.6 else "black")
+    ax.set_title("RM agreement (F1 of pairwise preferences)", fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    return _save(fig, out, "fig_rm_agreement")
+
+
 def all_figures(frame: pd.DataFrame, out: Path) -> list[Path]:
     written = []
-    for figure in (utilisation, accuracy_vs_time, accuracy_vs_noise, mab_reward):
+    for figure in (utilisation, accuracy_vs_time, accuracy_vs_noise, mab_reward, rm_agreement):
         written += figure(frame, out)
     return written

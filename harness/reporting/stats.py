@@ -64,3 +64,51 @@ def wilcoxon_markdown(results: list[WilcoxonResult]) -> str:
 
 def wilcoxon_frame(results: list[WilcoxonResult]) -> pd.DataFrame:
     return pd.DataFrame([r.__dict__ for r in results])
+
+
+def mcnemar_greater(ours_correct: list[bool], theirs_correct: list[bool]) -> tuple[int, int, float]:
+    """Exact one-sided McNemar test on paired per-example outcomes: (b, c, p) with b = only ours right,
+    c = only theirs right, p = P(Binomial(b + c, 1/2) >= b)."""
+    from scipy.stats import binomtest
+
+    b = sum(o and not t for o, t in zip(ours_correct, theirs_correct))
+    c = sum(t and not o for o, t in zip(ours_correct, theirs_correct))
+    p_value = binomtest(b, b + c, 0.5, alternative="greater").pvalue if b + c else 1.0
+    return b, c, float(p_value)
+
+
+def per_example_tests(frame: pd.DataFrame) -> pd.DataFrame:
+    """LASeR runs against every other method's runs of the same task, group and seed, paired by example
+    (from ``predictions.jsonl``), pooled over seeds."""
+    import json
+    from pathlib import Path
+
+    from harness.reporting.build import _group_of
+
+    done = frame[frame["finished"]].copy()
+    if done.empty:
+        return pd.DataFrame()
+    done["group"] = _group_of(done)
+    outcomes: dict[str, dict[str, bool]] = {}
+    for _, run in done.iterrows():
+        path = Path(run["folder"]) / "predictions.jsonl"
+        if path.exists():
+            outcomes[run["run_id"]] = {r["id"]: bool(r["correct"]) for r in map(json.loads, path.read_text().splitlines())}
+    rows = []
+    for (task, group), chunk in done.groupby(["task", "group"]):
+        for laser in sorted(r for r in chunk["row"].unique() if r.startswith("LASeR")):
+            for other in sorted(r for r in chunk["row"].unique() if r != laser):
+                ours_all, theirs_all = [], []
+                for seed in sorted(chunk["seed"].unique()):
+                    mine = chunk[(chunk["row"] == laser) & (chunk["seed"] == seed)]["run_id"].tolist()
+                    theirs = chunk[(chunk["row"] == other) & (chunk["seed"] == seed)]["run_id"].tolist()
+                    if len(mine) != 1 or len(theirs) != 1 or mine[0] not in outcomes or theirs[0] not in outcomes:
+                        continue
+                    shared = sorted(set(outcomes[mine[0]]) & set(outcomes[theirs[0]]))
+                    ours_all += [outcomes[mine[0]][i] for i in shared]
+                    theirs_all += [outcomes[theirs[0]][i] for i in shared]
+                if ours_all:
+                    b, c, p_value = mcnemar_greater(ours_all, theirs_all)
+                    rows.append({"task": task, "group": group, "laser": laser, "baseline": other,
+                                 "pairs": len(ours_all), "only_laser_right": b, "only_baseline_right": c, "p_value": p_value})
+    return pd.DataFrame(rows)
