@@ -125,14 +125,26 @@ def to_dict(obj: Any) -> Any:
 
 
 def apply_override(data: dict[str, Any], dotted_key: str, value: Any) -> None:
-    """Set ``a.b.c = value`` in a nested dict, creating intermediate mappings."""
+    """Set ``a.b.c = value`` in nested dicts, creating intermediate mappings; a numeric part indexes a
+    list (``reward_models.2.sigma``)."""
     parts = dotted_key.split(".")
-    node = data
-    for part in parts[:-1]:
-        if not isinstance(node.get(part), dict):
-            node[part] = {}
-        node = node[part]
-    node[parts[-1]] = value
+    node: Any = data
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"override {dotted_key!r}: {part!r} is not an index of a list of {len(node)}")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+            continue
+        if last:
+            node[part] = value
+        else:
+            if not isinstance(node.get(part), (dict, list)):
+                node[part] = {}
+            node = node[part]
 
 
 
