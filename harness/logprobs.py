@@ -50,10 +50,26 @@ def make_token_batch(prompts: Sequence[Sequence[int]], completions: Sequence[Seq
     return TokenBatch(ids.to(device), attention.to(device), completion.to(device))
 
 
-def completion_logps(model: torch.nn.Module, batch: TokenBatch, chunk_tokens: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+LOGIT_ELEMENTS_PER_CHUNK = 2 ** 25  # 128 MiB of float32 logits at a time, whatever the vocabulary size
+
+
+def _logit_transform(config) -> tuple[float | None, float]:
+    """(final softcap, logit multiplier) that a model applies after its output head (Gemma-2/3 softcap;
+    Cohere/Granite/MiniCPM-style scales), so our log-probs equal the model's own."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    softcap = getattr(text, "final_logit_softcapping", None)
+    scale = getattr(text, "logit_scale", None) or getattr(text, "output_multiplier", None) or getattr(text, "lm_head_multiplier", None)
+    if scale is None and getattr(text, "logits_scaling", None):
+        scale = text.logits_scaling if getattr(text, "model_type", "") == "hyperclovax" else 1.0 / text.logits_scaling
+    return softcap, float(scale) if scale else 1.0
+
+
+def completion_logps(model: torch.nn.Module, batch: TokenBatch, chunk_tokens: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-row sum of completion-token log-probabilities and the number of completion tokens.
 
     Differentiable when called with gradients enabled. Rows with no completion tokens get sum 0, count 0.
+    The output head runs on ``chunk_tokens`` positions at a time (default: as many as fit in
+    ``LOGIT_ELEMENTS_PER_CHUNK`` logits, so a 262k-token vocabulary does not exhaust memory).
     """
     lm = causal_lm_of(model)
     hidden = lm.get_decoder()(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).last_hidden_state
@@ -62,10 +78,14 @@ def completion_logps(model: torch.nn.Module, batch: TokenBatch, chunk_tokens: in
     states = hidden[:, :-1][predicts_completion]
     targets = batch.input_ids[:, 1:][predicts_completion]
     head = lm.get_output_embeddings()
-    softcap = getattr(lm.config, "final_logit_softcapping", None)
+    if chunk_tokens is None:
+        chunk_tokens = max(1, LOGIT_ELEMENTS_PER_CHUNK // head.weight.shape[0])
+    softcap, scale = _logit_transform(lm.config)
     pieces = []
     for start in range(0, states.shape[0], chunk_tokens):
         logits = head(states[start:start + chunk_tokens]).float()
+        if scale != 1.0:
+            logits = logits * scale
         if softcap:
             logits = torch.tanh(logits / softcap) * softcap
         chosen = logits.gather(1, targets[start:start + chunk_tokens, None]).squeeze(1)

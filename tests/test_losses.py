@@ -109,3 +109,27 @@ def test_completion_logps_equal_a_full_log_softmax(model):
     expected = (logps * batch.completion_mask[:, 1:]).sum(1)
     torch.testing.assert_close(sums, expected, atol=1e-5, rtol=1e-5)
     assert counts.tolist() == [3, 9, 1]
+
+
+@pytest.mark.parametrize("family", ["granite", "gemma2"])
+def test_completion_logps_follow_the_models_own_logit_transform(family):
+    """Models that scale (Granite) or soft-cap (Gemma-2) their logits: our log-probs equal theirs."""
+    import transformers
+
+    torch.manual_seed(0)
+    if family == "granite":
+        config = transformers.GraniteConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                            num_attention_heads=4, num_key_value_heads=4, logits_scaling=4.0)
+        model = transformers.GraniteForCausalLM(config).eval()
+    else:
+        config = transformers.Gemma2Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                           num_attention_heads=4, num_key_value_heads=4, head_dim=8,
+                                           final_logit_softcapping=2.0)
+        model = transformers.Gemma2ForCausalLM(config).eval()
+    prompts, completions = _pairs([4, 6], seed=7)
+    batch = make_token_batch(prompts, completions, pad_id=0)
+    with torch.no_grad():
+        sums, _ = completion_logps(model, batch)
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    logps = torch.log_softmax(logits[:, :-1].float(), -1).gather(2, batch.input_ids[:, 1:, None]).squeeze(2)
+    torch.testing.assert_close(sums, (logps * batch.completion_mask[:, 1:]).sum(1), atol=1e-4, rtol=1e-4)
