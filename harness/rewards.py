@@ -23,6 +23,7 @@ from harness.config import RewardModelConfig
 from harness.logprobs import completion_logps, make_token_batch, token_budget_batches
 from harness.models import chat_prompt_ids, load_causal_lm, load_sequence_classifier, load_tokenizer, model_device
 from harness.registry import Registry
+from harness.seeding import stable_seed
 
 
 class RewardModel:
@@ -192,12 +193,6 @@ RM_KIND_HELP = {
 CORRECTNESS = "correctness"
 
 
-def _stable_seed(*parts: Any) -> int:
-    import hashlib
-
-    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little")
-
-
 def _cache_identity(config: RewardModelConfig) -> dict[str, Any]:
     from harness.cache import model_identity
 
@@ -244,7 +239,7 @@ def build_reward_models(configs: Sequence[RewardModelConfig], is_correct: Callab
             elif config.kind == "correctness":
                 rm = CorrectnessRM(config.name, is_correct)
             elif config.kind == "noisy":
-                rm = NoisyRM(config.name, pool[config.base], config.sigma, _stable_seed(seed, config.name))
+                rm = NoisyRM(config.name, pool[config.base], config.sigma, stable_seed(seed, config.name))
             else:
                 RM_KINDS.check(config.kind)
                 raise AssertionError(config.kind)

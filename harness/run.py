@@ -33,7 +33,8 @@ from harness.methods import build_method
 from harness.policy import Policy
 from harness.rewards import build_reward_models
 from harness.tasks import get_task
-from harness.training import TrainingLoop, TrainingState, stable_seed
+from harness.seeding import stable_seed
+from harness.training import TrainingLoop, TrainingState
 
 METRICS_SCHEMA_VERSION = 1
 log = logging.getLogger("harness.run")

@@ -9,7 +9,6 @@ measured after each iteration. Every stage is timed.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import defaultdict
@@ -25,15 +24,11 @@ from harness.methods import BatchContext, Method, RewardChoice, StepFeedback
 from harness.pairs import sample_pairs
 from harness.policy import Policy, Sample
 from harness.rewards import RewardModel
+from harness.seeding import stable_seed
 from harness.tasks.base import Example, Splits, Task
 from harness.trainer import PairTokens, PreferenceTrainer
 
 log = logging.getLogger(__name__)
-
-
-def stable_seed(*parts: Any) -> int:
-    """A 31-bit seed from any parts, identical across processes and machines."""
-    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
 def score_table(choice: RewardChoice, pool: dict[str, RewardModel], prompts: Sequence[str],

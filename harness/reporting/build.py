@@ -10,7 +10,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from harness.reporting.store import AVG_RM_ROW, BEST_RM_ROW, LASER_ROW, ROW_ORDER, single_rm_name
+from harness.reporting.store import AVG_RM_ROW, BEST_RM_ROW, ROW_ORDER, single_rm_name
 from harness.reporting.tables import Cell, Table
 
 DISPLAY_TASKS = {"strategyqa": "StrategyQA", "gsm8k": "GSM8K", "mmlu": "MMLU", "commonsenseqa": "CSQA", "math": "MATH"}
