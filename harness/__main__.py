@@ -56,7 +56,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_ls(args: argparse.Namespace) -> int:
     from harness.methods import METHODS
-    from harness.rewards import RM_KIND_HELP, RM_KINDS
+    from harness.rewards import RM_KINDS
     from harness.tasks import TASKS
 
     print("methods:")
@@ -67,7 +67,7 @@ def _cmd_ls(args: argparse.Namespace) -> int:
         print(f"  {name:18s} {TASKS.get(name).description}")
     print("reward-model kinds:")
     for name in RM_KINDS.names():
-        print(f"  {name:18s} {RM_KIND_HELP[name]}")
+        print(f"  {name:18s} {RM_KINDS.get(name).description}")
     return 0
 
 

@@ -177,12 +177,6 @@ class LinUCB(Bandit):
     def update(self, arm: int, context: np.ndarray | None, reward: float) -> None:
         self.arms[arm].update(self._check(context), float(reward))
 
-    def add_arm(self, seed: int = 0, b_init_std: float = 0.01) -> int:
-        """A new arm (e.g. an RM added mid-training); the other arms keep what they learned."""
-        self.arms.append(_WoodburyArm(np.random.default_rng(seed).normal(0.0, b_init_std, size=self.dim)))
-        self.num_arms += 1
-        return self.num_arms - 1
-
     def state_dict(self) -> dict[str, Any]:
         return {"type": "linucb", "alpha": self.alpha, "dim": self.dim, "arms": [a.state_dict() for a in self.arms]}
 

@@ -35,8 +35,11 @@ class Laser(Method):
 
     def __init__(self, config: LaserConfig, reward_models, seed: int, best_rm: str = ""):
         super().__init__(config, reward_models, seed, best_rm)
+        quantiles = config.quantiles
+        if len(quantiles) != 2 or not 0 <= quantiles[0] < quantiles[1] <= 1:
+            raise ConfigError(f"method.args.quantiles: expected [low, high] with 0 <= low < high <= 1, got {quantiles}")
         self.arms = list(config.arms) if config.arms else [rm for rm in reward_models]
-        self.scaler = QuantileRewardScaler(*config.quantiles) if len(config.quantiles) == 2 else None
+        self.scaler = QuantileRewardScaler(*config.quantiles)
         self.bandit: Bandit | None = None
         self.last_reward: float | None = None
         if config.bandit == "exp3":
@@ -47,8 +50,6 @@ class Laser(Method):
         return self.config.bandit == "linucb"
 
     def validate(self) -> None:
-        if len(self.config.quantiles) != 2 or not 0 <= self.config.quantiles[0] < self.config.quantiles[1] <= 1:
-            raise ConfigError(f"method.args.quantiles: expected [low, high] with 0 <= low < high <= 1, got {self.config.quantiles}")
         from harness.methods import check_reward_model
 
         for i, arm in enumerate(self.arms):

@@ -28,10 +28,6 @@ class TokenBatch:
     attention_mask: torch.Tensor
     completion_mask: torch.Tensor
 
-    @property
-    def num_tokens(self) -> int:
-        return int(self.attention_mask.sum())
-
 
 def make_token_batch(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad_id: int,
                      device: torch.device | str = "cpu") -> TokenBatch:

@@ -7,7 +7,6 @@ two identical responses. A prompt with no candidate pair is skipped and counted.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Hashable, Sequence
 
@@ -56,8 +55,3 @@ def sample_pairs(scores: Sequence[Sequence[float]], pairs_per_prompt: int, rng: 
         chosen = rng.choice(len(candidates), size=take, replace=False)
         pairs.extend(PreferencePair(prompt_index, *candidates[k]) for k in sorted(chosen.tolist()))
     return PairSet(pairs, skipped)
-
-
-def max_pairs(num_responses: int) -> int:
-    """The most strictly ordered pairs n distinct scores can give: n choose 2."""
-    return math.comb(num_responses, 2)

@@ -9,11 +9,13 @@ Kinds (``python -m harness ls``):
 - ``classifier``: the scalar head of a sequence-classification reward model;
 - ``correctness``: 1.0 when the answer extracted from the response equals the gold answer, else 0.0;
 - ``noisy``: another RM's scores plus N(0, sigma) noise (paper sec. 5).
-Scoring is batched by a token budget, longest first, so padding waste stays small.
+Scoring is batched by a token budget, longest first, so padding waste stays small. A new kind is one
+``RewardModel`` subclass with ``from_config`` (and ``description``) plus one line in ``RM_KINDS``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -31,6 +33,17 @@ class RewardModel:
 
     name: str = ""
     needs_references: bool = False
+    description: str = ""
+    cacheable: bool = False  # deterministic in (prompt, response): scores may be shared between runs
+
+    @classmethod
+    def from_config(cls, config: RewardModelConfig, context: "BuildContext") -> "RewardModel":
+        raise NotImplementedError
+
+    @staticmethod
+    def depends_on(config: RewardModelConfig) -> str | None:
+        """The name of another RM this one wraps (built first), if any."""
+        return None
 
     def score(self, prompts: Sequence[str], responses: Sequence[str],
               references: Sequence[Any] | None = None) -> list[float]:
@@ -72,6 +85,13 @@ def sequence_logps(model: torch.nn.Module, pad_id: int, prompt_ids: Sequence[lis
 
 
 class LogLikelihoodRM(RewardModel):
+    description = "mean token log-likelihood of the response under a causal LM (paper's RewardBench recipe)"
+    cacheable = True
+
+    @classmethod
+    def from_config(cls, config, context):
+        return cls(config, context.causal_lm(config.model, config), context.tokenizer(config.model))
+
     def __init__(self, config: RewardModelConfig, model: torch.nn.Module, tokenizer):
         self.name, self.config, self.model, self.tokenizer = config.name, config, model, tokenizer
 
@@ -82,6 +102,14 @@ class LogLikelihoodRM(RewardModel):
 
 
 class ImplicitRM(RewardModel):
+    description = "beta * (log pi(y|x) - log pi_ref(y|x)) of a DPO-trained model against its reference"
+    cacheable = True
+
+    @classmethod
+    def from_config(cls, config, context):
+        return cls(config, context.causal_lm(config.model, config), context.causal_lm(config.reference, config),
+                   context.tokenizer(config.model))
+
     def __init__(self, config: RewardModelConfig, model: torch.nn.Module, reference: torch.nn.Module, tokenizer):
         self.name, self.config = config.name, config
         self.model, self.reference, self.tokenizer = model, reference, tokenizer
@@ -95,6 +123,14 @@ class ImplicitRM(RewardModel):
 
 
 class ClassifierRM(RewardModel):
+    description = "scalar output of a sequence-classification reward model"
+    cacheable = True
+
+    @classmethod
+    def from_config(cls, config, context):
+        model = load_sequence_classifier(config.model, config.dtype, config.device).requires_grad_(False)
+        return cls(config, model, context.tokenizer(config.model))
+
     def __init__(self, config: RewardModelConfig, model: torch.nn.Module, tokenizer):
         self.name, self.config, self.model, self.tokenizer = config.name, config, model, tokenizer
 
@@ -125,6 +161,11 @@ class CorrectnessRM(RewardModel):
     """Gold-answer reward: ``references`` are the task's Examples (answer extraction is the task's)."""
 
     needs_references = True
+    description = "1 if the extracted answer equals the gold answer, else 0"
+
+    @classmethod
+    def from_config(cls, config, context):
+        return cls(config.name, context.is_correct)
 
     def __init__(self, name: str, is_correct: Callable[[str, Any], bool]):
         self.name, self.is_correct = name, is_correct
@@ -136,6 +177,16 @@ class CorrectnessRM(RewardModel):
 
 
 class NoisyRM(RewardModel):
+    description = "another RM's score plus Gaussian noise N(0, sigma)"
+
+    @classmethod
+    def from_config(cls, config, context):
+        return cls(config.name, context.pool[config.base], config.sigma, stable_seed(context.seed, config.name))
+
+    @staticmethod
+    def depends_on(config):
+        return config.base
+
     def __init__(self, name: str, base: RewardModel, sigma: float, seed: int):
         self.name, self.base, self.sigma = name, base, sigma
         self.needs_references = base.needs_references
@@ -182,13 +233,6 @@ RM_KINDS: Registry[type[RewardModel]] = Registry("reward-model kind", {
     "noisy": "harness.rewards:NoisyRM",
 }, base=RewardModel)
 
-RM_KIND_HELP = {
-    "loglik": "mean token log-likelihood of the response under a causal LM (paper's RewardBench recipe)",
-    "implicit": "beta * (log pi(y|x) - log pi_ref(y|x)) of a DPO-trained model against its reference",
-    "classifier": "scalar output of a sequence-classification reward model",
-    "correctness": "1 if the extracted answer equals the gold answer, else 0",
-    "noisy": "another RM's score plus Gaussian noise N(0, sigma)",
-}
 
 CORRECTNESS = "correctness"
 
@@ -203,53 +247,48 @@ def _cache_identity(config: RewardModelConfig) -> dict[str, Any]:
     return identity
 
 
+@dataclass
+class BuildContext:
+    """What reward models are built from: shared model loading, the task's answer check, the run seed,
+    and the RMs built so far (for RMs that wrap another)."""
+
+    is_correct: Callable[[str, Any], bool]
+    seed: int
+    pool: dict[str, RewardModel] = field(default_factory=dict)
+    loaded: dict[tuple[str, ...], Any] = field(default_factory=dict)
+
+    def causal_lm(self, spec: str, config: RewardModelConfig) -> torch.nn.Module:
+        """One copy of each model, however many RMs name it."""
+        key = ("causal", spec, config.dtype, config.device)
+        if key not in self.loaded:
+            self.loaded[key] = load_causal_lm(spec, config.dtype, config.device).requires_grad_(False)
+        return self.loaded[key]
+
+    def tokenizer(self, spec: str):
+        key = ("tokenizer", spec)
+        if key not in self.loaded:
+            self.loaded[key] = load_tokenizer(spec)
+        return self.loaded[key]
+
+
 def build_reward_models(configs: Sequence[RewardModelConfig], is_correct: Callable[[str, Any], bool], seed: int,
                         cache=None) -> dict[str, RewardModel]:
-    """Instantiate every configured RM (models shared between RMs that name the same one), plus the
-    built-in ``correctness`` RM when none is configured under that name. With a ``ContentCache``, the
-    model-based RMs reuse scores other runs already computed for the same (prompt, response)."""
-    loaded: dict[tuple[str, ...], Any] = {}
-
-    def causal(spec: str, config: RewardModelConfig) -> torch.nn.Module:
-        key = ("causal", spec, config.dtype, config.device)
-        if key not in loaded:
-            loaded[key] = load_causal_lm(spec, config.dtype, config.device).requires_grad_(False)
-        return loaded[key]
-
-    def tokenizer(spec: str):
-        key = ("tokenizer", spec)
-        if key not in loaded:
-            loaded[key] = load_tokenizer(spec)
-        return loaded[key]
-
-    pool: dict[str, RewardModel] = {}
+    """Instantiate every configured RM through its kind's ``from_config``, plus the built-in
+    ``correctness`` RM when none is configured under that name. With a ``ContentCache``, the
+    deterministic RMs reuse scores other runs already computed for the same (prompt, response)."""
+    context = BuildContext(is_correct, seed)
     pending = list(configs)
-    while pending:  # noisy RMs wrap others, possibly declared after them
-        progressed = False
-        for config in list(pending):
-            if config.kind == "noisy" and config.base not in pool:
-                continue
-            if config.kind == "loglik":
-                rm = LogLikelihoodRM(config, causal(config.model, config), tokenizer(config.model))
-            elif config.kind == "implicit":
-                rm = ImplicitRM(config, causal(config.model, config), causal(config.reference, config), tokenizer(config.model))
-            elif config.kind == "classifier":
-                model = load_sequence_classifier(config.model, config.dtype, config.device).requires_grad_(False)
-                rm = ClassifierRM(config, model, tokenizer(config.model))
-            elif config.kind == "correctness":
-                rm = CorrectnessRM(config.name, is_correct)
-            elif config.kind == "noisy":
-                rm = NoisyRM(config.name, pool[config.base], config.sigma, stable_seed(seed, config.name))
-            else:
-                RM_KINDS.check(config.kind)
-                raise AssertionError(config.kind)
-            if cache is not None and config.kind in ("loglik", "implicit", "classifier"):
+    while pending:  # an RM that wraps another (noisy) may be declared before it
+        ready = [c for c in pending if RM_KINDS.get(c.kind).depends_on(c) in (None, *context.pool)]
+        if not ready:
+            raise ValueError(f"reward models with a missing or circular base: {[c.name for c in pending]}")
+        for config in ready:
+            kind = RM_KINDS.get(config.kind)
+            rm = kind.from_config(config, context)
+            if cache is not None and kind.cacheable:
                 rm = CachedRM(rm, cache, _cache_identity(config))
-            pool[config.name] = rm
+            context.pool[config.name] = rm
             pending.remove(config)
-            progressed = True
-        if not progressed:
-            raise ValueError(f"noisy reward models with missing or circular base: {[c.name for c in pending]}")
-    if CORRECTNESS not in pool:
-        pool[CORRECTNESS] = CorrectnessRM(CORRECTNESS, is_correct)
-    return pool
+    if CORRECTNESS not in context.pool:
+        context.pool[CORRECTNESS] = CorrectnessRM(CORRECTNESS, is_correct)
+    return context.pool

@@ -183,18 +183,12 @@ def test_local_process_pool_executor(tmp_path, tiny_models, data_dir):
     assert all((Path(c.out) / "metrics.json").exists() for c in configs)
 
 
-def test_ray_executor_runs_a_two_run_sweep(tmp_path, tiny_models, data_dir):
-    pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[cluster]')")
+@pytest.mark.parametrize("engine", ["ray", "submitit"])
+def test_cluster_executor_runs_a_two_run_sweep(engine, tmp_path, tiny_models, data_dir):
+    pytest.importorskip(engine, reason="the cluster extra is not installed (pip install -e '.[cluster]')")
     configs = _two_configs(tmp_path, tiny_models, data_dir)
-    results = list(run_all(configs, ExecutorConfig(kind="ray", workers=2)))
-    assert sorted(r["status"] for r in results) == ["done", "done"]
-    assert all((Path(c.out) / "metrics.json").exists() for c in configs)
-
-
-def test_submitit_executor_runs_a_two_run_sweep(tmp_path, tiny_models, data_dir):
-    pytest.importorskip("submitit", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
-    configs = _two_configs(tmp_path, tiny_models, data_dir)
-    executor = ExecutorConfig(kind="slurm", slurm_cluster="local", slurm_folder=str(tmp_path / "submitit"))
+    executor = (ExecutorConfig(kind="ray", workers=2) if engine == "ray" else
+                ExecutorConfig(kind="slurm", slurm_cluster="local", slurm_folder=str(tmp_path / "submitit")))
     results = list(run_all(configs, executor))
     assert sorted(r["status"] for r in results) == ["done", "done"]
     assert all((Path(c.out) / "metrics.json").exists() for c in configs)

@@ -4,7 +4,6 @@ significance tests use."""
 
 from __future__ import annotations
 
-import math
 from typing import Iterable
 
 import numpy as np
@@ -155,11 +154,3 @@ def build_tables(frame: pd.DataFrame) -> list[Table]:
             if table:
                 tables.append(table)
     return tables
-
-
-def laser_rows(rows: Iterable[str]) -> list[str]:
-    return [r for r in rows if r.startswith("LASeR")]
-
-
-def is_finite(value: float | None) -> bool:
-    return value is not None and not math.isnan(value)
