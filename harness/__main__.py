@@ -1,7 +1,8 @@
-"""Command line: ``python -m harness {sweep,run,status,report,ls,bench} ...``.
+"""Command line: ``python -m harness {sweep,run,compare,status,report,ls,bench} ...``.
 
     python -m harness sweep SWEEP.yaml [key=value ...]  every run of a sweep, resumable, then its report
     python -m harness run CONFIG.yaml [key=value ...]   one run (method, task, seed)
+    python -m harness compare SWEEP.yaml [--force]      judge pairs of open-ended runs (AlpacaEval win rates)
     python -m harness status RESULTS/SWEEP              state of each run of a sweep
     python -m harness report RESULTS/SWEEP --out DIR    tables, tests and figures from stored results
     python -m harness ls                                 registered methods, tasks and reward-model kinds
@@ -33,6 +34,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                               gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run,
                               slurm_folder=args.slurm_folder, slurm_cluster=args.slurm_cluster)
     return run_sweep(args.config, args.overrides, args.out, executor, report=not args.no_report)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from harness.orchestrate import compare_sweep
+
+    return compare_sweep(args.config, args.overrides, args.out, force=args.force, report=not args.no_report)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -94,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--slurm-cluster", default=None, help="submitit cluster: default auto (Slurm), 'local' for testing")
     sweep.add_argument("--no-report", action="store_true")
     sweep.set_defaults(func=_cmd_sweep)
+    compare = sub.add_parser("compare", help="judge a sweep's pairs of open-ended runs and write win rates")
+    compare.add_argument("config")
+    compare.add_argument("overrides", nargs="*")
+    compare.add_argument("--out", default="results")
+    compare.add_argument("--force", action="store_true", help="judge again pairs already judged")
+    compare.add_argument("--no-report", action="store_true")
+    compare.set_defaults(func=_cmd_compare)
     status = sub.add_parser("status", help="table of run states of a sweep folder")
     status.add_argument("sweep_dir")
     status.set_defaults(func=_cmd_status)

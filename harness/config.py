@@ -33,6 +33,8 @@ class PolicyConfig:
     embedding: Literal["last", "first", "mean"] = field(
         default="last", metadata={"help": "Sentence embedding of a prompt for the bandit context."})
     max_prompt_tokens: int = 1024
+    truncation: Literal["left", "middle"] = field(
+        default="left", metadata={"help": "Over-long prompts: drop the start ('left'), or the middle as LongBench does."})
     chat_template: bool = field(default=False, metadata={"help": "Wrap prompts in the tokenizer's chat template."})
 
 
@@ -49,6 +51,8 @@ class RewardModelConfig:
     device: str = "auto"
     batch_tokens: int = field(default=8192, metadata={"help": "Token budget of one scoring forward pass."})
     chat_template: bool = False
+    max_prompt_tokens: int | None = field(default=None, metadata={
+        "help": "Cut longer prompts in the middle before scoring (long-context tasks); null keeps them whole."})
 
 
 @dataclass
@@ -59,6 +63,9 @@ class TaskConfig:
     split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.1, 0.2])
     split_sizes: list[int] | None = field(default=None, metadata={"help": "Exact train/dev/test sizes."})
     split_seed: int | None = field(default=None, metadata={"help": "Defaults to the run seed."})
+    options: dict[str, Any] = field(default_factory=dict, metadata={"help": "Task-specific options (the task's Options)."})
+    batch_by_category: bool | None = field(
+        default=None, metadata={"help": "Every batch holds one category (null: the task's default)."})
 
 
 @dataclass
@@ -94,6 +101,13 @@ class EvalConfig:
 
 
 @dataclass
+class BestOfNConfig:
+    reward: Literal["nll", "gold"] = field(default="nll", metadata={
+        "help": "MAB reward on the train split: nll = negative length-normalised NLL of the picked responses "
+                "(paper sec. 3.3); gold = the task's gold score of the picked responses."})
+
+
+@dataclass
 class MethodConfig:
     name: str = "laser"
     args: dict[str, Any] = field(default_factory=dict)
@@ -101,6 +115,9 @@ class MethodConfig:
 
 @dataclass
 class RunConfig:
+    mode: Literal["train", "best_of_n"] = field(default="train", metadata={
+        "help": "train: iterative preference training; best_of_n: inference only, the bandit learns which RM "
+                "reranks n samples best on the train split, then is frozen for the test split (paper sec. 3.3)."})
     method: MethodConfig = field(default_factory=MethodConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
     ood_tasks: list[TaskConfig] = field(default_factory=list)
@@ -110,6 +127,7 @@ class RunConfig:
     best_rm: str = field(default="", metadata={"help": "The leaderboard's best RM ('Best RM' baseline)."})
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    best_of_n: BestOfNConfig = field(default_factory=BestOfNConfig)
     out: str = "results/run"
     cache_dir: str = field(default="", metadata={"help": "Content-addressed cache shared between runs ('' = off)."})
 

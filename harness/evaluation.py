@@ -1,9 +1,16 @@
-"""Accuracy of a policy on a task split: greedy decoding by default, or a majority vote over n samples."""
+"""A policy's test (or dev) result on a task split: greedy decoding by default, or a majority vote over n samples.
+
+What is measured follows the task's kind: accuracy of extracted answers; the mean graded score per
+category (LongBench F1 / ROUGE-L); or, for open-ended tasks, only the outputs, in AlpacaEval's
+``model_outputs`` format, for a judge to compare pairwise later (``harness.comparisons``).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any, Sequence
+
+import numpy as np
 
 from harness.config import EvalConfig
 from harness.policy import Policy, Sample
@@ -57,11 +64,37 @@ def evaluate(policy: Policy, task: Task, examples: Sequence[Example], config: Ev
             outputs = policy.generate(prompt_ids, config.num_samples, do_sample=True, temperature=config.temperature,
                                       max_new_tokens=config.max_new_tokens, seed=seed + start)
         for example, samples in zip(chunk, outputs):
+            if task.kind != "accuracy":
+                records.append(example_record(task, example, samples[0].text))
+                continue
             answers = [task.extract_answer(s.text, example) for s in samples]
             answer = answers[0] if config.decoding == "greedy" else majority_answer(task, answers)
             records.append({"id": example.id, "gold": example.gold, "prediction": answer,
                             "correct": task.answers_match(answer, example.gold), "response": samples[0].text})
         if progress is not None:
             progress(len(records), len(examples))
-    accuracy = sum(r["correct"] for r in records) / len(records)
-    return {"accuracy": accuracy, "num_examples": len(records), "records": records}
+    return summarise(task, records)
+
+
+def example_record(task: Task, example: Example, response: str) -> dict[str, Any]:
+    """One prediction of a scored or open-ended task (open-ended: an AlpacaEval ``model_outputs`` row)."""
+    if task.kind == "open_ended":
+        return {"id": example.id, "instruction": example.question, "output": response, "category": example.category,
+                "dataset": task.name}
+    return {"id": example.id, "category": example.category, "response": response,
+            "prediction": task.extract_answer(response, example), "score": task.score(response, example)}
+
+
+def summarise(task: Task, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The split's result from its per-example records."""
+    result: dict[str, Any] = {"num_examples": len(records), "records": records}
+    if task.kind == "accuracy":
+        result["accuracy"] = sum(r["correct"] for r in records) / len(records)
+    elif task.kind == "scored":
+        categories = sorted({r["category"] for r in records})
+        result["scores"] = {c: float(np.mean([r["score"] for r in records if r["category"] == c])) for c in categories}
+        result["metrics"] = {c: task.metric_name(c) for c in categories}
+        result["score"] = float(np.mean(list(result["scores"].values())))
+    else:
+        result["mean_output_chars"] = float(np.mean([len(r["output"]) for r in records]))
+    return result

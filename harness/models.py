@@ -140,3 +140,14 @@ def chat_prompt_ids(tokenizer: PreTrainedTokenizerBase, prompt: str) -> list[int
 
 def model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+def truncate_tokens(ids: list[int], limit: int, where: str) -> list[int]:
+    """At most ``limit`` tokens: keep the end ('left'), or both ends around a cut middle ('middle', as LongBench
+    does, since instructions and questions sit at the start and end of a long-context prompt)."""
+    if len(ids) <= limit:
+        return ids
+    if where == "middle":
+        head = limit // 2
+        return ids[:head] + ids[len(ids) - (limit - head):]
+    return ids[-limit:]

@@ -73,6 +73,11 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: ExecutorConfi
           f"{counts['busy']} running elsewhere", flush=True)
     for folder, error in failures:
         print(f"  FAILED {folder}: {error} (traceback in {folder}/error.json)")
+    if sweep.compare is not None:
+        from harness.comparisons import run_comparisons
+
+        judged = run_comparisons(sweep, specs, root)
+        print(f"comparisons: {judged['done']} judged, {judged['skipped']} already judged, {judged['waiting']} waiting for runs")
     if report and counts["done"]:
         from harness.report import write_report
 
@@ -95,7 +100,8 @@ def sweep_status(root: str | Path) -> int:
         detail = ""
         if state == DONE:
             metrics = json.loads((folder / "metrics.json").read_text())
-            detail = f"test={metrics['test']['accuracy']:.4f}"
+            test = metrics["test"]
+            detail = ", ".join(f"{k}={test[k]:.4f}" for k in ("accuracy", "score", "mean_output_chars") if k in test)
         elif state == FAILED:
             detail = read_error(folder)[:80]
         elif (folder / "iterations.jsonl").exists():
@@ -108,4 +114,23 @@ def sweep_status(root: str | Path) -> int:
     for _, state, _ in rows:
         totals[state] = totals.get(state, 0) + 1
     print("total: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
+    return 0
+
+
+def compare_sweep(path: str, overrides: list[str], out: str, force: bool = False, report: bool = True) -> int:
+    """``python -m harness compare``: (re)judge a sweep's pairs from its stored outputs, then its report."""
+    from harness.comparisons import run_comparisons
+
+    sweep = load_sweep(path, overrides)
+    if sweep.compare is None:
+        raise ConfigError(f"{path}: no 'compare' section (judge and pairs of method labels)")
+    specs = expand(sweep, out, source=path, check_data=False)
+    root = sweep_root(sweep, out)
+    judged = run_comparisons(sweep, specs, root, force=force)
+    print(f"comparisons: {judged['done']} judged, {judged['skipped']} already judged, {judged['waiting']} waiting for runs")
+    if report:
+        from harness.report import write_report
+
+        written = write_report(root, root / "report")
+        print(f"report: {len(written)} files in {root / 'report'}")
     return 0

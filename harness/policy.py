@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from harness.config import PolicyConfig
-from harness.models import chat_prompt_ids, load_causal_lm, load_tokenizer, model_device
+from harness.models import chat_prompt_ids, load_causal_lm, load_tokenizer, model_device, truncate_tokens
 
 REFERENCE_ADAPTER = "reference"
 POLICY_ADAPTER = "default"
@@ -75,14 +75,14 @@ class Policy:
         return ids
 
     def encode_prompts(self, prompts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each prompt (chat template when configured), keeping the last max_prompt_tokens."""
+        """Token ids of each prompt (chat template when configured), at most max_prompt_tokens of them."""
         encoded = []
         for prompt in prompts:
             if self.config.chat_template:
                 ids = chat_prompt_ids(self.tokenizer, prompt)
             else:
                 ids = self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
-            encoded.append(ids[-self.config.max_prompt_tokens:])
+            encoded.append(truncate_tokens(ids, self.config.max_prompt_tokens, self.config.truncation))
         return encoded
 
     def _left_pad(self, prompt_ids: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from harness.io import write_text_atomic
 from harness.reporting.build import build_tables, per_seed
+from harness.reporting.open_tasks import table2, utilisation_by_category, utilisation_markdown, winrate_tables
 from harness.reporting.paper import compare_with_paper, paper_table, paper_table_names
 from harness.reporting.stats import laser_vs_baselines, per_example_tests, wilcoxon_frame, wilcoxon_markdown
 from harness.reporting.store import load_runs
@@ -29,12 +30,17 @@ def write_table(table: Table, out: Path) -> list[Path]:
 
 
 def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> list[Path]:
-    from harness.reporting.figures import all_figures
+    from harness.reporting.figures import all_figures, utilisation_by_category_figure, winrate_figure
 
     root, out = Path(root), Path(out)
     frame = load_runs(root)
     written: list[Path] = []
     tables = build_tables(frame)
+    long_context = table2(frame)
+    if long_context is not None:
+        tables.append(long_context)
+    winrate_tables_ = winrate_tables(frame, root)
+    tables += winrate_tables_
     for table in tables:
         written += write_table(table, out)
         if with_paper and table.name in paper_table_names():
@@ -59,12 +65,22 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
         write_text_atomic(out / "mcnemar.md", "\n".join(lines) + "\n")
         written += [out / "mcnemar.md", out / "mcnemar.csv"]
     written += all_figures(frame, out)
+    shares = utilisation_by_category(frame)
+    if not shares.empty:
+        write_text_atomic(out / "utilisation_by_category.md", utilisation_markdown(shares))
+        write_text_atomic(out / "utilisation_by_category.csv", shares.to_csv(index=False))
+        written += [out / "utilisation_by_category.md", out / "utilisation_by_category.csv"]
+        written += utilisation_by_category_figure(shares, out)
+    lc = next((t for t in winrate_tables_ if t.name == "alpaca_eval"), None)
+    written += winrate_figure(lc, out)
     finished, total = int(frame["finished"].sum()), len(frame)
     summary = [f"# Report for {root}", "", f"{finished} of {total} runs finished.", ""]
     for table in tables:
         summary += [to_markdown(table), ""]
     if (out / "wilcoxon.md").exists():
         summary += [(out / "wilcoxon.md").read_text(), ""]
+    if (out / "utilisation_by_category.md").exists():
+        summary += [(out / "utilisation_by_category.md").read_text(), ""]
     summary += ["Files:", ""] + [f"- {p.name}" for p in written]
     write_text_atomic(out / "README.md", "\n".join(summary) + "\n")
     return written + [out / "README.md"]

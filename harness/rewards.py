@@ -23,7 +23,7 @@ import torch
 
 from harness.config import RewardModelConfig
 from harness.logprobs import completion_logps, make_token_batch, token_budget_batches
-from harness.models import chat_prompt_ids, load_causal_lm, load_sequence_classifier, load_tokenizer, model_device
+from harness.models import chat_prompt_ids, load_causal_lm, load_sequence_classifier, load_tokenizer, model_device, truncate_tokens
 from harness.registry import Registry
 from harness.seeding import stable_seed
 
@@ -56,11 +56,22 @@ class RewardModel:
         pass
 
 
+def shorten_prompt(tokenizer, prompt: str, max_tokens: int | None) -> str:
+    """The prompt with its middle cut to at most ``max_tokens`` tokens (as LongBench truncates)."""
+    if max_tokens is None:
+        return prompt
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    if len(ids) <= max_tokens:
+        return prompt
+    return tokenizer.decode(truncate_tokens(ids, max_tokens, "middle"), skip_special_tokens=False)
+
+
 def _encode_pairs(tokenizer, prompts: Sequence[str], responses: Sequence[str], chat_template: bool,
-                  append_eos: bool = True) -> tuple[list[list[int]], list[list[int]]]:
+                  append_eos: bool = True, max_prompt_tokens: int | None = None) -> tuple[list[list[int]], list[list[int]]]:
     prompt_ids, response_ids = [], []
     eos = [tokenizer.eos_token_id] if append_eos and tokenizer.eos_token_id is not None else []
     for prompt, response in zip(prompts, responses):
+        prompt = shorten_prompt(tokenizer, prompt, max_prompt_tokens)
         if chat_template:
             prompt_ids.append(chat_prompt_ids(tokenizer, prompt))
         else:
@@ -96,7 +107,8 @@ class LogLikelihoodRM(RewardModel):
         self.name, self.config, self.model, self.tokenizer = config.name, config, model, tokenizer
 
     def score(self, prompts, responses, references=None):
-        prompt_ids, response_ids = _encode_pairs(self.tokenizer, prompts, responses, self.config.chat_template)
+        prompt_ids, response_ids = _encode_pairs(self.tokenizer, prompts, responses, self.config.chat_template,
+                                                 max_prompt_tokens=self.config.max_prompt_tokens)
         sums, counts = sequence_logps(self.model, self.tokenizer.pad_token_id, prompt_ids, response_ids, self.config.batch_tokens)
         return (sums / np.maximum(counts, 1)).tolist()
 
@@ -115,7 +127,8 @@ class ImplicitRM(RewardModel):
         self.model, self.reference, self.tokenizer = model, reference, tokenizer
 
     def score(self, prompts, responses, references=None):
-        prompt_ids, response_ids = _encode_pairs(self.tokenizer, prompts, responses, self.config.chat_template)
+        prompt_ids, response_ids = _encode_pairs(self.tokenizer, prompts, responses, self.config.chat_template,
+                                                 max_prompt_tokens=self.config.max_prompt_tokens)
         pad = self.tokenizer.pad_token_id
         policy, _ = sequence_logps(self.model, pad, prompt_ids, response_ids, self.config.batch_tokens)
         reference, _ = sequence_logps(self.reference, pad, prompt_ids, response_ids, self.config.batch_tokens)
@@ -136,6 +149,7 @@ class ClassifierRM(RewardModel):
 
     @torch.no_grad()
     def score(self, prompts, responses, references=None):
+        prompts = [shorten_prompt(self.tokenizer, p, self.config.max_prompt_tokens) for p in prompts]
         if self.config.chat_template:
             texts = [self.tokenizer.apply_chat_template([{"role": "user", "content": p}, {"role": "assistant", "content": r}],
                                                         tokenize=False) for p, r in zip(prompts, responses)]
@@ -161,19 +175,19 @@ class CorrectnessRM(RewardModel):
     """Gold-answer reward: ``references`` are the task's Examples (answer extraction is the task's)."""
 
     needs_references = True
-    description = "1 if the extracted answer equals the gold answer, else 0"
+    description = "the task's gold score: 1 if the extracted answer equals the gold answer, else 0 (graded tasks: F1 / ROUGE-L)"
 
     @classmethod
     def from_config(cls, config, context):
-        return cls(config.name, context.is_correct)
+        return cls(config.name, context.gold_reward)
 
-    def __init__(self, name: str, is_correct: Callable[[str, Any], bool]):
-        self.name, self.is_correct = name, is_correct
+    def __init__(self, name: str, gold_reward: Callable[[str, Any], float]):
+        self.name, self.gold_reward = name, gold_reward
 
     def score(self, prompts, responses, references=None):
         if references is None or len(references) != len(responses):
             raise ValueError(f"reward model {self.name!r} needs one gold reference per response")
-        return [1.0 if self.is_correct(r, ref) else 0.0 for r, ref in zip(responses, references)]
+        return [float(self.gold_reward(r, ref)) for r, ref in zip(responses, references)]
 
 
 class NoisyRM(RewardModel):
@@ -252,7 +266,7 @@ class BuildContext:
     """What reward models are built from: shared model loading, the task's answer check, the run seed,
     and the RMs built so far (for RMs that wrap another)."""
 
-    is_correct: Callable[[str, Any], bool]
+    gold_reward: Callable[[str, Any], float]
     seed: int
     pool: dict[str, RewardModel] = field(default_factory=dict)
     loaded: dict[tuple[str, ...], Any] = field(default_factory=dict)
@@ -271,12 +285,12 @@ class BuildContext:
         return self.loaded[key]
 
 
-def build_reward_models(configs: Sequence[RewardModelConfig], is_correct: Callable[[str, Any], bool], seed: int,
+def build_reward_models(configs: Sequence[RewardModelConfig], gold_reward: Callable[[str, Any], float], seed: int,
                         cache=None) -> dict[str, RewardModel]:
     """Instantiate every configured RM through its kind's ``from_config``, plus the built-in
     ``correctness`` RM when none is configured under that name. With a ``ContentCache``, the
     deterministic RMs reuse scores other runs already computed for the same (prompt, response)."""
-    context = BuildContext(is_correct, seed)
+    context = BuildContext(gold_reward, seed)
     pending = list(configs)
     while pending:  # an RM that wraps another (noisy) may be declared before it
         ready = [c for c in pending if RM_KINDS.get(c.kind).depends_on(c) in (None, *context.pool)]
@@ -290,5 +304,5 @@ def build_reward_models(configs: Sequence[RewardModelConfig], is_correct: Callab
             context.pool[config.name] = rm
             pending.remove(config)
     if CORRECTNESS not in context.pool:
-        context.pool[CORRECTNESS] = CorrectnessRM(CORRECTNESS, is_correct)
+        context.pool[CORRECTNESS] = CorrectnessRM(CORRECTNESS, gold_reward)
     return context.pool

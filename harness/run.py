@@ -5,8 +5,12 @@ Files in ``config.out`` (each written atomically):
 - ``iterations.jsonl``   one row per iteration: train loss, pairs, skipped prompts, dev accuracy, seconds per stage;
 - ``selections.jsonl``   one row per step: the reward model(s) used, loss, pairs, scaled MAB reward;
 - ``rm_scores.jsonl``    per-response scores of every RM, for steps scored by several (offline ensemble);
-- ``predictions.jsonl``  the final policy's test predictions (per-example statistics);
-- ``metrics.json``       final test (and out-of-distribution) accuracy; schema ``METRICS_SCHEMA_VERSION``;
+- ``predictions.jsonl``  the final policy's test predictions (per-example statistics; open-ended tasks: the
+                         outputs in AlpacaEval's ``model_outputs`` format, for ``harness compare``);
+- ``test_selections.jsonl`` best-of-n mode: the frozen method's RM for each test batch (per category);
+- ``task_data.json``     what the task's loader filtered and kept (e.g. WildChat), when it reports that;
+- ``metrics.json``       final test result (accuracy; per-category F1 / ROUGE-L; or output statistics for
+                         open-ended tasks) and out-of-distribution accuracy; schema ``METRICS_SCHEMA_VERSION``;
 - ``run.log``            the progress log;
 - ``checkpoint.pt``      after each iteration: adapter, optimizer, method, reward-model and RNG states, so
                          an interrupted run resumes from its last completed iteration with the same result.
@@ -35,8 +39,9 @@ from harness.rewards import build_reward_models
 from harness.tasks import get_task
 from harness.seeding import stable_seed
 from harness.training import TrainingLoop, TrainingState
+from harness.best_of_n import BestOfNLoop
 
-METRICS_SCHEMA_VERSION = 1
+METRICS_SCHEMA_VERSION = 2  # 2: "test" holds accuracy, or per-category scores, or output statistics
 log = logging.getLogger("harness.run")
 
 
@@ -116,6 +121,20 @@ def world_selection_metrics(config: RunConfig, task, selections: list[dict[str, 
             "scored_steps": len(regrets)}
 
 
+def _counts(values) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def test_summary(test: dict[str, Any], config: RunConfig, trained: bool) -> dict[str, Any]:
+    """metrics.json's "test": everything of the evaluation but its per-example records."""
+    summary = {k: v for k, v in test.items() if k not in ("records", "seconds")}
+    summary["decoding"] = f"best_of_{config.train.num_samples}" if config.mode == "best_of_n" and trained else config.eval.decoding
+    return summary
+
+
 def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
     """Run one configuration end to end and return its metrics (also written to ``metrics.json``)."""
     out = Path(config.out)
@@ -131,12 +150,14 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     started = time.perf_counter()
     write_json_atomic(out / "config.json", {"config": to_dict(config), "environment": environment_info()})
     torch.manual_seed(stable_seed(config.seed, "init"))
-    task = get_task(config.task.name)
+    task = get_task(config.task.name, config.task.options)
     splits = task.splits(config.task, config.seed)
     log.info("task %s: %d train / %d dev / %d test", task.name, len(splits.train), len(splits.dev), len(splits.test))
+    if getattr(task, "load_report", None):
+        write_json_atomic(out / "task_data.json", task.load_report)
     policy = Policy(config.policy)
     cache = ContentCache(Path(config.cache_dir) / "content.sqlite") if config.cache_dir else None
-    pool = build_reward_models(config.reward_models, task.is_correct, config.seed, cache=cache)
+    pool = build_reward_models(config.reward_models, task.gold_reward, config.seed, cache=cache)
     method = build_method(config.method.name, config.method.args, [rm.name for rm in config.reward_models],
                           config.seed, config.best_rm)
 
@@ -145,7 +166,8 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
         if progress:
             print(f"[{config.method.name} {task.name} seed{config.seed}] {message}", flush=True)
 
-    loop = TrainingLoop(config, policy, task, splits, pool, method, progress=report, cache=cache)
+    loop_class = BestOfNLoop if config.mode == "best_of_n" else TrainingLoop
+    loop = loop_class(config, policy, task, splits, pool, method, progress=report, cache=cache)
     checkpoint = out / CHECKPOINT
     first = 1
     if checkpoint.exists():
@@ -164,29 +186,34 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     # training time from the per-stage timings, so a resumed run counts every iteration once
     train_seconds = sum(v for row in loop.state.iterations for k, v in row["seconds"].items() if k != "dev_eval")
 
-    test = evaluate(policy, task, splits.test, config.eval, stable_seed(config.seed, "test"), limit=config.eval.max_test_examples,
-                    cache=cache if not loop.policy_updated else None)
+    test_selections: list[dict[str, Any]] = []
+    if isinstance(loop, BestOfNLoop) and method.trains:
+        test, test_selections = loop.evaluate_test(splits.test, limit=config.eval.max_test_examples)
+        write_jsonl_atomic(out / "test_selections.jsonl", test_selections)
+    else:
+        test = evaluate(policy, task, splits.test, config.eval, stable_seed(config.seed, "test"), limit=config.eval.max_test_examples,
+                        cache=cache if not loop.policy_updated else None)
     write_jsonl_atomic(out / "predictions.jsonl", test["records"])
     ood = {}
     for ood_config in config.ood_tasks:
-        ood_task = get_task(ood_config.name)
+        ood_task = get_task(ood_config.name, ood_config.options)
         result = evaluate(policy, ood_task, ood_task.splits(ood_config, config.seed).test, config.eval,
                           stable_seed(config.seed, "ood", ood_config.name), limit=config.eval.max_test_examples)
         write_jsonl_atomic(out / f"predictions_{ood_config.name}.jsonl", result["records"])
         ood[ood_config.name] = {"accuracy": result["accuracy"], "num_examples": result["num_examples"]}
-    counts: dict[str, int] = {}
-    for row in loop.state.selections:
-        counts[row["reward_model"]] = counts.get(row["reward_model"], 0) + 1
+    counts = _counts(row["reward_model"] for row in loop.state.selections)
     world = world_selection_metrics(config, task, loop.state.selections)
     metrics = {
         "schema_version": METRICS_SCHEMA_VERSION,
         "method": config.method.name, "method_args": config.method.args, "task": task.name, "seed": config.seed,
         "policy": config.policy.model, "reward_models": [rm.name for rm in config.reward_models],
         "loss": config.train.loss, "iterations": config.train.iterations, "steps": loop.state.global_step,
-        "test": {"accuracy": test["accuracy"], "num_examples": test["num_examples"], "decoding": config.eval.decoding},
+        "mode": config.mode, "task_kind": task.kind,
+        "test": test_summary(test, config, method.trains),
         "ood": ood,
         "final_dev_accuracy": loop.state.iterations[-1].get("dev_accuracy") if loop.state.iterations else None,
         "selection_counts": counts,
+        "test_selection_counts": _counts(row["reward_model"] for row in test_selections),
         "train_seconds": round(train_seconds, 3), "total_seconds": round(time.perf_counter() - started, 3),
     }
     if world:
@@ -194,5 +221,6 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     if cache is not None:
         metrics["shared_cache"] = {"hits": cache.hits, "misses": cache.misses}
     write_json_atomic(out / "metrics.json", metrics)
-    report(f"test accuracy {test['accuracy']:.4f} on {test['num_examples']} examples -> {out / 'metrics.json'}")
+    headline = {k: v for k, v in metrics["test"].items() if k in ("accuracy", "score", "mean_output_chars")}
+    report(f"test {headline} on {test['num_examples']} examples -> {out / 'metrics.json'}")
     return metrics

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.comparisons import CompareConfig
 from harness.config import RunConfig, TaskConfig, build_run_config, parse_overrides, read_yaml
 from harness.dataclass_parse import ConfigError, apply_override, from_dict, parse_with_overrides, to_dict
 
@@ -47,6 +48,8 @@ class SweepConfig:
     setup: dict[str, Any] = field(default_factory=dict, metadata={"help": "Hook run once before the sweep."})
     report: dict[str, Any] = field(default_factory=dict, metadata={"help": "Settings for the report command."})
     shared_cache: bool = field(default=True, metadata={"help": "Share identical work between runs (<out>/<name>/.cache)."})
+    compare: CompareConfig | None = field(default=None, metadata={
+        "help": "Open-ended tasks: judge pairs of methods' test outputs after the runs (AlpacaEval win rates)."})
 
 
 @dataclass

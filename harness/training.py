@@ -67,6 +67,18 @@ class StageTimer:
 
 
 @dataclass
+class Scored:
+    """A batch after the method chose its reward: samples and their scores (prompts x n)."""
+
+    prompt_ids: list[list[int]]
+    context: BatchContext
+    choice: RewardChoice
+    samples: list[list[Sample]]
+    table: dict[str, np.ndarray]
+    scores: np.ndarray
+
+
+@dataclass
 class TrainingState:
     """Everything the loop produces; also what a checkpoint restores."""
 
@@ -88,31 +100,38 @@ class TrainingLoop:
         self.policy_updated = False  # until the first optimisation step the policy is the initial one
 
     def sample(self, prompt_ids: list[list[int]]) -> list[list[Sample]]:
-        """n samples per prompt; while the policy is still the initial one, shared with other runs."""
+        """n samples per prompt for the current step."""
         cfg = self.config.train
         seed = stable_seed(self.config.seed, "sample", self.state.global_step)
         settings = dict(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, seed=seed)
+        return self.cached_generate(prompt_ids, cfg.num_samples, settings)
+
+    def cached_generate(self, prompt_ids: list[list[int]], n: int, settings: dict[str, Any]) -> list[list[Sample]]:
+        """While the policy is still the initial one, its samples are shared with other runs through the cache."""
         if self.cache is None or self.policy_updated:
-            return self.policy.generate(prompt_ids, cfg.num_samples, **settings)
+            return self.policy.generate(prompt_ids, n, **settings)
         from harness.cache import content_key
 
-        key = content_key("samples", self.policy.identity, prompt_ids, cfg.num_samples, settings)
+        key = content_key("samples", self.policy.identity, prompt_ids, n, settings)
         cached = self.cache.get(key)
         if cached is not None:
             return [[Sample(ids, self.policy.decode(ids)) for ids in group] for group in cached]
-        samples = self.policy.generate(prompt_ids, cfg.num_samples, **settings)
+        samples = self.policy.generate(prompt_ids, n, **settings)
         self.cache.put(key, [[s.token_ids for s in group] for group in samples])
         return samples
 
     def batches(self, iteration: int) -> list[list[Example]]:
-        train, size = self.splits.train, self.config.train.batch_size
-        order = np.random.default_rng(stable_seed(self.config.seed, "batches", iteration)).permutation(len(train))
-        batches = [[train[i] for i in order[start:start + size]] for start in range(0, len(order), size)]
+        """The iteration's batches: a seeded shuffle of the train split, or, for tasks batched by category,
+        batches of one category each (shuffled within and across categories)."""
+        rng = np.random.default_rng(stable_seed(self.config.seed, "batches", iteration))
+        batches = category_batches(self.splits.train, self.config.train.batch_size, rng,
+                                   self.task.groups_by_category(self.config.task))
         limit = self.config.train.max_steps_per_iteration
         return batches[:limit] if limit is not None else batches
 
-    def run_step(self, iteration: int, batch_index: int, num_steps: int, batch: list[Example], timer: StageTimer) -> dict[str, Any]:
-        cfg = self.config.train
+    def choose_and_sample(self, batch: list[Example], iteration: int, batch_index: int, num_steps: int,
+                          timer: StageTimer, sampler: Callable[[list[list[int]]], list[list[Sample]]] | None = None) -> Scored:
+        """The method's choice for a batch, n samples per prompt, and the chosen RM(s)' scores (prompts x n)."""
         prompts = [self.task.prompt(e) for e in batch]
         prompt_ids = self.policy.encode_prompts(prompts)
         context = BatchContext(iteration, self.state.global_step, batch_index, num_steps, prompts,
@@ -123,16 +142,29 @@ class TrainingLoop:
         with timer.time("select"):
             choice = self.method.select(context)
         with timer.time("sample"):
-            samples = self.sample(prompt_ids)
+            samples = (sampler or self.sample)(prompt_ids)
         with timer.time("score"):
+            n = len(samples[0])
             flat_prompts = [p for p, group in zip(prompts, samples) for _ in group]
             flat_texts = [s.text for group in samples for s in group]
             flat_refs = [e for e, group in zip(batch, samples) for _ in group]
             table = score_table(choice, self.pool, flat_prompts, flat_texts, flat_refs)
-            scores = combine_scores(choice, table).reshape(len(batch), cfg.num_samples)
-            if len(table) > 1:  # kept for the RM agreement analysis (paper fig. 5)
-                self.state.rm_scores.append({"step": self.state.global_step, "num_samples": cfg.num_samples,
-                                             "scores": {name: values.tolist() for name, values in table.items()}})
+            scores = combine_scores(choice, table).reshape(len(batch), n)
+        return Scored(prompt_ids, context, choice, samples, table, scores)
+
+    def sample_quality(self, batch: list[Example], samples: list[list[Sample]]) -> float | None:
+        """Mean gold score of the samples (accuracy, or F1 / ROUGE-L); None for open-ended tasks."""
+        if self.task.kind == "open_ended":
+            return None
+        return float(np.mean([self.task.score(s.text, e) for e, group in zip(batch, samples) for s in group]))
+
+    def run_step(self, iteration: int, batch_index: int, num_steps: int, batch: list[Example], timer: StageTimer) -> dict[str, Any]:
+        cfg = self.config.train
+        scored = self.choose_and_sample(batch, iteration, batch_index, num_steps, timer)
+        prompt_ids, context, choice, samples, scores = scored.prompt_ids, scored.context, scored.choice, scored.samples, scored.scores
+        if len(scored.table) > 1:  # kept for the RM agreement analysis (paper fig. 5)
+            self.state.rm_scores.append({"step": self.state.global_step, "num_samples": cfg.num_samples, "category": context.category,
+                                         "scores": {name: values.tolist() for name, values in scored.table.items()}})
         with timer.time("pairs"):
             rng = np.random.default_rng(stable_seed(self.config.seed, "pairs", self.state.global_step))
             identities = [[tuple(s.token_ids) for s in group] for group in samples]
@@ -147,14 +179,19 @@ class TrainingLoop:
         with timer.time("bandit"):
             feedback = StepFeedback(loss, len(items), pair_set.skipped_prompts)
             self.method.feedback(context, choice, feedback)
-        correct = [self.task.is_correct(s.text, e) for e, group in zip(batch, samples) for s in group]
         record = {"iteration": iteration, "step": self.state.global_step, "batch_index": batch_index,
                   "reward_model": choice.label, "reward_models": list(choice.reward_models), "loss": loss,
                   "num_pairs": len(items), "skipped_prompts": pair_set.skipped_prompts,
-                  "sample_accuracy": float(np.mean(correct)), "mean_score": float(np.mean(scores)),
+                  "sample_accuracy": self.sample_quality(batch, samples), "mean_score": float(np.mean(scores)),
                   "category": context.category, **self.method.step_record()}
         self.state.global_step += 1
         return record
+
+    def dev_result(self) -> float:
+        """The policy's dev accuracy (or mean graded score) after an iteration."""
+        dev = evaluate(self.policy, self.task, self.splits.dev, self.config.eval, stable_seed(self.config.seed, "dev"),
+                       limit=self.config.eval.max_dev_examples)
+        return dev.get("accuracy", dev.get("score"))
 
     def run_iteration(self, iteration: int) -> dict[str, Any]:
         timer = StageTimer()
@@ -172,16 +209,31 @@ class TrainingLoop:
                "train_loss": float(np.mean(losses)) if losses else None,
                "pairs": sum(r["num_pairs"] for r in records),
                "skipped_prompts": sum(r["skipped_prompts"] for r in records),
-               "sample_accuracy": float(np.mean([r["sample_accuracy"] for r in records])) if records else None,
+               "sample_accuracy": _mean([r["sample_accuracy"] for r in records]),
                "selected": dict(sorted(_count(r["reward_model"] for r in records).items()))}
-        if self.config.eval.dev_every_iteration and self.splits.dev:
+        if self.config.eval.dev_every_iteration and self.splits.dev and self.task.kind != "open_ended":
             with timer.time("dev_eval"):
-                dev = evaluate(self.policy, self.task, self.splits.dev, self.config.eval, stable_seed(self.config.seed, "dev"),
-                               limit=self.config.eval.max_dev_examples)
-            row["dev_accuracy"] = dev["accuracy"]
+                row["dev_accuracy"] = self.dev_result()
         row["seconds"] = {stage: round(value, 4) for stage, value in timer.seconds.items()}
         self.state.iterations.append(row)
         return row
+
+
+def _mean(values) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(np.mean(present)) if present else None
+
+
+def category_batches(examples: Sequence[Example], size: int, rng: np.random.Generator, by_category: bool) -> list[list[Example]]:
+    if not by_category:
+        order = rng.permutation(len(examples))
+        return [[examples[i] for i in order[start:start + size]] for start in range(0, len(order), size)]
+    batches = []
+    for category in sorted({e.category or "" for e in examples}):
+        members = [e for e in examples if (e.category or "") == category]
+        order = rng.permutation(len(members))
+        batches += [[members[i] for i in order[start:start + size]] for start in range(0, len(order), size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def _count(values) -> dict[str, int]:

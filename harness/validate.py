@@ -55,31 +55,51 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
     for key, task in [("task", config.task)] + [(f"ood_tasks[{i}]", t) for i, t in enumerate(config.ood_tasks)]:
         if task.name not in TASKS:
             fail(f"{key}.name: {unknown_name_message('task', task.name, TASKS.names())}")
+        try:
+            TASKS.get(task.name)(task.options)
+        except ConfigError as error:
+            fail(f"{key}: {error}")
+    task_class = TASKS.get(config.task.name)
+    if config.mode == "best_of_n" and task_class.kind == "open_ended":
+        fail("mode: best_of_n needs a task with gold references to score the chosen response; "
+             f"{config.task.name!r} is open-ended")
+    if task_class.kind == "open_ended":
+        if config.method.name == "correctness":
+            fail(f"method.name: the correctness reward needs gold answers; {config.task.name!r} has none")
+        for rm in config.reward_models:
+            if rm.kind == "correctness":
+                fail(f"reward_models: {rm.name!r} is a correctness reward, but {config.task.name!r} has no gold answers")
     if check_data:
         check_task_data(config, source)
 
 
-@lru_cache(maxsize=64)
-def _example_count(name: str, path: str) -> int:
-    """How many examples a task's data holds (read once per process: a sweep validates many runs)."""
-    from harness.tasks import get_task
-    from harness.config import TaskConfig
+@lru_cache(maxsize=16)
+def _examples(name: str, path: str, options: str) -> tuple:
+    """A task's examples (read once per process: a sweep validates many runs)."""
+    import json
 
-    return len(get_task(name).load(TaskConfig(name=name, path=path)))
+    from harness.config import TaskConfig
+    from harness.tasks import get_task
+
+    return tuple(get_task(name, json.loads(options)).load(TaskConfig(name=name, path=path, options=json.loads(options))))
 
 
 def check_task_data(config: RunConfig, source: str) -> None:
-    """Count the task data (cheap next to training) to fail early on missing files and empty splits."""
-    from harness.tasks.base import split_sizes
+    """Load and split the task data (cheap next to training) to fail early on missing files, bad
+    options and empty splits."""
+    import json
+
+    from harness.tasks import get_task
 
     checks = [("task", config.task, ("train", "test"))]
     checks += [(f"ood_tasks[{i}]", t, ("test",)) for i, t in enumerate(config.ood_tasks)]
     for key, task, needed in checks:
         try:
-            sizes = dict(zip(("train", "dev", "test"), split_sizes(_example_count(task.name, task.path), task, task.name)))
+            options = json.dumps(task.options, sort_keys=True, default=str)
+            splits = get_task(task.name, task.options).splits(task, config.seed, list(_examples(task.name, task.path, options)))
         except ConfigError as error:
             raise ConfigError(f"{source}: {key}: {error}") from None
         for split in needed:
-            if not sizes[split]:
+            if not getattr(splits, split):
                 raise ConfigError(f"{source}: {key} ({task.name}): the {split} split is empty "
                                   f"(check max_examples / split_fractions / split_sizes)")

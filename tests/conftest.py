@@ -36,6 +36,11 @@ TASK_DATA = {
     "commonsenseqa": "commonsenseqa",
     "math": "math",
 }
+# tasks without answers to extract: graded (LongBench) or open-ended (WildChat)
+OPEN_TASK_DATA = {
+    "longbench": "longbench/minilongbench_en.jsonl",
+    "wildchat": "wildchat/prompts.jsonl",
+}
 
 
 def tiny_run_config(tiny_models: dict[str, str], data_dir: Path, tmp_path: Path, **overrides) -> dict:

@@ -29,7 +29,7 @@ def _naive_mean_loglik(model_dir: str, prompt: str, response: str) -> float:
 
 
 def _pool(tiny_models, *configs):
-    return build_reward_models([RewardModelConfig(**c) for c in configs], get_task("gsm8k").is_correct, seed=0)
+    return build_reward_models([RewardModelConfig(**c) for c in configs], get_task("gsm8k").gold_reward, seed=0)
 
 
 def test_loglik_is_the_mean_token_log_likelihood(tiny_models):

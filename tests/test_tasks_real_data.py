@@ -12,7 +12,7 @@ from harness.dataclass_parse import ConfigError
 from harness.tasks import TASKS, get_task
 from harness.tasks.base import REASONING_PROMPT
 
-from conftest import TASK_DATA
+from conftest import OPEN_TASK_DATA, TASK_DATA
 
 
 @pytest.fixture(scope="module", params=sorted(TASK_DATA))
@@ -22,7 +22,9 @@ def loaded(request, data_dir):
 
 
 def test_every_registered_dataset_task_has_real_data():
-    assert sorted(TASK_DATA) == [name for name in TASKS.names() if not name.startswith("synth_")]
+    real = [name for name in TASKS.names() if not name.startswith("synth_")]
+    assert sorted(TASK_DATA) == [name for name in real if TASKS.get(name).kind == "accuracy"]
+    assert sorted(OPEN_TASK_DATA) == [name for name in real if TASKS.get(name).kind != "accuracy"]
 
 
 def test_gold_solutions_extract_to_the_gold_answer(loaded):

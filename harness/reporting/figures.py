@@ -61,8 +61,9 @@ def utilisation(frame: pd.DataFrame, out: Path) -> list[Path]:
 
 def accuracy_vs_time(frame: pd.DataFrame, out: Path) -> list[Path]:
     done = frame[frame["finished"]]
-    if done.empty or "train_seconds" not in done:
+    if done.empty or "train_seconds" not in done or "test_accuracy" not in done:
         return []
+    done = done[done["test_accuracy"].notna()]
     done = done.assign(group=_group_of(done))
     panels = sorted(done.groupby(["task", "group"]).groups)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
@@ -169,6 +170,53 @@ def rm_agreement(frame: pd.DataFrame, out: Path) -> list[Path]:
     ax.set_title("RM agreement (F1 of pairwise preferences)", fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046)
     return _save(fig, out, "fig_rm_agreement")
+
+
+def utilisation_by_category_figure(shares: pd.DataFrame, out: Path) -> list[Path]:
+    """Grouped bars per category, one panel per (task, policy) (paper Figs. 6-7)."""
+    from harness.reporting.open_tasks import CATEGORY_ORDER, category_title
+
+    if shares.empty:
+        return []
+    panels = sorted(shares.groupby(["task", "policy"]).groups)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.6), squeeze=False)
+    for ax, (task, policy) in zip(axes[0], panels):
+        chunk = shares[(shares["task"] == task) & (shares["policy"] == policy)]
+        categories = sorted(chunk["category"].unique(), key=lambda c: CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else 99)
+        rms = sorted(chunk["reward_model"].unique())
+        width = 0.8 / len(rms)
+        x = np.arange(len(categories))
+        for i, rm in enumerate(rms):
+            values = [chunk[(chunk["category"] == c) & (chunk["reward_model"] == rm)]["share"].sum() for c in categories]
+            ax.bar(x + (i - (len(rms) - 1) / 2) * width, values, width, label=rm)
+        ax.set_xticks(x, [category_title(c) for c in categories], fontsize=7)
+        ax.set_ylabel("utilisation (%)")
+        ax.set_title(f"LASeR on {task} {policy}".strip(), fontsize=9)
+        ax.legend(fontsize=6)
+    return _save(fig, out, "fig_utilisation_by_category")
+
+
+def winrate_figure(table, out: Path) -> list[Path]:
+    """Stacked bars of model wins / baseline wins per comparison and policy (paper Fig. 2)."""
+    if table is None or not table.rows:
+        return []
+    fig, ax = plt.subplots(figsize=(6.5, 0.9 + 0.55 * len(table.rows) * len(table.groups)))
+    labels, y = [], 0
+    for group_index, group in enumerate(table.groups):
+        for policy, cells in table.rows.items():
+            wins = cells[2 * group_index].mean
+            if wins is None:
+                continue
+            ax.barh(y, wins, color="#1f77b4")
+            ax.barh(y, 100 - wins, left=wins, color="#ff7f0e")
+            ax.text(wins / 2, y, f"{wins:.1f}%", ha="center", va="center", fontsize=7, color="white")
+            ax.text(wins + (100 - wins) / 2, y, f"{100 - wins:.1f}%", ha="center", va="center", fontsize=7)
+            labels.append(f"{group} ({policy})")
+            y += 1
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("length-controlled win rate (%): model (blue) vs. baseline (orange)")
+    return _save(fig, out, "fig_winrates")
 
 
 def all_figures(frame: pd.DataFrame, out: Path) -> list[Path]:

@@ -63,8 +63,15 @@ def load_runs(root: str | Path) -> pd.DataFrame:
         metrics_file = folder / "metrics.json"
         if metrics_file.exists():
             metrics = _read_json(metrics_file)
-            row.update(finished=True, test_accuracy=100.0 * metrics["test"]["accuracy"],
-                       train_seconds=metrics.get("train_seconds"), selection_counts=metrics.get("selection_counts", {}))
+            test = metrics["test"]
+            row.update(finished=True, train_seconds=metrics.get("train_seconds"), mode=metrics.get("mode", "train"),
+                       task_kind=metrics.get("task_kind", "accuracy"), selection_counts=metrics.get("selection_counts", {}))
+            if "accuracy" in test:
+                row["test_accuracy"] = 100.0 * test["accuracy"]
+            if "score" in test:
+                row["test_score"] = 100.0 * test["score"]
+            for category, value in (test.get("scores") or {}).items():
+                row[f"score:{category}"] = 100.0 * value
             for name, result in (metrics.get("ood") or {}).items():
                 row[f"ood:{name}"] = 100.0 * result["accuracy"]
             for key, value in (metrics.get("world") or {}).items():
@@ -95,8 +102,8 @@ def single_rm_name(run: dict[str, Any]) -> str:
     return args.get("rm") or run.get("best_rm") or ""
 
 
-def selections(folder: str | Path) -> list[dict[str, Any]]:
-    path = Path(folder) / "selections.jsonl"
+def selections(folder: str | Path, name: str = "selections.jsonl") -> list[dict[str, Any]]:
+    path = Path(folder) / name
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

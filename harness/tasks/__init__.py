@@ -11,14 +11,16 @@ TASKS: Registry[type[Task]] = Registry("task", {
     "mmlu": "harness.tasks.mmlu:MMLU",
     "commonsenseqa": "harness.tasks.commonsenseqa:CommonsenseQA",
     "math": "harness.tasks.math_competition:MATH",
+    "wildchat": "harness.tasks.wildchat:WildChat",
+    "longbench": "harness.tasks.longbench:LongBench",
     "synth_arith": "harness.world.tasks:SynthArith",
     "synth_facts": "harness.world.tasks:SynthFacts",
     "synth_choice": "harness.world.tasks:SynthChoice",
 }, base=Task)
 
 
-def get_task(name: str) -> Task:
-    return TASKS.get(name)()
+def get_task(name: str, options: dict | None = None) -> Task:
+    return TASKS.get(name)(options)
 
 
 __all__ = ["TASKS", "Example", "Splits", "Task", "get_task"]

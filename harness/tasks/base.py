@@ -3,6 +3,13 @@
 A task module subclasses ``Task`` and fills in the hub location, how a raw record (local file or hub
 row) becomes an ``Example``, and how answers are extracted and compared. Loading, validation with
 file/line errors, subsampling and the seeded train/dev/test split live here, once.
+
+Three kinds of task share this interface (``Task.kind``):
+- ``accuracy``: a gold answer is extracted and compared (reasoning);
+- ``scored``: a response gets a graded score against gold references (LongBench F1 / ROUGE-L);
+- ``open_ended``: no gold at all (WildChat); policies are compared pairwise by a judge.
+A task's loader options (filters, classifiers, subsampling) are a dataclass ``Options`` parsed strictly
+from the run config's ``task.options``.
 """
 
 from __future__ import annotations
@@ -11,12 +18,12 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Literal, Sequence
 
 import numpy as np
 
 from harness.config import TaskConfig
-from harness.dataclass_parse import ConfigError
+from harness.dataclass_parse import ConfigError, from_dict
 
 REASONING_PROMPT = (
     "Your task is to answer the question below. Give step by step reasoning before you answer, and when "
@@ -37,6 +44,11 @@ class Example:
 
 
 @dataclass
+class NoOptions:
+    """Tasks without loader options."""
+
+
+@dataclass
 class Splits:
     train: list[Example]
     dev: list[Example]
@@ -52,6 +64,12 @@ class Task:
     hub_config: str | None = None
     hub_splits: Sequence[str] = ("train", "test")
     local_suffixes = (".jsonl", ".json", ".parquet")
+    kind: ClassVar[Literal["accuracy", "scored", "open_ended"]] = "accuracy"
+    Options: ClassVar[type] = NoOptions
+    batch_by_category: ClassVar[bool] = False   # default of TaskConfig.batch_by_category
+
+    def __init__(self, options: dict[str, Any] | None = None):
+        self.options = from_dict(self.Options, options or {}, prefix="task.options")
 
     # ----- what subclasses implement ---------------------------------------------------------------
     def from_record(self, record: dict[str, Any]) -> Example:
@@ -84,6 +102,19 @@ class Task:
     def is_correct(self, text: str, example: Example) -> bool:
         return self.answers_match(self.extract_answer(text, example), example.gold)
 
+    def score(self, text: str, example: Example) -> float:
+        """Graded score of a response in [0, 1] (``scored`` tasks; accuracy tasks: 1 if correct)."""
+        return float(self.is_correct(text, example))
+
+    def metric_name(self, category: str | None) -> str:
+        return "accuracy"
+
+    def gold_reward(self, text: str, example: Example) -> float:
+        """The reward that uses the gold answer (the ``correctness`` RM)."""
+        if self.kind == "open_ended":
+            raise ValueError(f"task {self.name!r} has no gold answers, so the correctness reward does not apply")
+        return self.score(text, example)
+
     def load(self, config: TaskConfig) -> list[Example]:
         records = load_local_records(config.path, self.local_suffixes) if config.path else self._hub_records()
         examples = []
@@ -106,8 +137,15 @@ class Task:
             rows.extend((f"{self.hub_id}[{split}] row {i}", dict(r)) for i, r in enumerate(dataset))
         return rows
 
-    def splits(self, config: TaskConfig, seed: int) -> Splits:
-        return split_examples(self.load(config), config, seed if config.split_seed is None else config.split_seed, self.name)
+    def groups_by_category(self, config: TaskConfig) -> bool:
+        return self.batch_by_category if config.batch_by_category is None else config.batch_by_category
+
+    def splits(self, config: TaskConfig, seed: int, examples: list[Example] | None = None) -> Splits:
+        split_seed = seed if config.split_seed is None else config.split_seed
+        examples = self.load(config) if examples is None else examples
+        if not self.groups_by_category(config):
+            return split_examples(examples, config, split_seed, self.name)
+        return split_by_category(examples, config, split_seed, self.name)
 
 
 def local_files(path: str | Path, suffixes: Sequence[str]) -> list[Path]:
@@ -180,3 +218,12 @@ def split_examples(examples: list[Example], config: TaskConfig, seed: int, name:
     dev = pool[sizes[0]: sizes[0] + sizes[1]]
     test = pool[sizes[0] + sizes[1]: sizes[0] + sizes[1] + sizes[2]]
     return Splits(train, dev, test)
+
+
+def split_by_category(examples: list[Example], config: TaskConfig, seed: int, name: str) -> Splits:
+    """The seeded split applied to each category on its own (paper Table 3: 70/10/20 per category), so
+    every split holds every category in the same proportions; ``max_examples`` caps each category."""
+    categories = sorted({e.category or "" for e in examples})
+    parts = [split_examples([e for e in examples if (e.category or "") == c], config, seed, f"{name}[{c}]")
+             for c in categories]
+    return Splits(*([e for part in parts for e in getattr(part, split)] for split in ("train", "dev", "test")))

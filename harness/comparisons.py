@@ -1,0 +1,105 @@
+"""Pairwise comparisons of a sweep's trained policies on open-ended tasks (paper Fig. 2).
+
+For each pair (model, baseline) of method labels in the sweep's ``compare`` section, and each task, seed
+and policy, the judge compares the two runs' test outputs prompt by prompt; the annotations (alpaca_eval
+format, baseline as ``output_1``) and the win rates (``harness.winrates``) are written to
+``<sweep>/comparisons/<task>/<model>__vs__<baseline>[@axes]/seed<k>/{annotations.json,winrates.json}``.
+A comparison whose ``winrates.json`` exists is skipped, so ``harness compare`` resumes; runs that have
+not finished are reported and left for later.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.dataclass_parse import ConfigError
+from harness.io import write_json_atomic
+from harness.judges import JudgeConfig, build_judge
+from harness.winrates import LengthControl, winrates
+
+COMPARISONS = "comparisons"
+
+
+@dataclass
+class CompareConfig:
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    pairs: list[list[str]] = field(default_factory=list, metadata={
+        "help": "[model label, baseline label] pairs of the sweep's methods, e.g. [[laser, rm-best], [laser, sequential_rm]]."})
+    length_control: LengthControl = field(default="auto", metadata={
+        "help": "auto: alpaca_eval's GLM v1 on AlpacaEval prompts when df_gamed.csv is available, else its "
+                "length-only GLM; glm | minimal | none force one."})
+    df_gamed: str = field(default="", metadata={"help": "Local copy of alpaca_eval's df_gamed.csv (else the hub cache)."})
+    max_examples: int | None = None
+
+
+def _read_records(folder: Path) -> list[dict[str, Any]] | None:
+    path = folder / "predictions.jsonl"
+    if not (folder / "metrics.json").exists() or not path.exists():
+        return None
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def annotate(judge, judge_label: str, model: str, baseline: str, model_rows: list[dict[str, Any]],
+             baseline_rows: list[dict[str, Any]], limit: int | None = None) -> list[dict[str, Any]]:
+    """alpaca_eval-format annotations of ``model`` (output_2) against ``baseline`` (output_1), matched by id."""
+    by_id = {row["id"]: row for row in baseline_rows}
+    matched = [(row, by_id[row["id"]]) for row in model_rows if row["id"] in by_id]
+    if limit is not None:
+        matched = matched[:limit]
+    if not matched:
+        raise ValueError(f"{model} vs {baseline}: no test prompt in common")
+    preferences = judge.preferences([m["instruction"] for m, _ in matched], [b["output"] for _, b in matched],
+                                    [m["output"] for m, _ in matched])
+    return [{"instruction": m["instruction"], "output_1": b["output"], "generator_1": baseline, "output_2": m["output"],
+             "generator_2": model, "annotator": judge_label, "preference": float(p), "index": i, "id": m["id"],
+             "category": m.get("category"), "dataset": m.get("dataset")}
+            for i, ((m, b), p) in enumerate(zip(matched, preferences))]
+
+
+def comparison_folder(root: Path, task: str, model: str, baseline: str, axes: dict[str, Any], seed: int) -> Path:
+    from harness.sweep import _safe
+
+    suffix = ("@" + ",".join(f"{k}={v}" for k, v in axes.items())) if axes else ""
+    return root / COMPARISONS / _safe(task) / _safe(f"{model}__vs__{baseline}{suffix}") / f"seed{seed}"
+
+
+def run_comparisons(sweep, specs, root: Path, force: bool = False, progress=print) -> dict[str, int]:
+    """Judge every configured pair; returns counts of done / skipped / waiting comparisons."""
+    compare: CompareConfig | None = sweep.compare
+    if compare is None or not compare.pairs:
+        return {"done": 0, "skipped": 0, "waiting": 0}
+    labels = {s.method_label for s in specs}
+    for pair in compare.pairs:
+        if len(pair) != 2 or any(label not in labels for label in pair):
+            raise ConfigError(f"compare.pairs: {pair} must name two method labels of the sweep; labels: {sorted(labels)}")
+    index = {(s.task, s.method_label, s.seed, json.dumps(s.axes, sort_keys=True, default=str)): s for s in specs}
+    judge, counts = None, {"done": 0, "skipped": 0, "waiting": 0}
+    for (task, label, seed, axes_key), spec in sorted(index.items()):
+        for model, baseline in compare.pairs:
+            if label != model:
+                continue
+            other = index.get((task, baseline, seed, axes_key))
+            folder = comparison_folder(root, task, model, baseline, spec.axes, seed)
+            if (folder / "winrates.json").exists() and not force:
+                counts["skipped"] += 1
+                continue
+            model_rows, baseline_rows = _read_records(spec.folder), _read_records(other.folder) if other else None
+            if model_rows is None or baseline_rows is None or "output" not in model_rows[0]:
+                counts["waiting"] += 1
+                progress(f"compare {task} {model} vs {baseline} seed{seed}: waiting for finished open-ended runs")
+                continue
+            judge = judge or build_judge(compare.judge)
+            progress(f"compare {task} {model} vs {baseline} seed{seed}: judging {len(model_rows)} prompts with {compare.judge.label}")
+            annotations = annotate(judge, compare.judge.label, model, baseline, model_rows, baseline_rows, compare.max_examples)
+            on_alpaca_eval = all(a.get("dataset") == "alpaca_eval" for a in annotations)
+            result = winrates(annotations, compare.length_control, on_alpaca_eval, compare.df_gamed)
+            result.update(task=task, model=model, baseline=baseline, seed=seed, axes=spec.axes, judge=compare.judge.label)
+            write_json_atomic(folder / "annotations.json", annotations)
+            write_json_atomic(folder / "winrates.json", result)
+            progress(f"  win rate {result['win_rate']:.2f}%, length-controlled {result.get('length_controlled_winrate', float('nan')):.2f}% "
+                     f"({result['lc_variant']})")
+            counts["done"] += 1
+    return counts

@@ -1,0 +1,167 @@
+"""Report parts of the open-ended and long-context domains, from stored JSON only:
+
+- ``table2``: LongBench best-of-n scores per category (layout of paper Table 2: categories x policies);
+- ``alpaca_eval``: length-controlled win rates of LASeR against each baseline (layout of paper Fig. 2),
+  from ``<sweep>/comparisons/**/winrates.json``, and ``alpaca_eval_raw`` with the raw win rates;
+- ``utilisation_by_category``: the share of each RM among LASeR's choices per category (paper Figs. 6-7;
+  WildChat from the training steps, LongBench from the frozen bandit's test batches).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.reporting.build import _group_of, order_rows, per_seed
+from harness.reporting.store import LASER_ROW, row_name, selections
+from harness.reporting.tables import Cell, Table
+
+CATEGORY_TITLES = {
+    "single_doc_qa": "Single-Doc QA", "multi_doc_qa": "Multi-Doc QA", "summarization": "Summarization",
+    "few_shot": "Few-shot Learning", "creative_writing": "Creative", "analysis": "Analysis", "coding": "Coding",
+    "factual_information": "Factual", "math_reasoning": "Math",
+}
+CATEGORY_ORDER = list(CATEGORY_TITLES)
+
+
+def category_title(category: str) -> str:
+    return CATEGORY_TITLES.get(category, category)
+
+
+def _cell(values: pd.Series, runs: list[str]) -> Cell:
+    data = values.to_numpy(dtype=float)
+    if not len(data):
+        return Cell(None)
+    return Cell(float(data.mean()), float(np.std(data, ddof=1)) if len(data) > 1 else None, len(data), runs)
+
+
+def table2(frame: pd.DataFrame) -> Table | None:
+    """Per-category best-of-n scores (F1 / ROUGE-L, %), categories as groups and policies as columns."""
+    columns = sorted((c for c in frame.columns if c.startswith("score:")),
+                     key=lambda c: CATEGORY_ORDER.index(c[6:]) if c[6:] in CATEGORY_ORDER else len(CATEGORY_ORDER))
+    if not columns:
+        return None
+    parts = []
+    for column in columns:
+        part = per_seed(frame, value=column)
+        part["category"] = column[6:]
+        parts.append(part)
+    long = pd.concat(parts)
+    long["row"] = long["row"].replace({"SFT": "Base model"})
+    policies = sorted(long["group"].unique())
+    groups = [category_title(c[6:]) for c in columns]
+    rows = {}
+    for row in order_rows(long["row"].replace({"Base model": "SFT"})):
+        row = "Base model" if row == "SFT" else row
+        if row.startswith("RM: ") or row == "Sequential RM Selection":
+            continue
+        cells = []
+        for column in columns:
+            for policy in policies:
+                subset = long[(long["row"] == row) & (long["category"] == column[6:]) & (long["group"] == policy)]
+                cells.append(_cell(subset["value"], sorted(";".join(subset["run_id"]).split(";")) if len(subset) else []))
+        rows[row] = cells
+    if not rows:
+        return None
+    seeds = sorted(long["seed"].dropna().unique().tolist())
+    return Table("table2", "Long context, best-of-n: F1 (QA, few-shot) and ROUGE-L (summarization), % (layout of paper Table 2)",
+                 groups, [p or "policy" for p in policies], rows,
+                 footnotes=[f"Mean ± std over seeds {seeds}. Best bold, second underlined.",
+                            "Base model: greedy decoding. Other rows: n samples reranked by the RM the method picks per "
+                            "test batch (LASeR: the bandit learned on the train split, frozen). Avg. RM: mean of the single-RM runs."])
+
+
+def load_winrates(root: Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted((root / "comparisons").glob("*/*/seed*/winrates.json")):
+        data = json.loads(path.read_text())
+        data["path"] = str(path)
+        data["policy"] = (data.get("axes") or {}).get("policy", "")
+        rows.append(data)
+    return pd.DataFrame(rows)
+
+
+def _pair_title(frame: pd.DataFrame, model: str, baseline: str) -> str:
+    """'LASeR vs. Best RM' style names from the runs' rows (labels of other methods stay as they are)."""
+    def name(label: str) -> str:
+        runs = frame[frame["label"] == label]
+        if runs.empty:
+            return label
+        run = runs.iloc[0].to_dict()
+        row = row_name(run)
+        if run.get("method_name") == "single_rm" and (run.get("method_args") or {}).get("rm") == run.get("best_rm"):
+            return "Best RM"
+        short = {LASER_ROW: "LASeR", "Sequential RM Selection": "Sequential", "Random RM Selection": "Random"}
+        return short.get(row, row)
+    return f"{name(model)} vs. {name(baseline)}"
+
+
+def winrate_tables(frame: pd.DataFrame, root: Path) -> list[Table]:
+    data = load_winrates(root)
+    if data.empty:
+        return []
+    tables = []
+    for name, value, title in (
+            ("alpaca_eval", "length_controlled_winrate", "Length-controlled win rates (%), model vs. baseline (layout of paper Fig. 2)"),
+            ("alpaca_eval_raw", "win_rate", "Raw win rates (%), model vs. baseline (draws count half)")):
+        if value not in data:
+            continue
+        pairs = list(dict.fromkeys(zip(data["model"], data["baseline"])))
+        groups = [_pair_title(frame, m, b) for m, b in pairs]
+        policies = sorted(data["policy"].fillna("").unique())
+        rows = {}
+        for policy in policies:
+            cells = []
+            for model, baseline in pairs:
+                chunk = data[(data["policy"].fillna("") == policy) & (data["model"] == model) & (data["baseline"] == baseline)]
+                wins = chunk[value].astype(float)
+                cells += [_cell(wins, list(chunk["path"])), _cell(100.0 - wins, list(chunk["path"]))]
+            rows[policy or "policy"] = cells
+        variants = sorted({str(v) for v in data.get("lc_variant", pd.Series(dtype=str)).dropna()})
+        judges = sorted({str(v) for v in data.get("judge", pd.Series(dtype=str)).dropna()})
+        footnotes = [f"Mean ± std over seeds {sorted(data['seed'].unique().tolist())}; judge: {', '.join(judges)}; "
+                     f"{int(data['n_total'].mean())} prompts per comparison on average."]
+        if value == "length_controlled_winrate":
+            footnotes.append(f"Length control: alpaca_eval's {', '.join(variants)} GLM "
+                             "(length_controlled_v1 needs AlpacaEval prompts; length_controlled_minimal controls for length only).")
+        model_name = "LASeR" if all(g.startswith("LASeR vs.") for g in groups) else "Model"
+        table = Table(name, title, groups, [f"{model_name} wins", "Baseline wins"], rows, highlight="none", footnotes=footnotes)
+        tables.append(table)
+    return tables
+
+
+def utilisation_by_category(frame: pd.DataFrame) -> pd.DataFrame:
+    """(task, policy, category, rm, share %) over LASeR runs: test batches in best-of-n mode, else training steps."""
+    if "method_name" not in frame:
+        return pd.DataFrame()
+    laser = frame[frame["finished"] & (frame["method_name"] == "laser") & (frame["label"] == "laser")]
+    records = []
+    for index, run in laser.iterrows():
+        steps = selections(run["folder"], "test_selections.jsonl") or selections(run["folder"])
+        steps = [s for s in steps if s.get("category")]
+        policy = _group_of(laser.loc[[index]]).iloc[0]
+        for category in sorted({s["category"] for s in steps}):
+            chosen = [s["reward_model"] for s in steps if s["category"] == category]
+            for rm in sorted(set(chosen)):
+                records.append((run["task"], policy, category, rm, run["seed"], 100.0 * chosen.count(rm) / len(chosen)))
+    if not records:
+        return pd.DataFrame()
+    long = pd.DataFrame(records, columns=["task", "policy", "category", "reward_model", "seed", "share"])
+    # a RM a seed never chose has share 0 in that seed
+    full = long.pivot_table(index=["task", "policy", "category", "seed"], columns="reward_model", values="share", fill_value=0.0)
+    return full.stack().rename("share").reset_index().groupby(["task", "policy", "category", "reward_model"])["share"].mean().reset_index()
+
+
+def utilisation_markdown(shares: pd.DataFrame) -> str:
+    lines = ["**LASeR's RM utilisation per category (%; layout of paper Figs. 6-7), mean over seeds**", ""]
+    for (task, policy), chunk in shares.groupby(["task", "policy"]):
+        rms = sorted(chunk["reward_model"].unique())
+        lines += [f"{task} {policy}".strip(), "", "| category | " + " | ".join(rms) + " |", "|---" * (len(rms) + 1) + "|"]
+        for category in sorted(chunk["category"].unique(), key=lambda c: CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else 99):
+            values = chunk[chunk["category"] == category].set_index("reward_model")["share"]
+            lines.append(f"| {category_title(category)} | " + " | ".join(f"{values.get(rm, 0.0):.1f}" for rm in rms) + " |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,148 @@
+"""LongBench long-context understanding (paper sec. 4.2, Table 2): inference only, best-of-n.
+
+Four categories, as in the paper: single-document QA, multi-document QA, summarization and few-shot
+learning. Records come from the hub (``THUDM/LongBench``, one config per dataset, with ``context``,
+``input`` and ``answers``) and are rendered with the paper's prompt for their category (appendix A.1),
+or from local JSONL whose records carry either ``context``/``input`` or an already rendered ``prompt``
+(e.g. MiniLongBench's). Scores follow the paper's Table 2: token F1 with LongBench's normalisation for
+QA and few-shot learning, ROUGE-L for summarization; as in LongBench, few-shot predictions are cut at
+their first line. Over-long prompts are truncated in the middle (``policy.truncation: middle``).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.config import TaskConfig
+from harness.dataclass_parse import ConfigError
+from harness.tasks.base import Example, Task
+from harness.tasks.longbench_metrics import best_over_answers
+
+CATEGORY_OF_DATASET = {
+    "narrativeqa": "single_doc_qa", "qasper": "single_doc_qa", "multifieldqa_en": "single_doc_qa",
+    "hotpotqa": "multi_doc_qa", "2wikimqa": "multi_doc_qa", "musique": "multi_doc_qa",
+    "gov_report": "summarization", "qmsum": "summarization", "multi_news": "summarization",
+    "trec": "few_shot", "triviaqa": "few_shot", "samsum": "few_shot",
+}
+CATEGORIES = ["single_doc_qa", "multi_doc_qa", "summarization", "few_shot"]
+METRIC_OF_CATEGORY = {"single_doc_qa": "f1", "multi_doc_qa": "f1", "summarization": "rouge_l", "few_shot": "f1"}
+
+# Paper appendix A.1, "Long-Context Understanding" ({context} and {input} are the record's fields).
+_SINGLE_DOC_INSTRUCTION = (
+    "Answer the question based on the above article as concisely as you can, using a single phrase or sentence if "
+    "possible. If the question cannot be answered based on the information in the article, write \"unanswerable\". "
+    "If the question is a yes/no question, answer \"yes\", \"no\", or \"unanswerable\". Do not provide any explanation.")
+PROMPTS = {
+    "single_doc_qa": (
+        "You are given a scientific article and a question. Answer the question as concisely as you can, using a single "
+        "phrase or sentence if possible. If the question cannot be answered based on the information in the article, "
+        "write \"unanswerable\". If the question is a yes/no question, answer \"yes\", \"no\", or \"unanswerable\". "
+        "Do not provide any explanation.\n\nArticle: {context}\n\n" + _SINGLE_DOC_INSTRUCTION
+        + "\n\nQuestion: {input}\n\nAnswer:"),
+    "multi_doc_qa": (
+        "Answer the question based on the given passages. Only give me the answer and do not output any other words. "
+        "The following are given passages.\n\n{context}\n\nAnswer the question based on the given passages. Only give "
+        "me the answer and do not output any other words.\n\nQuestion: {input}\nAnswer:"),
+    "summarization": (
+        "You are given several news passages. Write a one-page summary of all news.\n\nNews:\n{context}\n\n"
+        "Now, write a one-page summary of all the news.\n\nSummary:"),
+    "few_shot": (
+        "Answer the question based on the given passage. Only give me the answer and do not output any other words. "
+        "The following are some examples.\n\n{context}\n\nQuestion: {input}\n\nAnswer:"),
+}
+
+
+@dataclass
+class LongBenchOptions:
+    datasets: list[str] = field(default_factory=lambda: list(CATEGORY_OF_DATASET), metadata={
+        "help": "LongBench datasets to use (hub configs / the records' 'task' or 'dataset' field)."})
+    per_category: int | None = field(default=None, metadata={"help": "Subsample each category (paper: 5000)."})
+    sample_seed: int = 0
+
+
+def _answers(value: Any) -> list[str]:
+    if isinstance(value, str):
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            parsed = value
+        value = parsed if isinstance(parsed, (list, tuple)) else [value]
+    if isinstance(value, dict):
+        value = value["answers"]
+    answers = [str(a) for a in value]
+    if not answers:
+        raise ValueError("no gold answers")
+    return answers
+
+
+class LongBench(Task):
+    name = "longbench"
+    description = "LongBench (English): single/multi-doc QA, summarization, few-shot; F1 / ROUGE-L, best-of-n"
+    hub_id = "THUDM/LongBench"
+    kind = "scored"
+    Options = LongBenchOptions
+    batch_by_category = True
+
+    def __init__(self, options: dict[str, Any] | None = None):
+        super().__init__(options)
+        unknown = [d for d in self.options.datasets if d not in CATEGORY_OF_DATASET]
+        if unknown:
+            raise ConfigError(f"task.options.datasets: unknown LongBench datasets {unknown}; known: {sorted(CATEGORY_OF_DATASET)}")
+
+    def from_record(self, record: dict[str, Any]) -> Example:
+        dataset = record.get("task") or record.get("dataset")
+        category = record.get("category") or CATEGORY_OF_DATASET[dataset]
+        if category not in PROMPTS:
+            raise ValueError(f"unknown category {category!r}; expected one of {CATEGORIES}")
+        if "prompt" in record and record["prompt"]:
+            prompt = record["prompt"]
+        else:
+            prompt = PROMPTS[category].format(context=record["context"], input=record["input"])
+        identifier = record.get("id") or record.get("_id")
+        return Example(id=str(identifier), question=prompt, gold="", category=category,
+                       meta={"dataset": dataset, "answers": _answers(record["answers"])})
+
+    def _hub_records(self) -> list[tuple[str, dict[str, Any]]]:
+        from datasets import load_dataset
+
+        rows = []
+        for dataset in self.options.datasets:
+            for i, row in enumerate(load_dataset(self.hub_id, dataset, split="test")):
+                rows.append((f"{self.hub_id}[{dataset}] row {i}", {**dict(row), "dataset": dataset}))
+        return rows
+
+    def load(self, config: TaskConfig) -> list[Example]:
+        examples = [e for e in super().load(config) if e.meta["dataset"] in self.options.datasets]
+        if not examples:
+            raise ConfigError(f"task longbench: no examples of datasets {self.options.datasets} in {config.path or self.hub_id}")
+        if self.options.per_category is None:
+            return examples
+        rng = np.random.default_rng(self.options.sample_seed)
+        chosen = []
+        for category in CATEGORIES:
+            members = [e for e in examples if e.category == category]
+            if len(members) > self.options.per_category:
+                members = [members[i] for i in sorted(rng.choice(len(members), self.options.per_category, replace=False))]
+            chosen += members
+        return chosen
+
+    def prompt(self, example: Example) -> str:
+        return example.question
+
+    def metric_name(self, category: str | None) -> str:
+        return METRIC_OF_CATEGORY.get(category or "", "f1")
+
+    def extract_answer(self, text: str, example: Example) -> str | None:
+        if example.category == "few_shot":  # LongBench keeps the first line for its few-shot datasets
+            return text.lstrip("\n").split("\n")[0]
+        return text
+
+    def score(self, text: str, example: Example) -> float:
+        return best_over_answers(self.metric_name(example.category), self.extract_answer(text, example), example.meta["answers"])
+
+    def is_correct(self, text: str, example: Example) -> bool:
+        raise ValueError("longbench is scored with F1 / ROUGE-L, not right/wrong; use score()")
