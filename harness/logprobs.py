@@ -70,9 +70,15 @@ def completion_logps(model: torch.nn.Module, batch: TokenBatch, chunk_tokens: in
     lm = causal_lm_of(model)
     hidden = lm.get_decoder()(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).last_hidden_state
     predicts_completion = batch.completion_mask[:, 1:].bool()
-    rows = predicts_completion.nonzero(as_tuple=True)[0]
-    states = hidden[:, :-1][predicts_completion]
-    targets = batch.input_ids[:, 1:][predicts_completion]
+    return _summed_logps(lm, hidden[:, :-1], batch.input_ids[:, 1:], predicts_completion, chunk_tokens)
+
+
+def _summed_logps(lm: torch.nn.Module, hidden: torch.Tensor, next_ids: torch.Tensor, predicts: torch.Tensor,
+                  chunk_tokens: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row sums of log p(next_ids) at the ``predicts`` positions of ``hidden``, and their counts."""
+    rows = predicts.nonzero(as_tuple=True)[0]
+    states = hidden[predicts]
+    targets = next_ids[predicts]
     head = lm.get_output_embeddings()
     if chunk_tokens is None:
         chunk_tokens = max(1, LOGIT_ELEMENTS_PER_CHUNK // head.weight.shape[0])
@@ -87,9 +93,36 @@ def completion_logps(model: torch.nn.Module, batch: TokenBatch, chunk_tokens: in
         chosen = logits.gather(1, targets[start:start + chunk_tokens, None]).squeeze(1)
         pieces.append(chosen - torch.logsumexp(logits, dim=-1))
     token_logps = torch.cat(pieces) if pieces else hidden.new_zeros(0, dtype=torch.float32)
-    sums = torch.zeros(batch.input_ids.shape[0], dtype=torch.float32, device=hidden.device).index_add(0, rows, token_logps)
-    counts = predicts_completion.sum(dim=1)
-    return sums, counts
+    sums = torch.zeros(hidden.shape[0], dtype=torch.float32, device=hidden.device).index_add(0, rows, token_logps)
+    return sums, predicts.sum(dim=1)
+
+
+@torch.no_grad()
+def shared_prompt_logps(model: torch.nn.Module, prompt: Sequence[int], completions: Sequence[Sequence[int]],
+                        pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``completion_logps`` of several completions of one prompt, encoding the prompt once: its KV cache
+    is computed once and repeated for every completion (n samples of a long-context prompt cost one
+    prompt pass instead of n). Inference only."""
+    if len(prompt) < 2:
+        raise ValueError("a shared prompt needs at least two tokens")
+    lm = causal_lm_of(model)
+    decoder = lm.get_decoder()
+    device = next(model.parameters()).device
+    prefix = torch.tensor([list(prompt[:-1])], dtype=torch.long, device=device)
+    cache = decoder(input_ids=prefix, use_cache=True).past_key_values
+    cache.batch_repeat_interleave(len(completions))
+    width = 1 + max(len(c) for c in completions)
+    ids = torch.full((len(completions), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(completions), width), dtype=torch.long)
+    for row, completion in enumerate(completions):
+        ids[row, :1 + len(completion)] = torch.tensor([prompt[-1], *completion], dtype=torch.long)
+        mask[row, :1 + len(completion)] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    attention = torch.cat([torch.ones((len(completions), prefix.shape[1]), dtype=torch.long, device=device), mask], dim=1)
+    positions = torch.arange(prefix.shape[1], prefix.shape[1] + width, device=device).expand(len(completions), -1)
+    hidden = decoder(input_ids=ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
+                     use_cache=True).last_hidden_state
+    return _summed_logps(lm, hidden[:, :-1], ids[:, 1:], mask[:, 1:].bool())
 
 
 def token_budget_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:

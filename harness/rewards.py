@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from harness.config import RewardModelConfig
-from harness.logprobs import completion_logps, make_token_batch, token_budget_batches
+from harness.logprobs import completion_logps, make_token_batch, shared_prompt_logps, token_budget_batches
 from harness.models import chat_prompt_ids, load_causal_lm, load_sequence_classifier, load_tokenizer, model_device, truncate_tokens
 from harness.registry import Registry
 from harness.seeding import stable_seed
@@ -82,12 +82,29 @@ def _encode_pairs(tokenizer, prompts: Sequence[str], responses: Sequence[str], c
 
 @torch.no_grad()
 def sequence_logps(model: torch.nn.Module, pad_id: int, prompt_ids: Sequence[list[int]], response_ids: Sequence[list[int]],
-                   batch_tokens: int) -> tuple[np.ndarray, np.ndarray]:
-    """Summed response log-probs and response lengths for every pair, batched by a token budget."""
-    lengths = [len(p) + len(r) for p, r in zip(prompt_ids, response_ids)]
-    sums, counts = np.zeros(len(lengths)), np.zeros(len(lengths))
+                   batch_tokens: int, share_prompts: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Summed response log-probs and response lengths for every pair, batched by a token budget. Responses
+    to the same prompt (the n samples of a prompt) share one pass over the prompt when ``share_prompts``."""
+    sums, counts = np.zeros(len(prompt_ids)), np.zeros(len(prompt_ids))
     device = model_device(model)
-    for indices in token_budget_batches(lengths, batch_tokens):
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, prompt in enumerate(prompt_ids):
+        groups.setdefault(tuple(prompt), []).append(i)
+    single = []
+    for prompt, members in groups.items():
+        if not share_prompts or len(members) < 2 or len(prompt) < 2:
+            single += members
+            continue
+        longest = max(len(response_ids[i]) for i in members) + 1
+        size = max(1, batch_tokens // (len(prompt) + longest))
+        for start in range(0, len(members), size):
+            chunk = members[start:start + size]
+            chunk_sums, chunk_counts = shared_prompt_logps(model, prompt, [response_ids[i] for i in chunk], pad_id)
+            sums[chunk] = chunk_sums.double().cpu().numpy()
+            counts[chunk] = chunk_counts.cpu().numpy()
+    lengths = [len(prompt_ids[i]) + len(response_ids[i]) for i in single]
+    for positions in token_budget_batches(lengths, batch_tokens):
+        indices = [single[j] for j in positions]
         batch = make_token_batch([prompt_ids[i] for i in indices], [response_ids[i] for i in indices], pad_id, device)
         batch_sums, batch_counts = completion_logps(model, batch)
         sums[indices] = batch_sums.double().cpu().numpy()

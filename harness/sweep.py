@@ -76,6 +76,14 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
     sweep = parse_with_overrides(SweepConfig, read_yaml(path), parse_overrides(list(overrides)), str(path))
     if not sweep.tasks or not sweep.methods or not sweep.seeds:
         raise ConfigError(f"{path}: a sweep needs at least one task, one method and one seed")
+    if sweep.compare is not None:
+        from harness.judges import JUDGES
+        from harness.registry import UnknownNameError
+
+        try:
+            JUDGES.check(sweep.compare.judge.kind)
+        except UnknownNameError as error:
+            raise ConfigError(f"{path}: compare.judge.kind: {error}") from None
     labels = [m.label or m.name for m in sweep.methods]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:

@@ -97,3 +97,29 @@ def test_noisy_rm_adds_seeded_gaussian_noise(tiny_models):
     assert 1.6 < residual.std() < 2.4 and abs(residual.mean()) < 0.5
     pool["loud"].load_state_dict(state)
     np.testing.assert_allclose(pool["loud"].score(PROMPTS * 50, RESPONSES * 50), noisy)
+
+
+def test_responses_to_one_prompt_share_its_pass_with_the_same_result(tiny_models):
+    from harness.rewards import sequence_logps
+
+    model, tokenizer = load_causal_lm(tiny_models["rm_a"], "float32", "cpu"), load_tokenizer(tiny_models["rm_a"])
+    rng = np.random.default_rng(0)
+    long_prompt, short_prompt = list(rng.integers(3, 250, 90)), list(rng.integers(3, 250, 7))
+    prompts = [long_prompt] * 5 + [short_prompt] * 2 + [[5]]
+    responses = [list(rng.integers(3, 250, int(rng.integers(0, 12)))) for _ in prompts]
+    for budget in (64, 4096):  # 64 tokens forces one response per shared chunk
+        shared = sequence_logps(model, tokenizer.pad_token_id, prompts, responses, budget, share_prompts=True)
+        separate = sequence_logps(model, tokenizer.pad_token_id, prompts, responses, budget, share_prompts=False)
+        np.testing.assert_allclose(shared[0], separate[0], atol=1e-4)
+        np.testing.assert_array_equal(shared[1], separate[1])
+
+
+def test_long_prompts_are_cut_in_the_middle_before_scoring(tiny_models):
+    long_prompt = "BEGIN " + "filler text " * 200 + " END?"
+    cut = _pool(tiny_models, {"name": "a", "kind": "loglik", "model": tiny_models["rm_a"], "max_prompt_tokens": 40})["a"]
+    whole = _pool(tiny_models, {"name": "a", "kind": "loglik", "model": tiny_models["rm_a"]})["a"]
+    from harness.rewards import shorten_prompt
+
+    shortened = shorten_prompt(load_tokenizer(tiny_models["rm_a"]), long_prompt, 40)
+    assert shortened.startswith("BEGIN") and shortened.endswith("END?") and len(shortened) == 40  # byte tokens
+    assert cut.score([long_prompt], [" yes"]) == pytest.approx(whole.score([shortened], [" yes"]), abs=1e-5)
