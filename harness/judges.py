@@ -53,6 +53,8 @@ class JudgeConfig:
 
 
 class Judge:
+    description: str = ""
+
     def __init__(self, config: JudgeConfig):
         self.config = config
 
@@ -77,6 +79,8 @@ def fill(messages: list[dict[str, str]], instruction: str, output_1: str, output
 
 class LMJudge(Judge):
     """P(first output better) from the next-token probabilities of "m" vs "M", in both orders."""
+
+    description = "a local causal LM asked AlpacaEval's prompt; P(m) vs P(M), both orders averaged"
 
     def __init__(self, config: JudgeConfig):
         super().__init__(config)
@@ -140,6 +144,7 @@ class LMJudge(Judge):
 
 
 class RewardModelJudge(Judge):
+    description = "a reward model's scores of both outputs, P(first better) = sigmoid(difference)"
     def __init__(self, config: JudgeConfig):
         super().__init__(config)
         from harness.rewards import build_reward_models
@@ -160,6 +165,7 @@ class RewardModelJudge(Judge):
 
 
 class AlpacaEvalJudge(Judge):
+    description = "an alpaca_eval annotator config (e.g. weighted_alpaca_eval_gpt4_turbo; needs its API key)"
     def __init__(self, config: JudgeConfig):
         super().__init__(config)
         from alpaca_eval.annotators import PairwiseAnnotator

@@ -103,7 +103,7 @@ def execute_in_store(config: RunConfig, threads: int | None = None, progress: bo
             return {"status": "failed", "out": str(folder), "seconds": time.perf_counter() - started,
                     "error": record["error"]}
     return {"status": "done", "out": str(folder), "seconds": time.perf_counter() - started,
-            "test_accuracy": metrics["test"]["accuracy"]}
+            "test": {k: v for k, v in metrics["test"].items() if k in ("accuracy", "score", "mean_output_chars")}}
 
 
 def read_error(folder: Path) -> str:

@@ -99,6 +99,16 @@ def _pair_title(frame: pd.DataFrame, model: str, baseline: str) -> str:
     return f"{name(model)} vs. {name(baseline)}"
 
 
+def _configured_order(root: Path, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The pairs in the order of the sweep's ``compare.pairs`` (the manifest's), others after them."""
+    manifest = root / "sweep.json"
+    configured: list[tuple[str, str]] = []
+    if manifest.exists():
+        compare = json.loads(manifest.read_text()).get("sweep", {}).get("compare") or {}
+        configured = [tuple(pair) for pair in compare.get("pairs", [])]
+    return sorted(pairs, key=lambda pair: configured.index(pair) if pair in configured else len(configured))
+
+
 def winrate_tables(frame: pd.DataFrame, root: Path) -> list[Table]:
     data = load_winrates(root)
     if data.empty:
@@ -109,7 +119,7 @@ def winrate_tables(frame: pd.DataFrame, root: Path) -> list[Table]:
             ("alpaca_eval_raw", "win_rate", "Raw win rates (%), model vs. baseline (draws count half)")):
         if value not in data:
             continue
-        pairs = list(dict.fromkeys(zip(data["model"], data["baseline"])))
+        pairs = _configured_order(root, list(dict.fromkeys(zip(data["model"], data["baseline"]))))
         groups = [_pair_title(frame, m, b) for m, b in pairs]
         policies = sorted(data["policy"].fillna("").unique())
         rows = {}

@@ -86,6 +86,8 @@ def per_example_tests(frame: pd.DataFrame) -> pd.DataFrame:
     from harness.reporting.build import _group_of
 
     done = frame[frame["finished"]].copy()
+    if "task_kind" in done:  # right/wrong outcomes exist for accuracy tasks only
+        done = done[done["task_kind"].fillna("accuracy") == "accuracy"]
     if done.empty:
         return pd.DataFrame()
     done["group"] = _group_of(done)
