@@ -36,6 +36,8 @@ def best_indices(scores: np.ndarray) -> np.ndarray:
 class BestOfNLoop(TrainingLoop):
     """The bandit learns on the train split; ``evaluate_test`` applies it, frozen, to the test split."""
 
+    trains_policy = False
+
     @torch.no_grad()
     def mean_nll(self, prompt_ids: list[list[int]], responses: list[list[int]]) -> float:
         """Mean over prompts of -log pi(y|x) / |y| for the picked responses (empty responses are skipped)."""

@@ -1,7 +1,8 @@
 """Pairwise comparisons of a sweep's trained policies on open-ended tasks (paper Fig. 2).
 
 For each pair (model, baseline) of method labels in the sweep's ``compare`` section, and each task, seed
-and policy, the judge compares the two runs' test outputs prompt by prompt; the annotations (alpaca_eval
+and policy, the judge compares the two runs' test outputs prompt by prompt (and their outputs on
+open-ended ``ood_tasks``, e.g. AlpacaEval's instructions); the annotations (alpaca_eval
 format, baseline as ``output_1``) and the win rates (``harness.winrates``) are written to
 ``<sweep>/comparisons/<task>/<model>__vs__<baseline>[@axes]/seed<k>/{annotations.json,winrates.json}``.
 A comparison whose ``winrates.json`` exists is skipped, so ``harness compare`` resumes; runs that have
@@ -35,8 +36,9 @@ class CompareConfig:
     max_examples: int | None = None
 
 
-def _read_records(folder: Path) -> list[dict[str, Any]] | None:
-    path = folder / "predictions.jsonl"
+def _read_records(folder: Path, task: str, main_task: str) -> list[dict[str, Any]] | None:
+    """A finished run's outputs on its own task (``predictions.jsonl``) or an out-of-distribution one."""
+    path = folder / ("predictions.jsonl" if task == main_task else f"predictions_{task}.jsonl")
     if not (folder / "metrics.json").exists() or not path.exists():
         return None
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -54,7 +56,7 @@ def annotate(judge, judge_label: str, model: str, baseline: str, model_rows: lis
     preferences = judge.preferences([m["instruction"] for m, _ in matched], [b["output"] for _, b in matched],
                                     [m["output"] for m, _ in matched])
     return [{"instruction": m["instruction"], "output_1": b["output"], "generator_1": baseline, "output_2": m["output"],
-             "generator_2": model, "annotator": judge_label, "preference": float(p), "index": i, "id": m["id"],
+             "generator_2": model, "annotator": judge_label, "preference": float(p), "index": m.get("index", i), "id": m["id"],
              "category": m.get("category"), "dataset": m.get("dataset")}
             for i, ((m, b), p) in enumerate(zip(matched, preferences))]
 
@@ -78,28 +80,35 @@ def run_comparisons(sweep, specs, root: Path, force: bool = False, progress=prin
     index = {(s.task, s.method_label, s.seed, json.dumps(s.axes, sort_keys=True, default=str)): s for s in specs}
     judge, counts = None, {"done": 0, "skipped": 0, "waiting": 0}
     for (task, label, seed, axes_key), spec in sorted(index.items()):
+        evaluated = [task] + [ood.name for ood in spec.config.ood_tasks]
         for model, baseline in compare.pairs:
             if label != model:
                 continue
             other = index.get((task, baseline, seed, axes_key))
-            folder = comparison_folder(root, task, model, baseline, spec.axes, seed)
-            if (folder / "winrates.json").exists() and not force:
-                counts["skipped"] += 1
-                continue
-            model_rows, baseline_rows = _read_records(spec.folder), _read_records(other.folder) if other else None
-            if model_rows is None or baseline_rows is None or "output" not in model_rows[0]:
-                counts["waiting"] += 1
-                progress(f"compare {task} {model} vs {baseline} seed{seed}: waiting for finished open-ended runs")
-                continue
-            judge = judge or build_judge(compare.judge)
-            progress(f"compare {task} {model} vs {baseline} seed{seed}: judging {len(model_rows)} prompts with {compare.judge.label}")
-            annotations = annotate(judge, compare.judge.label, model, baseline, model_rows, baseline_rows, compare.max_examples)
-            on_alpaca_eval = all(a.get("dataset") == "alpaca_eval" for a in annotations)
-            result = winrates(annotations, compare.length_control, on_alpaca_eval, compare.df_gamed)
-            result.update(task=task, model=model, baseline=baseline, seed=seed, axes=spec.axes, judge=compare.judge.label)
-            write_json_atomic(folder / "annotations.json", annotations)
-            write_json_atomic(folder / "winrates.json", result)
-            progress(f"  win rate {result['win_rate']:.2f}%, length-controlled {result.get('length_controlled_winrate', float('nan')):.2f}% "
-                     f"({result['lc_variant']})")
-            counts["done"] += 1
+            for target in evaluated:
+                folder = comparison_folder(root, target, model, baseline, spec.axes, seed)
+                if (folder / "winrates.json").exists() and not force:
+                    counts["skipped"] += 1
+                    continue
+                model_rows = _read_records(spec.folder, target, task)
+                baseline_rows = _read_records(other.folder, target, task) if other else None
+                if model_rows is None or baseline_rows is None:
+                    counts["waiting"] += 1
+                    progress(f"compare {target} {model} vs {baseline} seed{seed}: waiting for both runs to finish")
+                    continue
+                if "output" not in model_rows[0]:
+                    continue  # not an open-ended task: nothing to judge
+                judge = judge or build_judge(compare.judge)
+                progress(f"compare {target} {model} vs {baseline} seed{seed}: judging {len(model_rows)} prompts with {compare.judge.label}")
+                annotations = annotate(judge, compare.judge.label, model, baseline, model_rows, baseline_rows, compare.max_examples)
+                on_alpaca_eval = all(a.get("dataset") == "alpaca_eval" for a in annotations)
+                result = winrates(annotations, compare.length_control, on_alpaca_eval, compare.df_gamed)
+                policy = spec.axes.get("policy") or spec.config.policy.model.rstrip("/").split("/")[-1]
+                result.update(task=target, trained_on=task, model=model, baseline=baseline, seed=seed, axes=spec.axes,
+                              policy=policy, judge=compare.judge.label)
+                write_json_atomic(folder / "annotations.json", annotations)
+                write_json_atomic(folder / "winrates.json", result)
+                progress(f"  win rate {result['win_rate']:.2f}%, length-controlled "
+                         f"{result.get('length_controlled_winrate', float('nan')):.2f}% ({result['lc_variant']})")
+                counts["done"] += 1
     return counts

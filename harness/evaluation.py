@@ -79,8 +79,11 @@ def evaluate(policy: Policy, task: Task, examples: Sequence[Example], config: Ev
 def example_record(task: Task, example: Example, response: str) -> dict[str, Any]:
     """One prediction of a scored or open-ended task (open-ended: an AlpacaEval ``model_outputs`` row)."""
     if task.kind == "open_ended":
-        return {"id": example.id, "instruction": example.question, "output": response, "category": example.category,
-                "dataset": task.name}
+        record = {"id": example.id, "instruction": example.question, "output": response, "category": example.category,
+                  "dataset": task.name}
+        if "index" in example.meta:  # position in AlpacaEval's set, for its length-controlled GLM
+            record["index"] = example.meta["index"]
+        return record
     return {"id": example.id, "category": example.category, "response": response,
             "prediction": task.extract_answer(response, example), "score": task.score(response, example)}
 

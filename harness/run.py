@@ -95,7 +95,7 @@ def restore_checkpoint(path: Path, loop: TrainingLoop) -> int:
     for name, rm_state in state["reward_models"].items():
         loop.pool[name].load_state_dict(rm_state)
     loop.state = TrainingState(**state["loop"])
-    loop.policy_updated = any(step["loss"] is not None for step in loop.state.selections)
+    loop.policy_updated = loop.trains_policy and any(step["loss"] is not None for step in loop.state.selections)
     torch.set_rng_state(state["torch_rng"])
     return int(state["iteration"])
 
@@ -200,7 +200,7 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
         result = evaluate(policy, ood_task, ood_task.splits(ood_config, config.seed).test, config.eval,
                           stable_seed(config.seed, "ood", ood_config.name), limit=config.eval.max_test_examples)
         write_jsonl_atomic(out / f"predictions_{ood_config.name}.jsonl", result["records"])
-        ood[ood_config.name] = {"accuracy": result["accuracy"], "num_examples": result["num_examples"]}
+        ood[ood_config.name] = {k: v for k, v in result.items() if k != "records"}
     counts = _counts(row["reward_model"] for row in loop.state.selections)
     world = world_selection_metrics(config, task, loop.state.selections)
     metrics = {

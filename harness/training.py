@@ -89,6 +89,8 @@ class TrainingState:
 
 
 class TrainingLoop:
+    trains_policy = True   # best-of-n selection (harness.best_of_n) never changes the policy
+
     def __init__(self, config: RunConfig, policy: Policy, task: Task, splits: Splits, pool: dict[str, RewardModel],
                  method: Method, progress: Callable[[str], None] | None = None, cache=None):
         self.config, self.policy, self.task, self.splits = config, policy, task, splits

@@ -37,6 +37,11 @@ def raw_winrate(annotations: Sequence[dict[str, Any]]) -> dict[str, float]:
     return {k: float(v) for k, v in get_winrate(list(annotations)).items()}
 
 
+def lengths_differ(annotations: Sequence[dict[str, Any]]) -> bool:
+    deltas = [len(a["output_1"]) - len(a["output_2"]) for a in annotations]
+    return len(set(deltas)) > 1
+
+
 def minimal_lc_winrate(annotations: Sequence[dict[str, Any]]) -> float:
     """alpaca_eval's length-only GLM: the predicted win rate (%) if both outputs had the same length."""
     from alpaca_eval.metrics.glm_winrate import GLM_INFO, fit_LogisticRegressionCV, make_dmatrix_for_model
@@ -110,9 +115,13 @@ def winrates(annotations: Sequence[dict[str, Any]], length_control: LengthContro
         result["lc_variant"] = None
         return result
     use_glm = length_control == "glm" or (length_control == "auto" and on_alpaca_eval and df_gamed_available(df_gamed))
+    if use_glm and not on_alpaca_eval:
+        raise ValueError("length_control 'glm' needs annotations on AlpacaEval's prompts (instruction difficulty)")
+    if use_glm and not lengths_differ(annotations):
+        # alpaca_eval standardises the length differences by their spread, undefined when all are equal
+        result["lc_note"] = "all length differences equal: length_controlled_v1 undefined, length-only GLM used"
+        use_glm = False
     if use_glm:
-        if not on_alpaca_eval:
-            raise ValueError("length_control 'glm' needs annotations on AlpacaEval's prompts (instruction difficulty)")
         result["length_controlled_winrate"], result["lc_variant"] = glm_v1_winrate(annotations, df_gamed), GLM_V1
     else:
         result["length_controlled_winrate"], result["lc_variant"] = minimal_lc_winrate(annotations), MINIMAL

@@ -107,3 +107,14 @@ def test_best_of_n_needs_gold_references(tiny_models, data_dir, tmp_path):
                              task={"name": "wildchat", "path": str(data_dir / OPEN_TASK_DATA["wildchat"])})
     with pytest.raises(ConfigError, match="best_of_n needs a task with gold references"):
         build_run_config(config)
+
+
+def test_resumed_best_of_n_run_equals_an_uninterrupted_one(tiny_models, data_dir, tmp_path):
+    whole = execute_run(_config(tiny_models, data_dir, tmp_path / "whole", "laser", iterations=2), progress=False)
+    first = _config(tiny_models, data_dir, tmp_path / "split", "laser", iterations=1)
+    execute_run(first, progress=False)                      # stops after iteration 1 (its checkpoint stays)
+    second = _config(tiny_models, data_dir, tmp_path / "split", "laser", iterations=2)
+    resumed = execute_run(second, progress=False)           # resumes at iteration 2
+    assert resumed["test"] == whole["test"] and resumed["test_selection_counts"] == whole["test_selection_counts"]
+    steps = lambda root: [(s["reward_model"], round(s["loss"], 6)) for s in _records(root / "laser" / "run", "selections.jsonl")]  # noqa: E731
+    assert steps(tmp_path / "split") == steps(tmp_path / "whole")

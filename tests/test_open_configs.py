@@ -11,6 +11,9 @@ import pytest
 
 from harness.executors import ExecutorConfig
 from harness.orchestrate import compare_sweep, run_sweep
+from harness.winrates import lengths_differ
+
+from conftest import write_df_gamed_stand_in
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
@@ -30,7 +33,8 @@ def test_instruction_small_runs_judges_and_reports(tmp_path, tiny_models, data_d
         "tasks.0.options={max_chars: 400, per_category: 5, classifier: {max_tokens: 64}}",
         "base.train.iterations=1", "base.train.max_steps_per_iteration=1", "base.train.batch_size=2",
         "base.train.num_samples=2", "base.train.pairs_per_prompt=1", "base.train.max_new_tokens=8",
-        "base.eval.max_new_tokens=8", f"compare.judge.model={tiny_models['rm_a']}"]
+        "base.eval.max_new_tokens=8", f"compare.judge.model={tiny_models['rm_a']}",
+        "base.ood_tasks.0.split_sizes=[0, 0, 6]", f"compare.df_gamed={write_df_gamed_stand_in(tmp_path / 'df_gamed.csv')}"]
     assert run_sweep(str(EXPERIMENTS / "instruction_small.yaml"), overrides, str(tmp_path), ExecutorConfig()) == 0
     root = tmp_path / "instruction_small"
     run = root / "wildchat" / "laser" / "seed0"
@@ -50,12 +54,19 @@ def test_instruction_small_runs_judges_and_reports(tmp_path, tiny_models, data_d
         assert annotations[0]["generator_2"] == "laser" and all(1 <= a["preference"] <= 2 for a in annotations)
         rates = json.loads((folder / "winrates.json").read_text())
         assert rates["lc_variant"] == "length_controlled_minimal" and 0 <= rates["length_controlled_winrate"] <= 100
+        # the same policies on AlpacaEval's instructions: its full length-controlled GLM applies there
+        ood = root / "comparisons" / "alpaca_eval" / pair / "seed0"
+        ood_annotations = json.loads((ood / "annotations.json").read_text())
+        assert len(ood_annotations) == 6 and all(0 <= a["index"] < 805 for a in ood_annotations)
+        expected = "length_controlled_v1" if lengths_differ(ood_annotations) else "length_controlled_minimal"
+        assert json.loads((ood / "winrates.json").read_text())["lc_variant"] == expected
     table = (root / "report" / "alpaca_eval.md").read_text()
     assert "LASeR vs. Best RM" in table and "LASeR vs. Sequential" in table and "LASeR vs. Random" in table
     assert (root / "report" / "utilisation_by_category.md").exists() and (root / "report" / "fig_winrates.png").exists()
     capsys.readouterr()
     compare_sweep(str(EXPERIMENTS / "instruction_small.yaml"), overrides, str(tmp_path), report=False)
-    assert "0 judged, 3 already judged" in capsys.readouterr().out
+    assert "0 judged, 6 already judged" in capsys.readouterr().out
+    assert "[alpaca_eval]" in table  # the out-of-distribution prompts' row
 
 
 def test_longcontext_small_runs_and_reports_table2(tmp_path, tiny_models, data_dir, monkeypatch):

@@ -8,6 +8,8 @@ import pytest
 
 from harness.winrates import GLM_V1, MINIMAL, _df_gamed_from, minimal_lc_winrate, winrates
 
+from conftest import write_df_gamed_stand_in
+
 
 def fixture_annotations(n: int = 60, seed: int = 0, length_bias: float = 1.0, extra_length: int = 0) -> list[dict]:
     """A judge that mildly prefers longer outputs, on n prompts with AlpacaEval-style indices."""
@@ -24,14 +26,7 @@ def fixture_annotations(n: int = 60, seed: int = 0, length_bias: float = 1.0, ex
 
 @pytest.fixture
 def df_gamed(tmp_path):
-    """A stand-in for alpaca_eval's df_gamed.csv: instruction difficulty of 805 prompts plus gamed rows."""
-    rng = np.random.default_rng(1)
-    base = pd.DataFrame({"index": range(805), "instruction_difficulty": rng.normal(size=805)})
-    gamed = base.sample(200, random_state=0).assign(model="gamed_verbose", preference=rng.uniform(1, 2, 200),
-                                                    std_delta_len=rng.normal(size=200), not_gamed_baseline=False)
-    path = tmp_path / "df_gamed.csv"
-    gamed.to_csv(path, index=False)
-    return str(path)
+    return write_df_gamed_stand_in(tmp_path / "df_gamed.csv")
 
 
 def test_raw_winrate_is_alpaca_evals(capsys):

@@ -79,7 +79,10 @@ def load_winrates(root: Path) -> pd.DataFrame:
     for path in sorted((root / "comparisons").glob("*/*/seed*/winrates.json")):
         data = json.loads(path.read_text())
         data["path"] = str(path)
-        data["policy"] = (data.get("axes") or {}).get("policy", "")
+        policy = data.get("policy") or (data.get("axes") or {}).get("policy", "")
+        # prompts of an out-of-distribution set (e.g. AlpacaEval's) get their own rows
+        ood = data.get("trained_on") not in (None, data["task"])
+        data["policy"] = f"{policy} [{data['task']}]".strip() if ood else policy
         rows.append(data)
     return pd.DataFrame(rows)
 

@@ -73,7 +73,8 @@ def load_runs(root: str | Path) -> pd.DataFrame:
             for category, value in (test.get("scores") or {}).items():
                 row[f"score:{category}"] = 100.0 * value
             for name, result in (metrics.get("ood") or {}).items():
-                row[f"ood:{name}"] = 100.0 * result["accuracy"]
+                if "accuracy" in result:  # open-ended sets have no accuracy (they are judged pairwise)
+                    row[f"ood:{name}"] = 100.0 * result["accuracy"]
             for key, value in (metrics.get("world") or {}).items():
                 row[f"world:{key}"] = value
         rows.append(row)

@@ -12,6 +12,7 @@ TASKS: Registry[type[Task]] = Registry("task", {
     "commonsenseqa": "harness.tasks.commonsenseqa:CommonsenseQA",
     "math": "harness.tasks.math_competition:MATH",
     "wildchat": "harness.tasks.wildchat:WildChat",
+    "alpaca_eval": "harness.tasks.alpaca_eval:AlpacaEval",
     "longbench": "harness.tasks.longbench:LongBench",
     "synth_arith": "harness.world.tasks:SynthArith",
     "synth_facts": "harness.world.tasks:SynthFacts",

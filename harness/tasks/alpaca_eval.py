@@ -1,0 +1,46 @@
+"""AlpacaEval's 805 instructions as an open-ended evaluation set (e.g. ``ood_tasks`` of a WildChat sweep).
+
+Records come from the hub (``tatsu-lab/alpaca_eval``, config ``alpaca_eval``, split ``eval``) or a local
+JSONL with ``instruction`` (and optionally ``dataset``). Each example keeps its position in the set as
+``index``, which alpaca_eval's length-controlled GLM (``length_controlled_v1``) uses to look up the
+instruction's difficulty, so judged comparisons on these prompts get the full length-controlled win rate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.config import TaskConfig
+from harness.tasks.base import Example, Task
+from harness.tasks.wildchat import INSTRUCTION_PROMPT
+
+
+class AlpacaEval(Task):
+    name = "alpaca_eval"
+    description = "AlpacaEval's 805 instructions (open-ended; judged pairwise, length-controlled GLM v1 applies)"
+    hub_id = "tatsu-lab/alpaca_eval"
+    hub_config = "alpaca_eval"
+    hub_splits = ("eval",)
+    kind = "open_ended"
+
+    def load(self, config: TaskConfig) -> list[Example]:
+        examples = super().load(config)
+        for index, example in enumerate(examples):  # position in the set, as alpaca_eval indexes it
+            example.meta["index"] = index
+            example.id = example.id or f"alpaca_eval-{index}"
+        return examples
+
+    def from_record(self, record: dict[str, Any]) -> Example:
+        instruction = record["instruction"]
+        if not isinstance(instruction, str) or not instruction.strip():
+            raise ValueError("empty instruction")
+        return Example(id=str(record.get("id", "")), question=instruction, gold="", category=record.get("dataset"))
+
+    def prompt(self, example: Example) -> str:
+        return INSTRUCTION_PROMPT.format(input=example.question)
+
+    def extract_answer(self, text: str, example: Example) -> str | None:
+        return text.strip()
+
+    def is_correct(self, text: str, example: Example) -> bool:
+        raise ValueError("alpaca_eval has no gold answers; compare policies with `harness compare`")
