@@ -17,6 +17,14 @@ from pathlib import Path
 from typing import Any
 
 
+def cache_home() -> Path:
+    """The harness's per-user cache folder: $HARNESS_CACHE, else $XDG_CACHE_HOME/harness (~/.cache/harness)."""
+    import os
+
+    base = os.environ.get("HARNESS_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "harness")
+    return Path(base)
+
+
 def content_key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -113,19 +113,13 @@ class LMJudge(Judge):
     def first_better(self, prompts: list[list[int]]) -> np.ndarray:
         import torch
 
-        from harness.models import model_device
+        from harness.models import left_pad, model_device
 
         device = model_device(self.model)
         out = []
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         for start in range(0, len(prompts), self.config.batch_size):
-            chunk = prompts[start:start + self.config.batch_size]
-            width = max(len(p) for p in chunk)
-            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, p in enumerate(chunk):
-                ids[row, width - len(p):] = torch.tensor(p)
-                mask[row, width - len(p):] = 1
+            ids, mask = left_pad(prompts[start:start + self.config.batch_size], pad)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             with torch.no_grad():
                 logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device),

@@ -151,3 +151,14 @@ def truncate_tokens(ids: list[int], limit: int, where: str) -> list[int]:
         head = limit // 2
         return ids[:head] + ids[len(ids) - (limit - head):]
     return ids[-limit:]
+
+
+def left_pad(sequences, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded token ids and attention mask of a batch of prompts (generation reads the last column)."""
+    width = max(len(p) for p in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, p in enumerate(sequences):
+        ids[row, width - len(p):] = torch.tensor(list(p), dtype=torch.long)
+        mask[row, width - len(p):] = 1
+    return ids, mask

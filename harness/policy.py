@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from harness.config import PolicyConfig
-from harness.models import chat_prompt_ids, load_causal_lm, load_tokenizer, model_device, truncate_tokens
+from harness.models import chat_prompt_ids, left_pad, load_causal_lm, load_tokenizer, model_device, truncate_tokens
 
 REFERENCE_ADAPTER = "reference"
 POLICY_ADAPTER = "default"
@@ -86,13 +86,7 @@ class Policy:
         return encoded
 
     def _left_pad(self, prompt_ids: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(p) for p in prompt_ids)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(prompt_ids), width), dtype=torch.long)
-        for row, p in enumerate(prompt_ids):
-            ids[row, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            mask[row, width - len(p):] = 1
+        ids, mask = left_pad(prompt_ids, self.tokenizer.pad_token_id)
         return ids.to(self.device), mask.to(self.device)
 
     # ----- generation ----------------------------------------------------------------------------

@@ -183,13 +183,12 @@ class HubClassifier:
 
 
 def _cache_file(config: ClassifierConfig, categories: Sequence[str], texts: Sequence[str]) -> Path:
-    from harness.cache import model_identity
+    from harness.cache import cache_home, model_identity
 
     key = json.dumps({"config": asdict(config), "seeds": load_seed_prompts(config.seeds), "categories": list(categories),
                       "model": model_identity(config.model, "auto", "cpu"), "texts": list(texts), "version": 1},
                      sort_keys=True, default=str)
-    base = os.environ.get("HARNESS_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "harness")
-    return Path(base) / "prompt_categories" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+    return cache_home() / "prompt_categories" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
 
 def classify_prompts(texts: Sequence[str], config: ClassifierConfig, categories: Sequence[str] = CATEGORIES) -> list[str]:

@@ -227,3 +227,16 @@ def split_by_category(examples: list[Example], config: TaskConfig, seed: int, na
     parts = [split_examples([e for e in examples if (e.category or "") == c], config, seed, f"{name}[{c}]")
              for c in categories]
     return Splits(*([e for part in parts for e in getattr(part, split)] for split in ("train", "dev", "test")))
+
+
+def subsample_per_category(examples: Sequence[Example], categories: Sequence[str], per_category: int | None,
+                           seed: int) -> list[Example]:
+    """At most ``per_category`` examples of each category (a seeded choice, original order kept)."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for category in categories:
+        members = [e for e in examples if e.category == category]
+        if per_category is not None and len(members) > per_category:
+            members = [members[i] for i in sorted(rng.choice(len(members), per_category, replace=False))]
+        chosen += members
+    return chosen

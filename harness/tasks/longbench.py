@@ -15,11 +15,9 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from harness.config import TaskConfig
 from harness.dataclass_parse import ConfigError
-from harness.tasks.base import Example, Task
+from harness.tasks.base import Example, Task, subsample_per_category
 from harness.tasks.longbench_metrics import best_over_answers
 
 CATEGORY_OF_DATASET = {
@@ -119,16 +117,7 @@ class LongBench(Task):
         examples = [e for e in super().load(config) if e.meta["dataset"] in self.options.datasets]
         if not examples:
             raise ConfigError(f"task longbench: no examples of datasets {self.options.datasets} in {config.path or self.hub_id}")
-        if self.options.per_category is None:
-            return examples
-        rng = np.random.default_rng(self.options.sample_seed)
-        chosen = []
-        for category in CATEGORIES:
-            members = [e for e in examples if e.category == category]
-            if len(members) > self.options.per_category:
-                members = [members[i] for i in sorted(rng.choice(len(members), self.options.per_category, replace=False))]
-            chosen += members
-        return chosen
+        return subsample_per_category(examples, CATEGORIES, self.options.per_category, self.options.sample_seed)
 
     def prompt(self, example: Example) -> str:
         return example.question

@@ -16,12 +16,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from harness.config import TaskConfig
 from harness.dataclass_parse import ConfigError
 from harness.prompt_classifier import CATEGORIES, ClassifierConfig, classify_prompts
-from harness.tasks.base import Example, Task
+from harness.tasks.base import Example, Task, subsample_per_category
 
 # Paper appendix A.1, "Instruction-Following".
 INSTRUCTION_PROMPT = (
@@ -126,17 +124,9 @@ class WildChat(Task):
         if not kept:
             raise ConfigError(f"task wildchat: every one of {len(raw)} prompts was dropped by the filters {dict(dropped)}")
         labels = classify_prompts([e.question for e in kept], self.options.classifier, self.options.categories)
-        by_category: dict[str, list[Example]] = {c: [] for c in self.options.categories}
         for example, label in zip(kept, labels):
             example.category = label
-            if label in by_category:
-                by_category[label].append(example)
-        rng = np.random.default_rng(self.options.sample_seed)
-        chosen = []
-        for category, examples in by_category.items():
-            if self.options.per_category is not None and len(examples) > self.options.per_category:
-                examples = [examples[i] for i in sorted(rng.choice(len(examples), self.options.per_category, replace=False))]
-            chosen += examples
+        chosen = subsample_per_category(kept, self.options.categories, self.options.per_category, self.options.sample_seed)
         self.load_report = {"raw": len(raw), "dropped": dict(sorted(dropped.items())), "kept": len(kept),
                             "classified": dict(Counter(labels)), "used": dict(Counter(e.category for e in chosen))}
         return chosen

@@ -63,8 +63,9 @@ class WorldConfig:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("HARNESS_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "harness")
-    return Path(base) / "world"
+    from harness.cache import cache_home
+
+    return cache_home() / "world"
 
 
 def world_dir(config: WorldConfig | None = None) -> Path:
