@@ -129,3 +129,29 @@ def test_real_prompts_subsampled_and_split_per_category(data_dir, tmp_path, monk
     rng = np.random.default_rng(0)
     for batch in category_batches(splits.train, 3, rng, by_category=True):
         assert len({e.category for e in batch}) == 1 and 1 <= len(batch) <= 3
+
+
+def test_hub_kind_classifier_maps_its_labels(tmp_path, monkeypatch):
+    """The paper's kind of classifier (a sequence-classification model, e.g. valpy/prompt-classification),
+    here a tiny local one: its labels are mapped onto ours; labels mapped to none become 'other'."""
+    import torch
+    from transformers import LlamaForSequenceClassification
+
+    from harness.tiny_models import byte_tokenizer, tiny_llama_config
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    config = tiny_llama_config(259)
+    config.num_labels, config.id2label = 3, {0: "Coding", 1: "Math", 2: "Chit-chat"}
+    config.label2id = {v: k for k, v in config.id2label.items()}
+    model = LlamaForSequenceClassification(config).eval()
+    model.save_pretrained(tmp_path / "clf")
+    byte_tokenizer().save_pretrained(tmp_path / "clf")
+    texts = ["def f(x): return x", "2 + 2 = ?", "hello there, how are you?", "integrate x^2"]
+    labels = classify_prompts(texts, ClassifierConfig(kind="hub", model=str(tmp_path / "clf"),
+                                                      label_map={"Coding": "coding", "Math": "math_reasoning"}))
+    tokenizer = byte_tokenizer()
+    with torch.no_grad():
+        raw = [config.id2label[int(model(torch.tensor([tokenizer(t)["input_ids"]])).logits.argmax())] for t in texts]
+    mapping = {"Coding": "coding", "Math": "math_reasoning", "Chit-chat": "other"}
+    assert labels == [mapping[r] for r in raw]
