@@ -90,10 +90,8 @@ def load_winrates(root: Path) -> pd.DataFrame:
 def _pair_title(frame: pd.DataFrame, model: str, baseline: str) -> str:
     """'LASeR vs. Best RM' style names from the runs' rows (labels of other methods stay as they are)."""
     def name(label: str) -> str:
-        runs = frame[frame["label"] == label]
-        if runs.empty:
-            return label
-        run = runs.iloc[0].to_dict()
+        runs = frame[frame["label"] == label] if "label" in frame else frame.iloc[0:0]
+        run = runs.iloc[0].to_dict() if not runs.empty else {"method_name": label, "label": label}
         row = row_name(run)
         if run.get("method_name") == "single_rm" and (run.get("method_args") or {}).get("rm") == run.get("best_rm"):
             return "Best RM"
