@@ -80,10 +80,15 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
         from harness.judges import JUDGES
         from harness.registry import UnknownNameError
 
+        judge = sweep.compare.judge
         try:
-            JUDGES.check(sweep.compare.judge.kind)
+            JUDGES.check(judge.kind)
         except UnknownNameError as error:
             raise ConfigError(f"{path}: compare.judge.kind: {error}") from None
+        if judge.kind == "lm" and not judge.model:
+            raise ConfigError(f"{path}: compare.judge.model: required for a judge of kind 'lm' (a causal LM)")
+        if judge.kind == "reward_model" and judge.reward_model is None:
+            raise ConfigError(f"{path}: compare.judge.reward_model: required for a judge of kind 'reward_model'")
     labels = [m.label or m.name for m in sweep.methods]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:

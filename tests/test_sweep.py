@@ -192,3 +192,22 @@ def test_cluster_executor_runs_a_two_run_sweep(engine, tmp_path, tiny_models, da
     results = list(run_all(configs, executor))
     assert sorted(r["status"] for r in results) == ["done", "done"]
     assert all((Path(c.out) / "metrics.json").exists() for c in configs)
+
+
+def test_compare_section_is_checked_when_the_sweep_loads(tmp_path, tiny_models, data_dir):
+    path = _sweep_file(tmp_path, tiny_models, data_dir)
+    data = yaml.safe_load(path.read_text())
+    for judge, message in (({"kind": "gpt"}, "compare.judge.kind: unknown judge 'gpt'"),
+                           ({"kind": "lm"}, "compare.judge.model: required"),
+                           ({"kind": "reward_model"}, "compare.judge.reward_model: required")):
+        data["compare"] = {"judge": judge, "pairs": [["laser", "random_rm"]]}
+        path.write_text(yaml.safe_dump(data))
+        with pytest.raises(ConfigError, match=message):
+            load_sweep(path)
+    data["compare"] = {"judge": {"kind": "lm", "model": tiny_models["rm_a"]}, "pairs": [["laser", "nope"]]}
+    path.write_text(yaml.safe_dump(data))
+    from harness.comparisons import run_comparisons
+
+    sweep = load_sweep(path)
+    with pytest.raises(ConfigError, match=r"compare.pairs: \['laser', 'nope'\] must name two method labels"):
+        run_comparisons(sweep, expand(sweep, tmp_path / "out", check_data=False), tmp_path / "out")
