@@ -19,7 +19,7 @@ from typing import Any
 from harness.dataclass_parse import ConfigError
 from harness.io import write_json_atomic
 from harness.judges import JudgeConfig, build_judge
-from harness.winrates import LengthControl, winrates
+from harness.winrates import LengthControl, raw_winrate, winrates
 
 COMPARISONS = "comparisons"
 
@@ -103,6 +103,8 @@ def run_comparisons(sweep, specs, root: Path, force: bool = False, progress=prin
                 annotations = annotate(judge, compare.judge.label, model, baseline, model_rows, baseline_rows, compare.max_examples)
                 on_alpaca_eval = all(a.get("dataset") == "alpaca_eval" for a in annotations)
                 result = winrates(annotations, compare.length_control, on_alpaca_eval, compare.df_gamed)
+                result["by_category"] = {category: raw_winrate([a for a in annotations if a.get("category") == category])["win_rate"]
+                                         for category in sorted({str(a.get("category")) for a in annotations if a.get("category")})}
                 policy = spec.axes.get("policy") or spec.config.policy.model.rstrip("/").split("/")[-1]
                 result.update(task=target, trained_on=task, model=model, baseline=baseline, seed=seed, axes=spec.axes,
                               policy=policy, judge=compare.judge.label)

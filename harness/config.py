@@ -59,9 +59,11 @@ class RewardModelConfig:
 class TaskConfig:
     name: str = ""
     path: str = field(default="", metadata={"help": "Local JSONL/Parquet file or folder; empty loads from the hub."})
-    max_examples: int | None = field(default=None, metadata={"help": "Subsample the pooled examples first."})
+    max_examples: int | None = field(default=None, metadata={
+        "help": "Subsample the pooled examples first (tasks batched by category: each category)."})
     split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.1, 0.2])
-    split_sizes: list[int] | None = field(default=None, metadata={"help": "Exact train/dev/test sizes."})
+    split_sizes: list[int] | None = field(default=None, metadata={
+        "help": "Exact train/dev/test sizes (tasks batched by category: per category)."})
     split_seed: int | None = field(default=None, metadata={"help": "Defaults to the run seed."})
     options: dict[str, Any] = field(default_factory=dict, metadata={"help": "Task-specific options (the task's Options)."})
     batch_by_category: bool | None = field(

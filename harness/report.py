@@ -13,7 +13,8 @@ from pathlib import Path
 
 from harness.io import write_text_atomic
 from harness.reporting.build import build_tables, per_seed
-from harness.reporting.open_tasks import table2, utilisation_by_category, utilisation_markdown, winrate_tables
+from harness.reporting.open_tasks import (table2, utilisation_by_category, utilisation_markdown, winrate_tables,
+                                          winrates_by_category)
 from harness.reporting.paper import compare_with_paper, paper_table, paper_table_names
 from harness.reporting.stats import laser_vs_baselines, per_example_tests, wilcoxon_frame, wilcoxon_markdown
 from harness.reporting.store import load_runs
@@ -41,6 +42,9 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
         tables.append(long_context)
     winrate_tables_ = winrate_tables(frame, root)
     tables += winrate_tables_
+    by_category = winrates_by_category(frame, root)
+    if by_category is not None:
+        tables.append(by_category)
     for table in tables:
         written += write_table(table, out)
         if with_paper and table.name in paper_table_names():

@@ -63,6 +63,8 @@ def test_instruction_small_runs_judges_and_reports(tmp_path, tiny_models, data_d
     table = (root / "report" / "alpaca_eval.md").read_text()
     assert "LASeR vs. Best RM" in table and "LASeR vs. Sequential" in table and "LASeR vs. Random" in table
     assert (root / "report" / "utilisation_by_category.md").exists() and (root / "report" / "fig_winrates.png").exists()
+    by_category = (root / "report" / "alpaca_eval_by_category.md").read_text()
+    assert any(title in by_category for title in ("Creative", "Analysis", "Coding", "Factual", "Math"))
     capsys.readouterr()
     compare_sweep(str(EXPERIMENTS / "instruction_small.yaml"), overrides, str(tmp_path), report=False)
     assert "0 judged, 6 already judged" in capsys.readouterr().out

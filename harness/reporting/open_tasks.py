@@ -3,6 +3,7 @@
 - ``table2``: LongBench best-of-n scores per category (layout of paper Table 2: categories x policies);
 - ``alpaca_eval``: length-controlled win rates of LASeR against each baseline (layout of paper Fig. 2),
   from ``<sweep>/comparisons/**/winrates.json``, and ``alpaca_eval_raw`` with the raw win rates;
+- ``alpaca_eval_by_category``: the raw win rates per prompt category;
 - ``utilisation_by_category``: the share of each RM among LASeR's choices per category (paper Figs. 6-7;
   WildChat from the training steps, LongBench from the frozen bandit's test batches).
 """
@@ -142,6 +143,31 @@ def winrate_tables(frame: pd.DataFrame, root: Path) -> list[Table]:
         table = Table(name, title, groups, [f"{model_name} wins", "Baseline wins"], rows, highlight="none", footnotes=footnotes)
         tables.append(table)
     return tables
+
+
+def winrates_by_category(frame: pd.DataFrame, root: Path) -> Table | None:
+    """Raw win rates (%) of each comparison per prompt category, mean over seeds (and policies)."""
+    data = load_winrates(root)
+    if data.empty or "by_category" not in data:
+        return None
+    pairs = _configured_order(root, list(dict.fromkeys(zip(data["model"], data["baseline"]))))
+    records = [(row["policy"], (row["model"], row["baseline"]), category, value, row["path"])
+               for _, row in data.iterrows() for category, value in (row["by_category"] or {}).items()]
+    if not records:
+        return None
+    long = pd.DataFrame(records, columns=["policy", "pair", "category", "value", "path"])
+    rows = {}
+    for policy in sorted(long["policy"].unique()):
+        present = long[long["policy"] == policy]["category"].unique()
+        for category in sorted(present, key=lambda c: CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else len(CATEGORY_ORDER)):
+            cells = []
+            for pair in pairs:
+                chunk = long[(long["policy"] == policy) & (long["category"] == category) & (long["pair"] == pair)]
+                cells.append(_cell(chunk["value"], list(chunk["path"])))
+            rows[f"{category_title(category)} ({policy})" if policy else category_title(category)] = cells
+    return Table("alpaca_eval_by_category", "Raw win rates (%) per prompt category, model vs. baseline",
+                 [_pair_title(frame, m, b) for m, b in pairs], ["win rate"], rows, highlight="none",
+                 footnotes=["Draws count half; mean over seeds. Categories from the task's prompt classifier."])
 
 
 def utilisation_by_category(frame: pd.DataFrame) -> pd.DataFrame:
