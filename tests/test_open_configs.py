@@ -33,7 +33,7 @@ def test_instruction_small_runs_judges_and_reports(tmp_path, tiny_models, data_d
         "tasks.0.options={max_chars: 400, per_category: 5, classifier: {max_tokens: 64}}",
         "base.train.iterations=1", "base.train.max_steps_per_iteration=1", "base.train.batch_size=2",
         "base.train.num_samples=2", "base.train.pairs_per_prompt=1", "base.train.max_new_tokens=8",
-        "base.eval.max_new_tokens=8", f"compare.judge.model={tiny_models['rm_a']}",
+        "base.eval.max_new_tokens=8", f"compare.judge.reward_model.model={tiny_models['rm_a']}",
         "base.ood_tasks.0.split_sizes=[0, 0, 6]", f"compare.df_gamed={write_df_gamed_stand_in(tmp_path / 'df_gamed.csv')}"]
     assert run_sweep(str(EXPERIMENTS / "instruction_small.yaml"), overrides, str(tmp_path), ExecutorConfig()) == 0
     root = tmp_path / "instruction_small"

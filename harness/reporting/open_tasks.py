@@ -167,7 +167,7 @@ def winrates_by_category(frame: pd.DataFrame, root: Path) -> Table | None:
             rows[f"{category_title(category)} ({policy})" if policy else category_title(category)] = cells
     return Table("alpaca_eval_by_category", "Raw win rates (%) per prompt category, model vs. baseline",
                  [_pair_title(frame, m, b) for m, b in pairs], ["win rate"], rows, highlight="none",
-                 footnotes=["Draws count half; mean over seeds. Categories from the task's prompt classifier."])
+                 footnotes=["Draws count half; mean over seeds. WildChat: the prompt classifier's categories; AlpacaEval: its source sets."])
 
 
 def utilisation_by_category(frame: pd.DataFrame) -> pd.DataFrame:
