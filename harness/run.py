@@ -128,7 +128,7 @@ def _counts(values) -> dict[str, int]:
     return counts
 
 
-def test_summary(test: dict[str, Any], config: RunConfig, trained: bool) -> dict[str, Any]:
+def metrics_test_block(test: dict[str, Any], config: RunConfig, trained: bool) -> dict[str, Any]:
     """metrics.json's "test": everything of the evaluation but its per-example records."""
     summary = {k: v for k, v in test.items() if k not in ("records", "seconds")}
     summary["decoding"] = f"best_of_{config.train.num_samples}" if config.mode == "best_of_n" and trained else config.eval.decoding
@@ -209,7 +209,7 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
         "policy": config.policy.model, "reward_models": [rm.name for rm in config.reward_models],
         "loss": config.train.loss, "iterations": config.train.iterations, "steps": loop.state.global_step,
         "mode": config.mode, "task_kind": task.kind,
-        "test": test_summary(test, config, method.trains),
+        "test": metrics_test_block(test, config, method.trains),
         "ood": ood,
         "final_dev_accuracy": loop.state.iterations[-1].get("dev_accuracy") if loop.state.iterations else None,
         "selection_counts": counts,

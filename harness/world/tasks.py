@@ -32,10 +32,10 @@ class WorldTask(Task):
     def prompt(self, example: Example) -> str:
         return example.question
 
-    def splits(self, config: TaskConfig, seed: int):
+    def splits(self, config: TaskConfig, seed: int, examples: list[Example] | None = None):
         if config.split_sizes is None and config.max_examples is None:
             config = TaskConfig(**{**config.__dict__, "split_sizes": [300, 100, 300]})
-        return super().splits(config, seed)
+        return super().splits(config, seed, examples)
 
     def reward_model_competence(self) -> dict[str, float]:
         """Each world RM's ranking accuracy on this family (from the world's build report)."""
