@@ -86,3 +86,10 @@ def test_middle_truncation_keeps_both_ends():
     assert truncate_tokens(ids, 5, "middle") == [0, 1, 7, 8, 9]
     assert truncate_tokens(ids, 4, "left") == [6, 7, 8, 9]
     assert truncate_tokens(ids, 20, "middle") == ids
+
+
+def test_records_with_a_question_field_render_too():
+    task = get_task("longbench")
+    example = task.from_record({"_id": "q", "dataset": "qasper", "context": "Article text.", "question": "What is it?",
+                                "answers": ["text"]})
+    assert example.question == PROMPTS["single_doc_qa"].format(context="Article text.", input="What is it?")

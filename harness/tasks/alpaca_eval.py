@@ -1,7 +1,8 @@
 """AlpacaEval's 805 instructions as an open-ended evaluation set (e.g. ``ood_tasks`` of a WildChat sweep).
 
-Records come from the hub (``tatsu-lab/alpaca_eval``, config ``alpaca_eval``, split ``eval``) or a local
-JSONL with ``instruction`` (and optionally ``dataset``). Each example keeps its position in the set as
+Records come from the hub (the file ``alpaca_eval.json`` of the dataset repo ``tatsu-lab/alpaca_eval``, read
+directly: the repo's loading script no longer runs with datasets>=4) or a local JSONL with ``instruction``
+(and optionally ``dataset``). Each example keeps its position in the set as
 ``index``, which alpaca_eval's length-controlled GLM (``length_controlled_v1``) uses to look up the
 instruction's difficulty, so judged comparisons on these prompts get the full length-controlled win rate.
 """
@@ -19,9 +20,15 @@ class AlpacaEval(Task):
     name = "alpaca_eval"
     description = "AlpacaEval's 805 instructions (open-ended; judged pairwise, length-controlled GLM v1 applies)"
     hub_id = "tatsu-lab/alpaca_eval"
-    hub_config = "alpaca_eval"
-    hub_splits = ("eval",)
     kind = "open_ended"
+
+    def _hub_records(self) -> list[tuple[str, dict[str, Any]]]:
+        import json
+
+        from huggingface_hub import hf_hub_download
+
+        path = hf_hub_download(self.hub_id, "alpaca_eval.json", repo_type="dataset")
+        return [(f"{self.hub_id}/alpaca_eval.json item {i}", row) for i, row in enumerate(json.loads(open(path).read()))]
 
     def load(self, config: TaskConfig) -> list[Example]:
         examples = super().load(config)

@@ -1,8 +1,8 @@
 """LongBench long-context understanding (paper sec. 4.2, Table 2): inference only, best-of-n.
 
 Four categories, as in the paper: single-document QA, multi-document QA, summarization and few-shot
-learning. Records come from the hub (``THUDM/LongBench``, one config per dataset, with ``context``,
-``input`` and ``answers``) and are rendered with the paper's prompt for their category (appendix A.1),
+learning. Records come from the hub (a Parquet copy of ``THUDM/LongBench``, one config per dataset, with
+``context``, ``input`` or ``question``, and ``answers``) and are rendered with the paper's prompt for their category (appendix A.1),
 or from local JSONL whose records carry either ``context``/``input`` or an already rendered ``prompt``
 (e.g. MiniLongBench's). Scores follow the paper's Table 2: token F1 with LongBench's normalisation for
 QA and few-shot learning, ROUGE-L for summarization; as in LongBench, few-shot predictions are cut at
@@ -60,6 +60,9 @@ class LongBenchOptions:
         "help": "LongBench datasets to use (hub configs / the records' 'task' or 'dataset' field)."})
     per_category: int | None = field(default=None, metadata={"help": "Subsample each category (paper: 5000)."})
     sample_seed: int = 0
+    hub_id: str = field(default="Xnhyacinth/LongBench", metadata={
+        "help": "Parquet copy of THUDM/LongBench (one config per dataset, split test); THUDM/LongBench itself is a "
+                "loading script, which datasets>=4 no longer runs."})
 
 
 def _answers(value: Any) -> list[str]:
@@ -80,7 +83,7 @@ def _answers(value: Any) -> list[str]:
 class LongBench(Task):
     name = "longbench"
     description = "LongBench (English): single/multi-doc QA, summarization, few-shot; F1 / ROUGE-L, best-of-n"
-    hub_id = "THUDM/LongBench"
+    hub_id = "Xnhyacinth/LongBench"  # default of options.hub_id
     kind = "scored"
     Options = LongBenchOptions
     batch_by_category = True
@@ -99,7 +102,8 @@ class LongBench(Task):
         if "prompt" in record and record["prompt"]:
             prompt = record["prompt"]
         else:
-            prompt = PROMPTS[category].format(context=record["context"], input=record["input"])
+            question = record["input"] if "input" in record else record["question"]
+            prompt = PROMPTS[category].format(context=record["context"], input=question)
         identifier = record.get("id") or record.get("_id")
         return Example(id=str(identifier), question=prompt, gold="", category=category,
                        meta={"dataset": dataset, "answers": _answers(record["answers"])})
@@ -109,8 +113,8 @@ class LongBench(Task):
 
         rows = []
         for dataset in self.options.datasets:
-            for i, row in enumerate(load_dataset(self.hub_id, dataset, split="test")):
-                rows.append((f"{self.hub_id}[{dataset}] row {i}", {**dict(row), "dataset": dataset}))
+            for i, row in enumerate(load_dataset(self.options.hub_id, dataset, split="test")):
+                rows.append((f"{self.options.hub_id}[{dataset}] row {i}", {**dict(row), "dataset": dataset}))
         return rows
 
     def load(self, config: TaskConfig) -> list[Example]:
