@@ -53,6 +53,11 @@ def test_instruction_small_runs_judges_and_reports(tmp_path, tiny_models, data_d
         assert {"instruction", "output_1", "generator_1", "output_2", "generator_2", "annotator", "preference"} <= set(annotations[0])
         assert annotations[0]["generator_2"] == "laser" and all(1 <= a["preference"] <= 2 for a in annotations)
         rates = json.loads((folder / "winrates.json").read_text())
+        from alpaca_eval import utils as alpaca_utils
+        from alpaca_eval.metrics import get_winrate
+
+        # alpaca_eval's own loader reads the stored annotations and gets the same win rate
+        assert get_winrate(alpaca_utils.load_or_convert_to_dataframe(folder / "annotations.json"))["win_rate"] == pytest.approx(rates["win_rate"])
         assert rates["lc_variant"] == "length_controlled_minimal" and 0 <= rates["length_controlled_winrate"] <= 100
         # the same policies on AlpacaEval's instructions: its full length-controlled GLM applies there
         ood = root / "comparisons" / "alpaca_eval" / pair / "seed0"
