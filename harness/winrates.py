@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -31,10 +32,21 @@ MINIMAL, GLM_V1 = "length_controlled_minimal", "length_controlled_v1"
 LengthControl = Literal["auto", "glm", "minimal", "none"]
 
 
-def raw_winrate(annotations: Sequence[dict[str, Any]]) -> dict[str, float]:
-    from alpaca_eval.metrics import get_winrate
+@contextlib.contextmanager
+def _quiet():
+    """alpaca_eval 0.6.6 imports pkg_resources and calls scikit-learn APIs that warn about future releases;
+    those warnings say nothing about our numbers."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        yield
 
-    return {k: float(v) for k, v in get_winrate(list(annotations)).items()}
+
+def raw_winrate(annotations: Sequence[dict[str, Any]]) -> dict[str, float]:
+    with _quiet():
+        from alpaca_eval.metrics import get_winrate
+
+        return {k: float(v) for k, v in get_winrate(list(annotations)).items()}
 
 
 def lengths_differ(annotations: Sequence[dict[str, Any]]) -> bool:
@@ -44,6 +56,11 @@ def lengths_differ(annotations: Sequence[dict[str, Any]]) -> bool:
 
 def minimal_lc_winrate(annotations: Sequence[dict[str, Any]]) -> float:
     """alpaca_eval's length-only GLM: the predicted win rate (%) if both outputs had the same length."""
+    with _quiet():
+        return _minimal_lc_winrate(annotations)
+
+
+def _minimal_lc_winrate(annotations: Sequence[dict[str, Any]]) -> float:
     from alpaca_eval.metrics.glm_winrate import GLM_INFO, fit_LogisticRegressionCV, make_dmatrix_for_model
 
     df = pd.DataFrame(list(annotations))
@@ -100,7 +117,7 @@ def glm_v1_winrate(annotations: Sequence[dict[str, Any]], df_gamed: str = "") ->
     from alpaca_eval.metrics.glm_winrate import get_length_controlled_winrate
 
     context = _df_gamed_from(df_gamed) if df_gamed else contextlib.nullcontext()
-    with context:
+    with context, _quiet():
         metrics = get_length_controlled_winrate(pd.DataFrame(list(annotations)), glm_name=GLM_V1, save_weights_dir=None,
                                                 is_add_glm_preference_inplace=False)
     return float(metrics["length_controlled_winrate"])
