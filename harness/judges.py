@@ -118,7 +118,10 @@ class LMJudge(Judge):
         device = model_device(self.model)
         out = []
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        for start in range(0, len(prompts), self.config.batch_size):
+        from tqdm import tqdm
+
+        starts = range(0, len(prompts), self.config.batch_size)
+        for start in tqdm(starts, desc="judging", unit="batch", disable=len(starts) < 10, leave=False):
             ids, mask = left_pad(prompts[start:start + self.config.batch_size], pad)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             with torch.no_grad():
