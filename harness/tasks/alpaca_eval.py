@@ -12,15 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from harness.config import TaskConfig
-from harness.tasks.base import Example, Task
-from harness.tasks.wildchat import INSTRUCTION_PROMPT
+from harness.tasks.base import Example
+from harness.tasks.wildchat import InstructionTask
 
 
-class AlpacaEval(Task):
+class AlpacaEval(InstructionTask):
     name = "alpaca_eval"
     description = "AlpacaEval's 805 instructions (open-ended; judged pairwise, length-controlled GLM v1 applies)"
     hub_id = "tatsu-lab/alpaca_eval"
-    kind = "open_ended"
 
     def _hub_records(self) -> list[tuple[str, dict[str, Any]]]:
         import json
@@ -42,12 +41,3 @@ class AlpacaEval(Task):
         if not isinstance(instruction, str) or not instruction.strip():
             raise ValueError("empty instruction")
         return Example(id=str(record.get("id", "")), question=instruction, gold="", category=record.get("dataset"))
-
-    def prompt(self, example: Example) -> str:
-        return INSTRUCTION_PROMPT.format(input=example.question)
-
-    def extract_answer(self, text: str, example: Example) -> str | None:
-        return text.strip()
-
-    def is_correct(self, text: str, example: Example) -> bool:
-        raise ValueError("alpaca_eval has no gold answers; compare policies with `harness compare`")

@@ -53,11 +53,26 @@ class WildChatOptions:
     hub_max_records: int = field(default=50000, metadata={"help": "Hub rows streamed before filtering."})
 
 
-class WildChat(Task):
+class InstructionTask(Task):
+    """An instruction-following prompt set: no gold answers; the paper's instruction prompt; outputs are
+    judged pairwise (``harness compare``)."""
+
+    kind = "open_ended"
+
+    def prompt(self, example: Example) -> str:
+        return INSTRUCTION_PROMPT.format(input=example.question)
+
+    def extract_answer(self, text: str, example: Example) -> str | None:
+        return text.strip()
+
+    def is_correct(self, text: str, example: Example) -> bool:
+        raise ValueError(f"{self.name} has no gold answers; compare policies with `harness compare`")
+
+
+class WildChat(InstructionTask):
     name = "wildchat"
     description = "WildChat first-turn user prompts in five categories; judged pairwise (AlpacaEval win rates)"
     hub_id = "allenai/WildChat-1M"
-    kind = "open_ended"
     Options = WildChatOptions
     batch_by_category = True
 
@@ -131,11 +146,3 @@ class WildChat(Task):
                             "classified": dict(Counter(labels)), "used": dict(Counter(e.category for e in chosen))}
         return chosen
 
-    def prompt(self, example: Example) -> str:
-        return INSTRUCTION_PROMPT.format(input=example.question)
-
-    def extract_answer(self, text: str, example: Example) -> str | None:
-        return text.strip()
-
-    def is_correct(self, text: str, example: Example) -> bool:
-        raise ValueError("wildchat has no gold answers; compare policies with `harness compare`")
