@@ -17,12 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from harness.evaluation import example_record, summarise
-from harness.logprobs import completion_logps, make_token_batch
 from harness.methods import StepFeedback
-from harness.policy import Sample
+from harness.rewards import sequence_logps
 from harness.seeding import stable_seed
 from harness.tasks.base import Example
 from harness.training import StageTimer, TrainingLoop, category_batches
@@ -38,21 +36,15 @@ class BestOfNLoop(TrainingLoop):
 
     trains_policy = False
 
-    @torch.no_grad()
     def mean_nll(self, prompt_ids: list[list[int]], responses: list[list[int]]) -> float:
         """Mean over prompts of -log pi(y|x) / |y| for the picked responses (empty responses are skipped)."""
         keep = [i for i, r in enumerate(responses) if r]
         if not keep:
             return 0.0
-        batch_size = max(1, self.config.train.micro_batch_size)
-        values = []
-        for start in range(0, len(keep), batch_size):
-            rows = keep[start:start + batch_size]
-            batch = make_token_batch([prompt_ids[i] for i in rows], [responses[i] for i in rows],
-                                     self.policy.tokenizer.pad_token_id, self.policy.device)
-            sums, counts = completion_logps(self.policy.model, batch)
-            values += (-(sums / counts.clamp(min=1).float())).tolist()
-        return float(np.mean(values))
+        longest = max(len(prompt_ids[i]) + len(responses[i]) for i in keep)
+        sums, counts = sequence_logps(self.policy.model, self.policy.tokenizer.pad_token_id, [prompt_ids[i] for i in keep],
+                                      [responses[i] for i in keep], batch_tokens=self.config.train.micro_batch_size * longest)
+        return float(np.mean(-sums / counts))
 
     def run_step(self, iteration: int, batch_index: int, num_steps: int, batch: list[Example], timer: StageTimer) -> dict[str, Any]:
         scored = self.choose_and_sample(batch, iteration, batch_index, num_steps, timer)
@@ -95,9 +87,9 @@ class BestOfNLoop(TrainingLoop):
         batches = category_batches(examples, cfg.batch_size, rng, self.task.groups_by_category(self.config.task))
         timer, records, selections = StageTimer(), [], []
         for index, batch in enumerate(batches):
+            # the same seed for every method, so every method reranks the same n samples
             seed = stable_seed(self.config.seed, f"{split}_samples", index)
-            sampler = lambda ids, seed=seed: self.sample_with_seed(ids, seed)  # noqa: E731
-            scored = self.choose_and_sample(batch, cfg.iterations + 1, index, len(batches), timer, sampler=sampler)
+            scored = self.choose_and_sample(batch, cfg.iterations + 1, index, len(batches), timer, sample_seed=seed)
             for example, group, row, i in zip(batch, scored.samples, scored.scores, best_indices(scored.scores)):
                 records.append({**example_record(self.task, example, group[i].text), "reward_model": scored.choice.label,
                                 "picked": int(i), "candidate_rewards": [float(v) for v in row],
@@ -108,9 +100,3 @@ class BestOfNLoop(TrainingLoop):
         result = summarise(self.task, records)
         result["seconds"] = {stage: round(value, 4) for stage, value in timer.seconds.items()}
         return result, selections
-
-    def sample_with_seed(self, prompt_ids: list[list[int]], seed: int) -> list[list[Sample]]:
-        """Test samples: the same seed for every method, so every method reranks the same n samples."""
-        cfg = self.config.train
-        settings = dict(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, seed=seed)
-        return self.cached_generate(prompt_ids, cfg.num_samples, settings)

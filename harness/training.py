@@ -101,15 +101,13 @@ class TrainingLoop:
         self.cache = cache
         self.policy_updated = False  # until the first optimisation step the policy is the initial one
 
-    def sample(self, prompt_ids: list[list[int]]) -> list[list[Sample]]:
-        """n samples per prompt for the current step."""
+    def sample(self, prompt_ids: list[list[int]], seed: int | None = None) -> list[list[Sample]]:
+        """n samples per prompt, seeded by the current step unless a seed is given; while the policy is
+        still the initial one, they are shared with other runs through the cache."""
         cfg = self.config.train
-        seed = stable_seed(self.config.seed, "sample", self.state.global_step)
+        seed = stable_seed(self.config.seed, "sample", self.state.global_step) if seed is None else seed
+        n = cfg.num_samples
         settings = dict(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, seed=seed)
-        return self.cached_generate(prompt_ids, cfg.num_samples, settings)
-
-    def cached_generate(self, prompt_ids: list[list[int]], n: int, settings: dict[str, Any]) -> list[list[Sample]]:
-        """While the policy is still the initial one, its samples are shared with other runs through the cache."""
         if self.cache is None or self.policy_updated:
             return self.policy.generate(prompt_ids, n, **settings)
         from harness.cache import content_key
@@ -132,7 +130,7 @@ class TrainingLoop:
         return batches[:limit] if limit is not None else batches
 
     def choose_and_sample(self, batch: list[Example], iteration: int, batch_index: int, num_steps: int,
-                          timer: StageTimer, sampler: Callable[[list[list[int]]], list[list[Sample]]] | None = None) -> Scored:
+                          timer: StageTimer, sample_seed: int | None = None) -> Scored:
         """The method's choice for a batch, n samples per prompt, and the chosen RM(s)' scores (prompts x n)."""
         prompts = [self.task.prompt(e) for e in batch]
         prompt_ids = self.policy.encode_prompts(prompts)
@@ -144,7 +142,7 @@ class TrainingLoop:
         with timer.time("select"):
             choice = self.method.select(context)
         with timer.time("sample"):
-            samples = (sampler or self.sample)(prompt_ids)
+            samples = self.sample(prompt_ids, sample_seed)
         with timer.time("score"):
             n = len(samples[0])
             flat_prompts = [p for p, group in zip(prompts, samples) for _ in group]
