@@ -19,7 +19,7 @@ from typing import Any
 from harness.dataclass_parse import ConfigError
 from harness.io import write_json_atomic
 from harness.judges import JudgeConfig, build_judge
-from harness.winrates import LengthControl, raw_winrate, winrates
+from harness.winrates import LengthControl, winrates, winrates_by_category
 
 COMPARISONS = "comparisons"
 
@@ -68,6 +68,19 @@ def comparison_folder(root: Path, task: str, model: str, baseline: str, axes: di
     return root / COMPARISONS / _safe(task) / _safe(f"{model}__vs__{baseline}{suffix}") / f"seed{seed}"
 
 
+def judge_and_store(judge, compare: CompareConfig, folder: Path, model_rows: list[dict[str, Any]],
+                    baseline_rows: list[dict[str, Any]], facts: dict[str, Any]) -> dict[str, Any]:
+    """Annotate one pair of runs' outputs, compute its win rates, write both files atomically."""
+    model, baseline = facts["model"], facts["baseline"]
+    annotations = annotate(judge, compare.judge.label, model, baseline, model_rows, baseline_rows, compare.max_examples)
+    on_alpaca_eval = all(a.get("dataset") == "alpaca_eval" for a in annotations)
+    result = winrates(annotations, compare.length_control, on_alpaca_eval, compare.df_gamed)
+    result.update(by_category=winrates_by_category(annotations), judge=compare.judge.label, **facts)
+    write_json_atomic(folder / "annotations.json", annotations)
+    write_json_atomic(folder / "winrates.json", result)
+    return result
+
+
 def run_comparisons(sweep, specs, root: Path, force: bool = False, progress=print) -> dict[str, int]:
     """Judge every configured pair; returns counts of done / skipped / waiting comparisons."""
     compare: CompareConfig | None = sweep.compare
@@ -77,40 +90,35 @@ def run_comparisons(sweep, specs, root: Path, force: bool = False, progress=prin
     for pair in compare.pairs:
         if len(pair) != 2 or any(label not in labels for label in pair):
             raise ConfigError(f"compare.pairs: {pair} must name two method labels of the sweep; labels: {sorted(labels)}")
-    index = {(s.task, s.method_label, s.seed, json.dumps(s.axes, sort_keys=True, default=str)): s for s in specs}
+    def key(spec, label: str) -> tuple:
+        return spec.task, label, spec.seed, json.dumps(spec.axes, sort_keys=True, default=str)
+
+    index = {key(s, s.method_label): s for s in specs}
+    jobs = [(spec, baseline, target) for spec in sorted(specs, key=lambda s: s.run_id)
+            for model, baseline in compare.pairs if spec.method_label == model
+            for target in [spec.task] + [ood.name for ood in spec.config.ood_tasks]]
     judge, counts = None, {"done": 0, "skipped": 0, "waiting": 0}
-    for (task, label, seed, axes_key), spec in sorted(index.items()):
-        evaluated = [task] + [ood.name for ood in spec.config.ood_tasks]
-        for model, baseline in compare.pairs:
-            if label != model:
-                continue
-            other = index.get((task, baseline, seed, axes_key))
-            for target in evaluated:
-                folder = comparison_folder(root, target, model, baseline, spec.axes, seed)
-                if (folder / "winrates.json").exists() and not force:
-                    counts["skipped"] += 1
-                    continue
-                model_rows = _read_records(spec.folder, target, task)
-                baseline_rows = _read_records(other.folder, target, task) if other else None
-                if model_rows is None or baseline_rows is None:
-                    counts["waiting"] += 1
-                    progress(f"compare {target} {model} vs {baseline} seed{seed}: waiting for both runs to finish")
-                    continue
-                if "output" not in model_rows[0]:
-                    continue  # not an open-ended task: nothing to judge
-                judge = judge or build_judge(compare.judge)
-                progress(f"compare {target} {model} vs {baseline} seed{seed}: judging {len(model_rows)} prompts with {compare.judge.label}")
-                annotations = annotate(judge, compare.judge.label, model, baseline, model_rows, baseline_rows, compare.max_examples)
-                on_alpaca_eval = all(a.get("dataset") == "alpaca_eval" for a in annotations)
-                result = winrates(annotations, compare.length_control, on_alpaca_eval, compare.df_gamed)
-                result["by_category"] = {category: raw_winrate([a for a in annotations if a.get("category") == category])["win_rate"]
-                                         for category in sorted({str(a.get("category")) for a in annotations if a.get("category")})}
-                policy = spec.axes.get("policy") or spec.config.policy.model.rstrip("/").split("/")[-1]
-                result.update(task=target, trained_on=task, model=model, baseline=baseline, seed=seed, axes=spec.axes,
-                              policy=policy, judge=compare.judge.label)
-                write_json_atomic(folder / "annotations.json", annotations)
-                write_json_atomic(folder / "winrates.json", result)
-                progress(f"  win rate {result['win_rate']:.2f}%, length-controlled "
-                         f"{result.get('length_controlled_winrate', float('nan')):.2f}% ({result['lc_variant']})")
-                counts["done"] += 1
+    for spec, baseline, target in jobs:
+        model, seed, other = spec.method_label, spec.seed, index.get(key(spec, baseline))
+        folder = comparison_folder(root, target, model, baseline, spec.axes, seed)
+        if (folder / "winrates.json").exists() and not force:
+            counts["skipped"] += 1
+            continue
+        model_rows = _read_records(spec.folder, target, spec.task)
+        baseline_rows = _read_records(other.folder, target, spec.task) if other else None
+        if model_rows is None or baseline_rows is None:
+            counts["waiting"] += 1
+            progress(f"compare {target} {model} vs {baseline} seed{seed}: waiting for both runs to finish")
+            continue
+        if "output" not in model_rows[0]:
+            continue  # not an open-ended task: nothing to judge
+        judge = judge or build_judge(compare.judge)
+        progress(f"compare {target} {model} vs {baseline} seed{seed}: judging {len(model_rows)} prompts with {compare.judge.label}")
+        policy = spec.axes.get("policy") or spec.config.policy.model.rstrip("/").split("/")[-1]
+        result = judge_and_store(judge, compare, folder, model_rows, baseline_rows,
+                                 dict(task=target, trained_on=spec.task, model=model, baseline=baseline, seed=seed,
+                                      axes=spec.axes, policy=policy))
+        lc = f", length-controlled {result['length_controlled_winrate']:.2f}% ({result['lc_variant']})" if result["lc_variant"] else ""
+        progress(f"  win rate {result['win_rate']:.2f}%{lc}")
+        counts["done"] += 1
     return counts

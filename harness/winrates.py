@@ -49,6 +49,12 @@ def raw_winrate(annotations: Sequence[dict[str, Any]]) -> dict[str, float]:
         return {k: float(v) for k, v in get_winrate(list(annotations)).items()}
 
 
+def winrates_by_category(annotations: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """The raw win rate (%) within each prompt category the annotations carry."""
+    categories = sorted({str(a["category"]) for a in annotations if a.get("category")})
+    return {c: raw_winrate([a for a in annotations if str(a.get("category")) == c])["win_rate"] for c in categories}
+
+
 def lengths_differ(annotations: Sequence[dict[str, Any]]) -> bool:
     deltas = [len(a["output_1"]) - len(a["output_2"]) for a in annotations]
     return len(set(deltas)) > 1
