@@ -13,8 +13,8 @@ from pathlib import Path
 
 from harness.io import write_text_atomic
 from harness.reporting.build import build_tables, per_seed
-from harness.reporting.open_tasks import (table2, utilisation_by_category, utilisation_markdown, winrate_tables,
-                                          winrates_by_category)
+from harness.reporting.open_tasks import (load_winrates, table2, utilisation_by_category, utilisation_markdown,
+                                          winrate_tables, winrates_by_category)
 from harness.reporting.paper import compare_with_paper, paper_table, paper_table_names
 from harness.reporting.stats import laser_vs_baselines, per_example_tests, wilcoxon_frame, wilcoxon_markdown
 from harness.reporting.store import load_runs
@@ -40,9 +40,10 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
     long_context = table2(frame)
     if long_context is not None:
         tables.append(long_context)
-    winrate_tables_ = winrate_tables(frame, root)
+    comparisons = load_winrates(root)
+    winrate_tables_ = winrate_tables(frame, root, comparisons)
     tables += winrate_tables_
-    by_category = winrates_by_category(frame, root)
+    by_category = winrates_by_category(frame, root, comparisons)
     if by_category is not None:
         tables.append(by_category)
     for table in tables:

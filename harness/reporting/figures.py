@@ -174,7 +174,7 @@ def rm_agreement(frame: pd.DataFrame, out: Path) -> list[Path]:
 
 def utilisation_by_category_figure(shares: pd.DataFrame, out: Path) -> list[Path]:
     """Grouped bars per category, one panel per (task, policy) (paper Figs. 6-7)."""
-    from harness.reporting.open_tasks import CATEGORY_ORDER, category_title
+    from harness.reporting.open_tasks import category_title, sorted_categories
 
     if shares.empty:
         return []
@@ -182,7 +182,7 @@ def utilisation_by_category_figure(shares: pd.DataFrame, out: Path) -> list[Path
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.6), squeeze=False)
     for ax, (task, policy) in zip(axes[0], panels):
         chunk = shares[(shares["task"] == task) & (shares["policy"] == policy)]
-        categories = sorted(chunk["category"].unique(), key=lambda c: CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else 99)
+        categories = sorted_categories(chunk["category"].unique())
         rms = sorted(chunk["reward_model"].unique())
         width = 0.8 / len(rms)
         x = np.arange(len(categories))

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from harness.reporting.build import _group_of, order_rows, per_seed
+from harness.reporting.build import _cell, _group_of, order_rows, per_seed
 from harness.reporting.store import LASER_ROW, row_name, selections
-from harness.reporting.tables import Cell, Table
+from harness.reporting.tables import Table
 
 CATEGORY_TITLES = {
     "single_doc_qa": "Single-Doc QA", "multi_doc_qa": "Multi-Doc QA", "summarization": "Summarization",
@@ -32,39 +31,32 @@ def category_title(category: str) -> str:
     return CATEGORY_TITLES.get(category, category)
 
 
-def _cell(values: pd.Series, runs: list[str]) -> Cell:
-    data = values.to_numpy(dtype=float)
-    if not len(data):
-        return Cell(None)
-    return Cell(float(data.mean()), float(np.std(data, ddof=1)) if len(data) > 1 else None, len(data), runs)
+def sorted_categories(categories) -> list[str]:
+    """Categories in the paper's order; unknown ones after, alphabetically."""
+    return sorted(categories, key=lambda c: (CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else len(CATEGORY_ORDER), c))
 
 
 def table2(frame: pd.DataFrame) -> Table | None:
     """Per-category best-of-n scores (F1 / ROUGE-L, %), categories as groups and policies as columns."""
-    columns = sorted((c for c in frame.columns if c.startswith("score:")),
-                     key=lambda c: CATEGORY_ORDER.index(c[6:]) if c[6:] in CATEGORY_ORDER else len(CATEGORY_ORDER))
-    if not columns:
+    categories = sorted_categories(c[len("score:"):] for c in frame.columns if c.startswith("score:"))
+    if not categories:
         return None
     parts = []
-    for column in columns:
-        part = per_seed(frame, value=column)
-        part["category"] = column[6:]
+    for category in categories:
+        part = per_seed(frame, value=f"score:{category}")
+        part["category"] = category
         parts.append(part)
     long = pd.concat(parts)
-    long["row"] = long["row"].replace({"SFT": "Base model"})
     policies = sorted(long["group"].unique())
-    groups = [category_title(c[6:]) for c in columns]
+    groups = [category_title(c) for c in categories]
     rows = {}
-    for row in order_rows(long["row"].replace({"Base model": "SFT"})):
-        row = "Base model" if row == "SFT" else row
+    for row in order_rows(long["row"]):
         if row.startswith("RM: ") or row == "Sequential RM Selection":
             continue
-        cells = []
-        for column in columns:
-            for policy in policies:
-                subset = long[(long["row"] == row) & (long["category"] == column[6:]) & (long["group"] == policy)]
-                cells.append(_cell(subset["value"], sorted(";".join(subset["run_id"]).split(";")) if len(subset) else []))
-        rows[row] = cells
+        chosen = long[long["row"] == row]
+        rows["Base model" if row == "SFT" else row] = [
+            _cell(chosen[(chosen["category"] == category) & (chosen["group"] == policy)])
+            for category in categories for policy in policies]
     if not rows:
         return None
     seeds = sorted(long["seed"].dropna().unique().tolist())
@@ -76,10 +68,11 @@ def table2(frame: pd.DataFrame) -> Table | None:
 
 
 def load_winrates(root: Path) -> pd.DataFrame:
+    """Every stored comparison's win rates, one row each (``run_id`` = its winrates.json)."""
     rows = []
     for path in sorted((root / "comparisons").glob("*/*/seed*/winrates.json")):
         data = json.loads(path.read_text())
-        data["path"] = str(path)
+        data["run_id"] = str(path)
         policy = data.get("policy") or (data.get("axes") or {}).get("policy", "")
         # prompts of an out-of-distribution set (e.g. AlpacaEval's) get their own rows
         ood = data.get("trained_on") not in (None, data["task"])
@@ -111,8 +104,8 @@ def _configured_order(root: Path, pairs: list[tuple[str, str]]) -> list[tuple[st
     return sorted(pairs, key=lambda pair: configured.index(pair) if pair in configured else len(configured))
 
 
-def winrate_tables(frame: pd.DataFrame, root: Path) -> list[Table]:
-    data = load_winrates(root)
+def winrate_tables(frame: pd.DataFrame, root: Path, data: pd.DataFrame) -> list[Table]:
+    """Fig. 2 layout (length-controlled) and its raw twin, from ``load_winrates``."""
     if data.empty:
         return []
     tables = []
@@ -129,8 +122,8 @@ def winrate_tables(frame: pd.DataFrame, root: Path) -> list[Table]:
             cells = []
             for model, baseline in pairs:
                 chunk = data[(data["policy"].fillna("") == policy) & (data["model"] == model) & (data["baseline"] == baseline)]
-                wins = chunk[value].astype(float)
-                cells += [_cell(wins, list(chunk["path"])), _cell(100.0 - wins, list(chunk["path"]))]
+                wins = chunk.assign(value=chunk[value].astype(float))
+                cells += [_cell(wins), _cell(wins.assign(value=100.0 - wins["value"]))]
             rows[policy or "policy"] = cells
         variants = sorted({str(v) for v in data.get("lc_variant", pd.Series(dtype=str)).dropna()})
         judges = sorted({str(v) for v in data.get("judge", pd.Series(dtype=str)).dropna()})
@@ -145,25 +138,24 @@ def winrate_tables(frame: pd.DataFrame, root: Path) -> list[Table]:
     return tables
 
 
-def winrates_by_category(frame: pd.DataFrame, root: Path) -> Table | None:
-    """Raw win rates (%) of each comparison per prompt category, mean over seeds (and policies)."""
-    data = load_winrates(root)
+def winrates_by_category(frame: pd.DataFrame, root: Path, data: pd.DataFrame) -> Table | None:
+    """Raw win rates (%) of each comparison per prompt category, mean over seeds."""
     if data.empty or "by_category" not in data:
         return None
     pairs = _configured_order(root, list(dict.fromkeys(zip(data["model"], data["baseline"]))))
-    records = [(row["policy"], (row["model"], row["baseline"]), category, value, row["path"])
+    records = [(row["policy"], (row["model"], row["baseline"]), category, value, row["run_id"])
                for _, row in data.iterrows() for category, value in (row["by_category"] or {}).items()]
     if not records:
         return None
-    long = pd.DataFrame(records, columns=["policy", "pair", "category", "value", "path"])
+    long = pd.DataFrame(records, columns=["policy", "pair", "category", "value", "run_id"])
     rows = {}
     for policy in sorted(long["policy"].unique()):
         present = long[long["policy"] == policy]["category"].unique()
-        for category in sorted(present, key=lambda c: CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else len(CATEGORY_ORDER)):
+        for category in sorted_categories(present):
             cells = []
             for pair in pairs:
                 chunk = long[(long["policy"] == policy) & (long["category"] == category) & (long["pair"] == pair)]
-                cells.append(_cell(chunk["value"], list(chunk["path"])))
+                cells.append(_cell(chunk))
             rows[f"{category_title(category)} ({policy})" if policy else category_title(category)] = cells
     return Table("alpaca_eval_by_category", "Raw win rates (%) per prompt category, model vs. baseline",
                  [_pair_title(frame, m, b) for m, b in pairs], ["win rate"], rows, highlight="none",
@@ -197,7 +189,7 @@ def utilisation_markdown(shares: pd.DataFrame) -> str:
     for (task, policy), chunk in shares.groupby(["task", "policy"]):
         rms = sorted(chunk["reward_model"].unique())
         lines += [f"{task} {policy}".strip(), "", "| category | " + " | ".join(rms) + " |", "|---" * (len(rms) + 1) + "|"]
-        for category in sorted(chunk["category"].unique(), key=lambda c: CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else 99):
+        for category in sorted_categories(chunk["category"].unique()):
             values = chunk[chunk["category"] == category].set_index("reward_model")["share"]
             lines.append(f"| {category_title(category)} | " + " | ".join(f"{values.get(rm, 0.0):.1f}" for rm in rms) + " |")
         lines.append("")
