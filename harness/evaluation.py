@@ -64,7 +64,7 @@ def evaluate(policy: Policy, task: Task, examples: Sequence[Example], config: Ev
             outputs = policy.generate(prompt_ids, config.num_samples, do_sample=True, temperature=config.temperature,
                                       max_new_tokens=config.max_new_tokens, seed=seed + start)
         for example, samples in zip(chunk, outputs):
-            if task.kind != "accuracy":
+            if task.kind != "accuracy":  # greedy only (validation refuses a majority vote here)
                 records.append(example_record(task, example, samples[0].text))
                 continue
             answers = [task.extract_answer(s.text, example) for s in samples]

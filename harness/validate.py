@@ -60,6 +60,9 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
         except ConfigError as error:
             fail(f"{key}: {error}")
     task_class = TASKS.get(config.task.name)
+    if config.eval.decoding == "majority" and task_class.kind != "accuracy":
+        fail(f"eval.decoding: a majority vote needs extracted answers to count; {config.task.name!r} is "
+             f"{task_class.kind} (use greedy)")
     if config.mode == "best_of_n" and task_class.kind == "open_ended":
         fail("mode: best_of_n needs a task with gold references to score the chosen response; "
              f"{config.task.name!r} is open-ended")

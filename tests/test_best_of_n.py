@@ -118,3 +118,13 @@ def test_resumed_best_of_n_run_equals_an_uninterrupted_one(tiny_models, data_dir
     assert resumed["test"] == whole["test"] and resumed["test_selection_counts"] == whole["test_selection_counts"]
     steps = lambda root: [(s["reward_model"], round(s["loss"], 6)) for s in _records(root / "laser" / "run", "selections.jsonl")]  # noqa: E731
     assert steps(tmp_path / "split") == steps(tmp_path / "whole")
+
+
+def test_majority_vote_is_refused_without_extracted_answers(tiny_models, data_dir, tmp_path):
+    from harness.dataclass_parse import ConfigError
+
+    config = tiny_run_config(tiny_models, data_dir, tmp_path, mode="best_of_n",
+                             task={"name": "longbench", "path": str(data_dir / OPEN_TASK_DATA["longbench"])})
+    config["eval"]["decoding"] = "majority"
+    with pytest.raises(ConfigError, match="eval.decoding: a majority vote needs extracted answers"):
+        build_run_config(config)
