@@ -235,7 +235,7 @@ def bench_shared_prompt(model: str, quick: bool) -> None:
     prompt = [int(t) for t in rng.integers(10, vocab, prompt_tokens)]
     responses = [[int(t) for t in rng.integers(10, vocab, response_tokens)] for _ in range(n)]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    run = lambda share: sequence_logps(lm, pad, [prompt] * n, responses, 65536, share_prompts=share)  # noqa: E731
+    run = lambda share: sequence_logps(lm, pad, [prompt] * n, responses, 65536, share_prompts=share, share_min_tokens=2)  # noqa: E731
     run(True)  # warm-up
     shared, separate = _timed(lambda: run(True)), _timed(lambda: run(False))
     _emit("shared_prompt_model", label)

@@ -80,11 +80,20 @@ def _encode_pairs(tokenizer, prompts: Sequence[str], responses: Sequence[str], c
     return prompt_ids, response_ids
 
 
+# A prompt is encoded once for all its responses only from this length on: below it, the two extra forward
+# calls per prompt cost more than they save (measured: 32 prompts x 4 responses on the quickstart's tiny RM,
+# 30- and 120-token prompts, shared 0.18 s vs batched 0.04 / 0.11 s; SmolLM2 with a 1,024-token prompt and
+# 8 responses, shared 5.8 s vs 31.2 s).
+SHARED_PROMPT_MIN_TOKENS = 256
+
+
 @torch.no_grad()
 def sequence_logps(model: torch.nn.Module, pad_id: int, prompt_ids: Sequence[list[int]], response_ids: Sequence[list[int]],
-                   batch_tokens: int, share_prompts: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                   batch_tokens: int, share_prompts: bool = True,
+                   share_min_tokens: int = SHARED_PROMPT_MIN_TOKENS) -> tuple[np.ndarray, np.ndarray]:
     """Summed response log-probs and response lengths for every pair, batched by a token budget. Responses
-    to the same prompt (the n samples of a prompt) share one pass over the prompt when ``share_prompts``."""
+    to the same long prompt (the n samples of a long-context prompt) share one pass over the prompt when
+    ``share_prompts`` and the prompt has at least ``share_min_tokens`` tokens."""
     sums, counts = np.zeros(len(prompt_ids)), np.zeros(len(prompt_ids))
     device = model_device(model)
     groups: dict[tuple[int, ...], list[int]] = {}
@@ -92,7 +101,7 @@ def sequence_logps(model: torch.nn.Module, pad_id: int, prompt_ids: Sequence[lis
         groups.setdefault(tuple(prompt), []).append(i)
     single = []
     for prompt, members in groups.items():
-        if not share_prompts or len(members) < 2 or len(prompt) < 2:
+        if not share_prompts or len(members) < 2 or len(prompt) < max(2, share_min_tokens):
             single += members
             continue
         longest = max(len(response_ids[i]) for i in members) + 1

@@ -108,7 +108,7 @@ def test_responses_to_one_prompt_share_its_pass_with_the_same_result(tiny_models
     prompts = [long_prompt] * 5 + [short_prompt] * 2 + [[5]]
     responses = [list(rng.integers(3, 250, int(rng.integers(0, 12)))) for _ in prompts]
     for budget in (64, 4096):  # 64 tokens forces one response per shared chunk
-        shared = sequence_logps(model, tokenizer.pad_token_id, prompts, responses, budget, share_prompts=True)
+        shared = sequence_logps(model, tokenizer.pad_token_id, prompts, responses, budget, share_prompts=True, share_min_tokens=2)
         separate = sequence_logps(model, tokenizer.pad_token_id, prompts, responses, budget, share_prompts=False)
         np.testing.assert_allclose(shared[0], separate[0], atol=1e-4)
         np.testing.assert_array_equal(shared[1], separate[1])
