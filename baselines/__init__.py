@@ -1,1 +1,1 @@
-"""Baseline reward-model selection methods, one small file each (registered in harness.methods)."""
+"""Baseline reward-model selection methods, one small file each (registered in harness.selection.registry)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.methods import BatchContext, Method, RewardChoice
-from harness.rewards import CORRECTNESS
+from harness.config.schema import CORRECTNESS
+from harness.selection.method import BatchContext, Method, RewardChoice
 
 
 class BaseModel(Method):

@@ -5,8 +5,8 @@ Uses the built-in ``correctness`` reward model, which needs no model and no entr
 
 from __future__ import annotations
 
-from harness.methods import BatchContext, Method, RewardChoice
-from harness.rewards import CORRECTNESS
+from harness.config.schema import CORRECTNESS
+from harness.selection.method import BatchContext, Method, RewardChoice
 
 
 class Correctness(Method):

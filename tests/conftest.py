@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.tiny_models import save_tiny_llama
+from harness.models.tiny import save_tiny_llama
 
 DATA_ENV = "HARNESS_TEST_DATA"
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

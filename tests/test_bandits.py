@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from harness.bandits import Exp3, LinUCB, NaiveLinUCB, QuantileRewardScaler
+from harness.selection.bandits.exp3 import Exp3
+from harness.selection.bandits.linucb import LinUCB, NaiveLinUCB
+from harness.selection.bandits.scaling import QuantileRewardScaler
 
 
 def _stream(steps: int, dim: int, seed: int = 0):

@@ -8,11 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from harness.best_of_n import best_indices
-from harness.config import RewardModelConfig, build_run_config
-from harness.rewards import build_reward_models
-from harness.run import execute_run
-from harness.tasks import get_task
+from harness.config.schema import RewardModelConfig
+from harness.loop.best_of_n import best_indices
+from harness.loop.run_config import build_run_config
+from harness.rewards.pool import build_reward_models
+from harness.sweep.run import execute_run
+from harness.tasks.registry import get_task
 
 from conftest import OPEN_TASK_DATA, tiny_run_config
 
@@ -79,9 +80,9 @@ def test_laser_learns_from_nll_on_train_and_is_frozen_on_test(tiny_models, data_
 
 
 def test_frozen_bandit_state_does_not_change_during_test(tiny_models, data_dir, tmp_path):
-    from harness.best_of_n import BestOfNLoop
-    from harness.methods import build_method
-    from harness.policy import Policy
+    from harness.loop.best_of_n import BestOfNLoop
+    from harness.models.policy import Policy
+    from harness.selection.registry import build_method
 
     config = _config(tiny_models, data_dir, tmp_path, "laser")
     task = get_task("longbench")
@@ -101,7 +102,7 @@ def test_base_model_row_is_greedy(tiny_models, data_dir, tmp_path):
 
 
 def test_best_of_n_needs_gold_references(tiny_models, data_dir, tmp_path):
-    from harness.dataclass_parse import ConfigError
+    from harness.config.errors import ConfigError
 
     config = tiny_run_config(tiny_models, data_dir, tmp_path, mode="best_of_n",
                              task={"name": "wildchat", "path": str(data_dir / OPEN_TASK_DATA["wildchat"])})
@@ -121,7 +122,7 @@ def test_resumed_best_of_n_run_equals_an_uninterrupted_one(tiny_models, data_dir
 
 
 def test_majority_vote_is_refused_without_extracted_answers(tiny_models, data_dir, tmp_path):
-    from harness.dataclass_parse import ConfigError
+    from harness.config.errors import ConfigError
 
     config = tiny_run_config(tiny_models, data_dir, tmp_path, mode="best_of_n",
                              task={"name": "longbench", "path": str(data_dir / OPEN_TASK_DATA["longbench"])})

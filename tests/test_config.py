@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.config import build_run_config, load_run_config
-from harness.dataclass_parse import ConfigError
+from harness.config.errors import ConfigError
+from harness.loop.run_config import build_run_config, load_run_config
 
 from conftest import tiny_run_config
 
@@ -69,7 +69,7 @@ def test_task_errors_fail_before_compute(tiny_models, data_dir, tmp_path):
 
 
 def test_cli_reports_config_errors_without_a_traceback(tmp_path, capsys):
-    from harness.__main__ import main
+    from harness.cli import main
 
     path = tmp_path / "bad.yaml"
     path.write_text("method: {name: lazer}\npolicy: {model: x}\n")
@@ -79,10 +79,9 @@ def test_cli_reports_config_errors_without_a_traceback(tmp_path, capsys):
 
 @pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("runs/*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_run_config_parses(path):
-    from harness.config import read_yaml
-    from harness.validate import validate_run_config
-    from harness.config import RunConfig
-    from harness.dataclass_parse import from_dict
+    from harness.config.parse import from_dict, read_yaml
+    from harness.config.schema import RunConfig
+    from harness.loop.run_config import validate_run_config
 
     config = from_dict(RunConfig, read_yaml(path))
     validate_run_config(config, source=str(path), check_data=False)  # hub data is not reachable offline

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import yaml
 
-from harness.config import RewardModelConfig
-from harness.judges import JudgeConfig, build_judge, clf_template, fill
+from harness.config.schema import RewardModelConfig
+from harness.rewards.judges.base import JudgeConfig
+from harness.rewards.judges.lm import clf_template, fill
+from harness.rewards.judges.registry import build_judge
 
 
 def test_the_clf_template_is_read_from_alpaca_eval_and_filled_verbatim():
@@ -65,7 +67,7 @@ def test_alpaca_eval_annotator_config_runs_through_alpaca_eval(tmp_path):
 
 
 def test_unknown_judge_kind_is_named():
-    from harness.registry import UnknownNameError
+    from harness.config.errors import UnknownNameError
 
     with pytest.raises(UnknownNameError, match="judge"):
         build_judge(JudgeConfig(kind="gpt5"))

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from harness.config import TaskConfig
-from harness.dataclass_parse import ConfigError
-from harness.models import truncate_tokens
-from harness.tasks import get_task
+from harness.config.errors import ConfigError
+from harness.config.schema import TaskConfig
+from harness.models.tokens import truncate_tokens
 from harness.tasks.longbench import CATEGORIES, PROMPTS
 from harness.tasks.longbench_metrics import best_over_answers, normalize_answer, rouge_l, token_f1
+from harness.tasks.registry import get_task
 
 from conftest import OPEN_TASK_DATA
 

@@ -17,9 +17,9 @@ from trl.trainer.dpo_trainer import DPOTrainer
 from trl.trainer.kto_trainer import KTOTrainer
 from trl.trainer.utils import add_fused_lm_head
 
-from harness.logprobs import completion_logps, make_token_batch
-from harness.losses import dpo_loss, kto_loss, nll_loss, preference_loss, PairLogps
-from harness.tiny_models import tiny_llama_config
+from harness.loop.losses import PairLogps, dpo_loss, kto_loss, nll_loss, preference_loss
+from harness.models.logprobs import completion_logps, make_token_batch
+from harness.models.tiny import tiny_llama_config
 
 BETA = 0.1
 

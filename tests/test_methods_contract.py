@@ -10,11 +10,12 @@ import json
 import numpy as np
 import pytest
 
-from harness.config import build_run_config
-from harness.dataclass_parse import ConfigError
-from harness.methods import METHODS, BatchContext, RewardChoice, StepFeedback, build_method
-from harness.rewards import CORRECTNESS
-from harness.run import execute_run
+from harness.config.errors import ConfigError
+from harness.loop.run_config import build_run_config
+from harness.rewards.registry import CORRECTNESS
+from harness.selection.method import BatchContext, RewardChoice, StepFeedback
+from harness.selection.registry import METHODS, build_method
+from harness.sweep.run import execute_run
 
 from conftest import OPEN_TASK_DATA, tiny_run_config
 

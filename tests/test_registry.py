@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.methods import METHODS, Method
-from harness.registry import Registry, UnknownNameError
+from harness.config.errors import UnknownNameError
+from harness.config.registry import Registry
+from harness.selection.method import Method
+from harness.selection.registry import METHODS
 
 
 def test_unknown_name_suggests_close_match_and_lists_choices():
@@ -15,7 +17,7 @@ def test_unknown_name_suggests_close_match_and_lists_choices():
 
 
 def test_entries_load_lazily_and_are_checked_against_the_base_class():
-    registry = Registry("thing", {"ok": "harness.laser:Laser", "bad": "harness.bandits:Exp3"}, base=Method)
+    registry = Registry("thing", {"ok": "harness.selection.laser:Laser", "bad": "harness.selection.bandits.exp3:Exp3"}, base=Method)
     assert registry.get("ok").__name__ == "Laser"
     with pytest.raises(TypeError, match="not a subclass of Method"):
         registry.get("bad")

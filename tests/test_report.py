@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from scipy.stats import wilcoxon
 
-from harness.reporting.paper import paper_data, paper_table, recomputed_average
-from harness.reporting.stats import one_sided_wilcoxon
-from harness.report import write_paper_report, write_report
+from harness.report.paper import paper_data, paper_table, recomputed_average
+from harness.report.stats import one_sided_wilcoxon
+from harness.report.write import write_paper_report, write_report
 
 TASKS = ["strategyqa", "gsm8k", "mmlu"]
 POLICIES = ["Llama-3-8B", "Mistral-7B"]
@@ -129,7 +129,7 @@ def test_partial_store_shows_missing_cells_and_tests_pair_by_seed(tmp_path):
 
 def test_report_does_not_import_torch(tmp_path):
     _paper_store(tmp_path / "store")
-    code = ("import sys; from harness.report import write_report; "
+    code = ("import sys; from harness.report.write import write_report; "
             f"write_report({str(tmp_path / 'store')!r}, {str(tmp_path / 'r')!r}); assert 'torch' not in sys.modules")
     subprocess.run([shutil.which("python") or "python", "-c", code], check=True)
 
@@ -157,7 +157,7 @@ def test_tex_tables_compile(tmp_path):
 def test_pairwise_agreement_f1_on_known_values():
     import numpy as np
 
-    from harness.reporting.figures import pairwise_agreement_f1
+    from harness.report.figures import pairwise_agreement_f1
 
     a = np.array([3.0, 2.0, 1.0])
     assert pairwise_agreement_f1(a, a, 3) == (3, 0, 0)               # identical rankings agree fully
@@ -168,7 +168,7 @@ def test_pairwise_agreement_f1_on_known_values():
 def test_mcnemar_equals_an_exact_binomial_test():
     from scipy.stats import binomtest
 
-    from harness.reporting.stats import mcnemar_greater
+    from harness.report.stats import mcnemar_greater
 
     ours = [True] * 30 + [False] * 10 + [True] * 12 + [False] * 3
     theirs = [True] * 30 + [False] * 10 + [False] * 12 + [True] * 3
@@ -179,8 +179,8 @@ def test_mcnemar_equals_an_exact_binomial_test():
 def test_report_from_real_runs_has_agreement_figure_and_per_example_tests(tmp_path, tiny_models, data_dir):
     import yaml
 
-    from harness.executors import ExecutorConfig
-    from harness.orchestrate import run_sweep
+    from harness.sweep.executors.registry import build_executor
+    from harness.sweep.run_sweep import run_sweep
 
     from conftest import tiny_run_config
 
@@ -192,7 +192,7 @@ def test_report_from_real_runs_has_agreement_figure_and_per_example_tests(tmp_pa
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({"name": "s", "base": base, "tasks": [task], "seeds": [0],
                                     "methods": [{"name": "laser"}, {"name": "offline_ensemble"}]}))
-    assert run_sweep(str(path), [], str(tmp_path / "out"), ExecutorConfig(), report=False) == 0
+    assert run_sweep(str(path), [], str(tmp_path / "out"), build_executor()).exit_code == 0
     scores = (tmp_path / "out/s/gsm8k/offline_ensemble/seed0/rm_scores.jsonl").read_text().splitlines()
     assert set(json.loads(scores[0])["scores"]) == {"rm_a", "rm_b"}
     written = {p.name for p in write_report(tmp_path / "out/s", tmp_path / "report")}

@@ -5,12 +5,13 @@ import pytest
 import torch
 from transformers import LlamaForSequenceClassification
 
-from harness.config import RewardModelConfig
-from harness.models import load_causal_lm, load_tokenizer
-from harness.rewards import CORRECTNESS, build_reward_models
-from harness.tasks import get_task
+from harness.config.schema import RewardModelConfig
+from harness.models.loading import load_causal_lm, load_tokenizer
+from harness.models.tiny import byte_tokenizer, tiny_llama_config
+from harness.rewards.pool import build_reward_models
+from harness.rewards.registry import CORRECTNESS
 from harness.tasks.base import Example
-from harness.tiny_models import byte_tokenizer, tiny_llama_config
+from harness.tasks.registry import get_task
 
 PROMPTS = ["Question: what is 2+3?\nSolution:", "Question: is the sky green?\nSolution:"] * 2
 RESPONSES = [" 2+3 = 5. Final answer: 5", " No, it is blue. Final answer: no", "", " a much longer response " * 4]
@@ -100,7 +101,7 @@ def test_noisy_rm_adds_seeded_gaussian_noise(tiny_models):
 
 
 def test_responses_to_one_prompt_share_its_pass_with_the_same_result(tiny_models):
-    from harness.rewards import sequence_logps
+    from harness.rewards.scoring import sequence_logps
 
     model, tokenizer = load_causal_lm(tiny_models["rm_a"], "float32", "cpu"), load_tokenizer(tiny_models["rm_a"])
     rng = np.random.default_rng(0)
@@ -118,7 +119,7 @@ def test_long_prompts_are_cut_in_the_middle_before_scoring(tiny_models):
     long_prompt = "BEGIN " + "filler text " * 200 + " END?"
     cut = _pool(tiny_models, {"name": "a", "kind": "loglik", "model": tiny_models["rm_a"], "max_prompt_tokens": 40})["a"]
     whole = _pool(tiny_models, {"name": "a", "kind": "loglik", "model": tiny_models["rm_a"]})["a"]
-    from harness.rewards import shorten_prompt
+    from harness.rewards.scoring import shorten_prompt
 
     shortened = shorten_prompt(load_tokenizer(tiny_models["rm_a"]), long_prompt, 40)
     assert shortened.startswith("BEGIN") and shortened.endswith("END?") and len(shortened) == 40  # byte tokens

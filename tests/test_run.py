@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from harness.config import build_run_config
-from harness.models import resolve_model_spec
-from harness.run import execute_run
+from harness.loop.run_config import build_run_config
+from harness.models.specs import resolve_model_spec
+from harness.sweep.run import execute_run
 
 from conftest import TASK_DATA, tiny_run_config
 

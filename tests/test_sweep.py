@@ -14,11 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.dataclass_parse import ConfigError
-from harness.executors import ExecutorConfig, run_all
-from harness.orchestrate import run_sweep, sweep_status
-from harness.runner import DONE, PENDING, RUNNING, execute_in_store, run_lock, run_state
-from harness.sweep import expand, load_sweep
+from harness.cli import main
+from harness.config.errors import ConfigError
+from harness.sweep.executors.registry import build_executor
+from harness.sweep.expand import expand, load_sweep
+from harness.sweep.layout import DONE, PENDING, RUNNING, run_lock, run_state
+from harness.sweep.run import execute_in_store
+from harness.sweep.run_sweep import run_sweep
+from harness.sweep.status import sweep_status
 
 from conftest import tiny_run_config
 
@@ -86,7 +89,7 @@ def test_sweep_skips_finished_runs_isolates_failures_and_reports(tmp_path, tiny_
     path = _sweep_file(tmp_path, tiny_models, data_dir, seeds=[0],
                        methods=[{"name": "laser"}, {"name": "random_rm", "overrides": {"policy.model": str(tmp_path / "missing-model")}}])
     out = tmp_path / "results"
-    assert run_sweep(str(path), [], str(out), ExecutorConfig()) == 1  # one failed run: non-zero exit
+    assert main(["sweep", str(path), "--out", str(out)]) == 1  # one failed run: non-zero exit
     root = out / "tiny"
     error = json.loads((root / "gsm8k/random_rm/seed0/error.json").read_text())
     assert "missing-model" in error["traceback"]
@@ -94,7 +97,7 @@ def test_sweep_skips_finished_runs_isolates_failures_and_reports(tmp_path, tiny_
     assert (root / "report" / "table1.md").exists()
     first = (root / "gsm8k/laser/seed0/metrics.json").stat().st_mtime_ns
     capsys.readouterr()
-    run_sweep(str(path), [], str(out), ExecutorConfig(), report=False)
+    run_sweep(str(path), [], str(out), build_executor())
     assert "1 already finished" in capsys.readouterr().out
     assert (root / "gsm8k/laser/seed0/metrics.json").stat().st_mtime_ns == first
     sweep_status(root)
@@ -115,7 +118,7 @@ def _comparable(folder: Path) -> dict:
 
 
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, tiny_models, data_dir):
-    from harness.config import build_run_config
+    from harness.loop.run_config import build_run_config
 
     data = tiny_run_config(tiny_models, data_dir, tmp_path, method={"name": "laser", "args": {"bandit": "exp3"}})
     data["train"].update(iterations=3, max_steps_per_iteration=2)
@@ -126,8 +129,8 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, tiny_models, d
     config_path = tmp_path / "killed.yaml"
     config_path.write_text(yaml.safe_dump(data))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    code = ("import torch, sys; torch.set_num_threads(1); from harness.config import load_run_config; "
-            "from harness.run import execute_run; execute_run(load_run_config(sys.argv[1]), progress=False)")
+    code = ("import torch, sys; torch.set_num_threads(1); from harness.loop.run_config import load_run_config; "
+            "from harness.sweep.run import execute_run; execute_run(load_run_config(sys.argv[1]), progress=False)")
     process = subprocess.Popen([sys.executable, "-c", code, str(config_path)], env=env)
     checkpoint = tmp_path / "killed" / "checkpoint.pt"
     deadline = time.time() + 120
@@ -150,7 +153,7 @@ def _hold_lock(folder: str, ready, release) -> None:
 
 
 def test_a_locked_run_is_not_run_twice(tmp_path, tiny_models, data_dir):
-    from harness.config import build_run_config
+    from harness.loop.run_config import build_run_config
 
     config = build_run_config(tiny_run_config(tiny_models, data_dir, tmp_path))
     context = multiprocessing.get_context("spawn")
@@ -178,7 +181,7 @@ def _two_configs(tmp_path, tiny_models, data_dir):
 
 def test_local_process_pool_executor(tmp_path, tiny_models, data_dir):
     configs = _two_configs(tmp_path, tiny_models, data_dir)
-    results = list(run_all(configs, ExecutorConfig(kind="local", workers=2)))
+    results = list(build_executor("local", workers=2).run(configs))
     assert sorted(r["status"] for r in results) == ["done", "done"]
     assert all((Path(c.out) / "metrics.json").exists() for c in configs)
 
@@ -187,9 +190,9 @@ def test_local_process_pool_executor(tmp_path, tiny_models, data_dir):
 def test_cluster_executor_runs_a_two_run_sweep(engine, tmp_path, tiny_models, data_dir):
     pytest.importorskip(engine, reason="the cluster extra is not installed (pip install -e '.[cluster]')")
     configs = _two_configs(tmp_path, tiny_models, data_dir)
-    executor = (ExecutorConfig(kind="ray", workers=2) if engine == "ray" else
-                ExecutorConfig(kind="slurm", slurm_cluster="local", slurm_folder=str(tmp_path / "submitit")))
-    results = list(run_all(configs, executor))
+    executor = (build_executor("ray", workers=2) if engine == "ray" else
+                build_executor("slurm", cluster="local", folder=str(tmp_path / "submitit")))
+    results = list(executor.run(configs))
     assert sorted(r["status"] for r in results) == ["done", "done"]
     assert all((Path(c.out) / "metrics.json").exists() for c in configs)
 
@@ -206,7 +209,7 @@ def test_compare_section_is_checked_when_the_sweep_loads(tmp_path, tiny_models, 
             load_sweep(path)
     data["compare"] = {"judge": {"kind": "lm", "model": tiny_models["rm_a"]}, "pairs": [["laser", "nope"]]}
     path.write_text(yaml.safe_dump(data))
-    from harness.comparisons import run_comparisons
+    from harness.sweep.comparisons import run_comparisons
 
     sweep = load_sweep(path)
     with pytest.raises(ConfigError, match=r"compare.pairs: \['laser', 'nope'\] must name two method labels"):

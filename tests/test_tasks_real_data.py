@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from harness.config import TaskConfig
-from harness.dataclass_parse import ConfigError
-from harness.tasks import TASKS, get_task
+from harness.config.errors import ConfigError
+from harness.config.schema import TaskConfig
 from harness.tasks.base import REASONING_PROMPT
+from harness.tasks.registry import TASKS, get_task
 
 from conftest import OPEN_TASK_DATA, TASK_DATA
 

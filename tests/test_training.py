@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import torch
 
-from harness.config import LoraConfig, PolicyConfig, TrainConfig
-from harness.policy import Policy
-from harness.trainer import PairTokens, PreferenceTrainer
+from harness.config.schema import LoraConfig, PolicyConfig, TrainConfig
+from harness.loop.train_step import PairTokens, PreferenceTrainer
+from harness.models.policy import Policy
 
 
 def _pairs(policy):

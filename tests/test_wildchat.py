@@ -9,12 +9,12 @@ import json
 import numpy as np
 import pytest
 
-from harness.config import TaskConfig
-from harness.dataclass_parse import ConfigError
-from harness.prompt_classifier import CATEGORIES, SEED_PROMPTS, ClassifierConfig, classify_prompts
-from harness.tasks import get_task
+from harness.config.errors import ConfigError
+from harness.config.schema import TaskConfig
+from harness.loop.training_loop import category_batches
+from harness.tasks.prompt_classifier import CATEGORIES, SEED_PROMPTS, ClassifierConfig, classify_prompts
+from harness.tasks.registry import get_task
 from harness.tasks.wildchat import INSTRUCTION_PROMPT
-from harness.training import category_batches
 
 from conftest import OPEN_TASK_DATA
 
@@ -137,7 +137,7 @@ def test_hub_kind_classifier_maps_its_labels(tmp_path, monkeypatch):
     import torch
     from transformers import LlamaForSequenceClassification
 
-    from harness.tiny_models import byte_tokenizer, tiny_llama_config
+    from harness.models.tiny import byte_tokenizer, tiny_llama_config
 
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
     torch.manual_seed(0)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.winrates import GLM_V1, MINIMAL, _df_gamed_from, minimal_lc_winrate, winrates
+from harness.rewards.judges.winrates import GLM_V1, MINIMAL, _df_gamed_from, minimal_lc_winrate, winrates
 
 from conftest import write_df_gamed_stand_in
 

@@ -80,8 +80,8 @@ def test_reported_rm_competence_has_the_intended_ordering(default_world):
 
 
 def test_world_rm_scores_are_reproducible(default_world):
-    from harness.config import RewardModelConfig
-    from harness.rewards import build_reward_models
+    from harness.config.schema import RewardModelConfig
+    from harness.rewards.pool import build_reward_models
     from harness.world.tasks import SynthFacts
 
     task = SynthFacts()
@@ -93,13 +93,12 @@ def test_world_rm_scores_are_reproducible(default_world):
 
 
 def test_quickstart_smoke_sweep_records_regret_and_writes_the_report(default_world, tmp_path):
-    from harness.executors import ExecutorConfig
-    from harness.orchestrate import run_sweep
+    from harness.cli import main
 
     overrides = ["seeds=[0]", "tasks=[{name: synth_facts, split_sizes: [64, 10, 40]}]",
                  "methods=[{name: base}, {name: laser}, {name: single_rm, label: rm-facts, args: {rm: rm_facts}}]",
                  "base.train.iterations=1", "base.train.max_steps_per_iteration=2"]
-    assert run_sweep(str(EXPERIMENTS / "quickstart.yaml"), overrides, str(tmp_path), ExecutorConfig()) == 0
+    assert main(["sweep", str(EXPERIMENTS / "quickstart.yaml"), *overrides, "--out", str(tmp_path)]) == 0
     root = tmp_path / "quickstart"
     laser = json.loads((root / "synth_facts/laser/seed0/metrics.json").read_text())
     assert laser["world"]["best_rm"] == "rm_facts" and laser["world"]["scored_steps"] == 2

@@ -1,27 +1,2 @@
-"""Task registry: name -> Task class, imported lazily (see ``harness.registry``)."""
-
-from __future__ import annotations
-
-from harness.registry import Registry
-from harness.tasks.base import Example, Splits, Task
-
-TASKS: Registry[type[Task]] = Registry("task", {
-    "strategyqa": "harness.tasks.strategyqa:StrategyQA",
-    "gsm8k": "harness.tasks.gsm8k:GSM8K",
-    "mmlu": "harness.tasks.mmlu:MMLU",
-    "commonsenseqa": "harness.tasks.commonsenseqa:CommonsenseQA",
-    "math": "harness.tasks.math_competition:MATH",
-    "wildchat": "harness.tasks.wildchat:WildChat",
-    "alpaca_eval": "harness.tasks.alpaca_eval:AlpacaEval",
-    "longbench": "harness.tasks.longbench:LongBench",
-    "synth_arith": "harness.world.tasks:SynthArith",
-    "synth_facts": "harness.world.tasks:SynthFacts",
-    "synth_choice": "harness.world.tasks:SynthChoice",
-}, base=Task)
-
-
-def get_task(name: str, options: dict | None = None) -> Task:
-    return TASKS.get(name)(options)
-
-
-__all__ = ["TASKS", "Example", "Splits", "Task", "get_task"]
+"""Tasks: examples with gold answers (or none), the paper's prompts, answer extraction and scoring, seeded
+splits; loaded from the hub by their usual names or from local JSONL/JSON/Parquet files."""

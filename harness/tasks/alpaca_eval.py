@@ -9,9 +9,13 @@ instruction's difficulty, so judged comparisons on these prompts get the full le
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from harness.config import TaskConfig
+from huggingface_hub import hf_hub_download
+
+from harness.config.schema import TaskConfig
 from harness.tasks.base import Example
 from harness.tasks.wildchat import InstructionTask
 
@@ -22,12 +26,8 @@ class AlpacaEval(InstructionTask):
     hub_id = "tatsu-lab/alpaca_eval"
 
     def _hub_records(self) -> list[tuple[str, dict[str, Any]]]:
-        import json
-
-        from huggingface_hub import hf_hub_download
-
         path = hf_hub_download(self.hub_id, "alpaca_eval.json", repo_type="dataset")
-        return [(f"{self.hub_id}/alpaca_eval.json item {i}", row) for i, row in enumerate(json.loads(open(path).read()))]
+        return [(f"{self.hub_id}/alpaca_eval.json item {i}", row) for i, row in enumerate(json.loads(Path(path).read_text()))]
 
     def load(self, config: TaskConfig) -> list[Example]:
         examples = super().load(config)

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Sequence
 
 import numpy as np
+import pandas as pd
 
-from harness.config import TaskConfig
-from harness.dataclass_parse import ConfigError, from_dict
+from harness.config.errors import ConfigError
+from harness.config.parse import from_dict
+from harness.config.schema import RewardModelConfig, TaskConfig
 
 REASONING_PROMPT = (
     "Your task is to answer the question below. Give step by step reasoning before you answer, and when "
@@ -115,6 +118,11 @@ class Task:
             raise ValueError(f"task {self.name!r} has no gold answers, so the correctness reward does not apply")
         return self.score(text, example)
 
+    def reward_model_competence(self, reward_models: Sequence[RewardModelConfig]) -> dict[str, float]:
+        """Each configured RM's known competence on this task, where the truth is known (the synthetic world);
+        empty otherwise. Runs record selection accuracy and regret against it."""
+        return {}
+
     def load(self, config: TaskConfig) -> list[Example]:
         records = load_local_records(config.path, self.local_suffixes) if config.path else self._hub_records()
         examples = []
@@ -149,8 +157,6 @@ class Task:
 
 
 def local_files(path: str | Path, suffixes: Sequence[str]) -> list[Path]:
-    import os
-
     path = Path(os.path.expandvars(str(path))).expanduser()  # "$HARNESS_DATA/gsm8k" works in configs
     if path.is_file():
         return [path]
@@ -167,8 +173,6 @@ def load_local_records(path: str | Path, suffixes: Sequence[str]) -> list[tuple[
     records: list[tuple[str, dict[str, Any]]] = []
     for file in local_files(path, suffixes):
         if file.suffix == ".parquet":
-            import pandas as pd
-
             frame = pd.read_parquet(file)
             records.extend((f"{file} row {i}", row) for i, row in enumerate(frame.to_dict(orient="records")))
         elif file.suffix == ".json":

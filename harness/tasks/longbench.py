@@ -15,8 +15,8 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.config import TaskConfig
-from harness.dataclass_parse import ConfigError
+from harness.config.errors import ConfigError
+from harness.config.schema import TaskConfig
 from harness.tasks.base import Example, Task, subsample_per_category
 from harness.tasks.longbench_metrics import best_over_answers
 

@@ -12,6 +12,8 @@ from collections import Counter
 from functools import lru_cache
 from typing import Sequence
 
+from rouge_score import rouge_scorer
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation)
 
@@ -32,8 +34,6 @@ def token_f1(prediction: str, gold: str) -> float:
 
 @lru_cache(maxsize=1)
 def _rouge_scorer():
-    from rouge_score import rouge_scorer
-
     return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 
 

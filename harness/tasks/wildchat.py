@@ -16,10 +16,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.config import TaskConfig
-from harness.dataclass_parse import ConfigError
-from harness.prompt_classifier import CATEGORIES, ClassifierConfig, classify_prompts
+from harness.config.errors import ConfigError
+from harness.config.schema import TaskConfig
 from harness.tasks.base import Example, Task, subsample_per_category
+from harness.tasks.prompt_classifier import CATEGORIES, ClassifierConfig, classify_prompts
 
 # Paper appendix A.1, "Instruction-Following".
 INSTRUCTION_PROMPT = (

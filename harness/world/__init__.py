@@ -1,5 +1,4 @@
-"""The synthetic world: procedurally generated tasks and tiny models built locally, for offline demos."""
+"""The synthetic world: procedurally generated task families and tiny models built locally, for offline demos.
 
-from harness.world.build import WorldConfig, ensure_world, world_dir
-
-__all__ = ["WorldConfig", "ensure_world", "world_dir"]
+The rest of the harness knows it only through the general interfaces: its families are tasks in
+``harness.tasks.registry`` and its models a model source (``world:NAME``) in ``harness.models.specs``."""

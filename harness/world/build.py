@@ -10,92 +10,33 @@ same held-out prompt), measured through the same ``loglik`` reward code that tra
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from transformers import LlamaForCausalLM
 
-from harness.world.families import FAMILIES, Problem, generate
-
-WORLD_VERSION = 1
-
-
-@dataclass(frozen=True)
-class ModelRecipe:
-    """A model of the world: which demonstrations it is trained on, and for how long."""
-
-    correct_share: dict[str, float]      # family -> share of correct demos (the rest are buggy); absent: not trained on it
-    steps: int
-
-
-def _default_models() -> dict[str, ModelRecipe]:
-    return {
-        "policy": ModelRecipe({"arith": 0.4, "facts": 0.4, "choice": 0.4}, steps=1000),
-        "rm_arith": ModelRecipe({"arith": 1.0}, steps=500),              # expert on arithmetic only
-        "rm_facts": ModelRecipe({"facts": 1.0}, steps=500),              # expert on look-ups only
-        "rm_generalist": ModelRecipe({"arith": 0.7, "facts": 0.7, "choice": 0.7}, steps=500),  # noisy generalist
-        "rm_wrong": ModelRecipe({"arith": 0.0, "facts": 0.0, "choice": 0.0}, steps=500),       # learnt the bugs
-    }
-
-
-@dataclass(frozen=True)
-class WorldConfig:
-    seed: int = 0
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 4
-    demos_per_family: int = 2000
-    task_examples_per_family: int = 700     # 300 train / 100 dev / 300 test by default
-    batch_size: int = 32
-    learning_rate: float = 3e-3
-    ranking_prompts: int = 300
-    models: dict[str, ModelRecipe] = field(default_factory=_default_models)
-
-    def digest(self) -> str:
-        text = json.dumps({"version": WORLD_VERSION, **asdict(self)}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def cache_root() -> Path:
-    from harness.cache import cache_home
-
-    return cache_home() / "world"
-
-
-def world_dir(config: WorldConfig | None = None) -> Path:
-    return cache_root() / (config or WorldConfig()).digest()
-
-
-def demo_problems(config: WorldConfig, family: str) -> list[Problem]:
-    return generate(family, config.demos_per_family, seed=config.seed * 1000 + 1)
-
-
-def task_problems(config: WorldConfig, family: str) -> list[Problem]:
-    """The task's own problems: a different stream, with every prompt seen in training removed."""
-    seen = {p.prompt for p in demo_problems(config, family)}
-    pool = generate(family, config.task_examples_per_family + len(seen), seed=config.seed * 1000 + 2)
-    return [p for p in pool if p.prompt not in seen][: config.task_examples_per_family]
-
-
-def ranking_problems(config: WorldConfig, family: str) -> list[Problem]:
-    seen = {p.prompt for p in demo_problems(config, family)}
-    pool = generate(family, config.ranking_prompts + len(seen), seed=config.seed * 1000 + 3)
-    return [p for p in pool if p.prompt not in seen][: config.ranking_prompts]
+from harness.config.schema import PolicyConfig, RewardModelConfig
+from harness.models.loading import load_causal_lm, load_tokenizer
+from harness.models.logprobs import completion_logps, make_token_batch
+from harness.models.policy import Policy
+from harness.models.specs import ModelSource
+from harness.models.tiny import byte_tokenizer, tiny_llama_config
+from harness.rewards.loglik import LogLikelihoodRM
+from harness.world.families import FAMILIES
+from harness.world.problems import ModelRecipe, WorldConfig, demo_problems, ranking_problems, task_problems, world_dir
+from harness.world.tasks import WORLD_TASKS, get_world_task
 
 
 def _train_model(folder: Path, recipe: ModelRecipe, config: WorldConfig, seed: int, log) -> None:
-    import torch
-    from transformers import LlamaForCausalLM
-
-    from harness.logprobs import completion_logps, make_token_batch
-    from harness.tiny_models import byte_tokenizer, tiny_llama_config
-
     tokenizer = byte_tokenizer()
     rng = np.random.default_rng(seed)
     demos: list[tuple[list[int], list[int]]] = []
@@ -129,8 +70,6 @@ def _train_model(folder: Path, recipe: ModelRecipe, config: WorldConfig, seed: i
 
 def _train_and_measure(folder: Path, recipe: ModelRecipe, config: WorldConfig, seed: int) -> None:
     """Train one model of the world and measure it (an RM's ranking accuracy, the policy's accuracy)."""
-    import torch
-
     torch.set_num_threads(1)
     _train_model(folder, recipe, config, seed, log=lambda message: None)
     measured = policy_accuracy(folder, config) if folder.name == "policy" else ranking_accuracy(folder, config)
@@ -139,10 +78,6 @@ def _train_and_measure(folder: Path, recipe: ModelRecipe, config: WorldConfig, s
 
 def ranking_accuracy(model_folder: Path, config: WorldConfig) -> dict[str, float]:
     """Per family: how often the RM scores the correct solution above the buggy one of the same prompt."""
-    from harness.config import RewardModelConfig
-    from harness.models import load_causal_lm, load_tokenizer
-    from harness.rewards import LogLikelihoodRM
-
     rm = LogLikelihoodRM(RewardModelConfig(name=model_folder.name, kind="loglik", model=str(model_folder)),
                          load_causal_lm(str(model_folder), "float32", "cpu"), load_tokenizer(str(model_folder)))
     out = {}
@@ -157,10 +92,6 @@ def ranking_accuracy(model_folder: Path, config: WorldConfig) -> dict[str, float
 
 def policy_accuracy(model_folder: Path, config: WorldConfig) -> dict[str, float]:
     """Greedy accuracy of the SFT policy on each family's task problems (its headroom)."""
-    from harness.config import PolicyConfig
-    from harness.policy import Policy
-    from harness.world.tasks import WORLD_TASKS, get_world_task
-
     policy = Policy(PolicyConfig(model=str(model_folder), lora=None, max_prompt_tokens=256))
     out = {}
     for family in FAMILIES:
@@ -197,9 +128,6 @@ def ensure_world(config: WorldConfig | None = None, verbose: bool = True, **over
             for job in jobs:
                 _train_and_measure(*job)
         else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 list(pool.map(_train_and_measure, *zip(*jobs)))
         report: dict[str, Any] = {"config": asdict(config), "ranking_accuracy": {}, "policy_greedy_accuracy": {}}
@@ -218,7 +146,20 @@ def ensure_world(config: WorldConfig | None = None, verbose: bool = True, **over
 
 
 def load_report(config: WorldConfig | None = None) -> dict[str, Any]:
+    """The world's build report, building the world first if needed."""
     return json.loads((ensure_world(config, verbose=False) / "report.json").read_text())
+
+
+class WorldModel(ModelSource):
+    """``world:NAME``: a model of the synthetic world (built on first use)."""
+
+    description = "a model of the synthetic world, built and cached on first use: world:policy, world:rm_arith, ..."
+
+    def locate(self, name: str) -> Path:
+        folder = ensure_world() / name
+        if not folder.is_dir():
+            raise FileNotFoundError(f"model spec 'world:{name}': the synthetic world has no model {name!r}")
+        return folder
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -229,3 +170,13 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append("  " + " ".join(f"{accuracy[f]:8.3f}" for f in FAMILIES) + f"  {name}")
     lines.append("SFT policy greedy accuracy: " + ", ".join(f"{f} {a:.3f}" for f, a in report["policy_greedy_accuracy"].items()))
     return "\n".join(lines)
+
+
+class WorldSetup:
+    """The sweep hook ``setup: {world: {...}}``: build the world (settings: ``WorldConfig``) before the runs."""
+
+    Config = WorldConfig
+    description = "build (once, cached) the synthetic world's policy and reward models"
+
+    def run(self, config: WorldConfig) -> None:
+        ensure_world(config)

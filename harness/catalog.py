@@ -1,0 +1,23 @@
+"""Every registry of the harness in one place: what ``python -m harness ls`` lists, and what the registry
+contract test walks."""
+
+from __future__ import annotations
+
+from harness.config.registry import Registry
+from harness.models.specs import MODEL_SOURCES
+from harness.rewards.judges.registry import JUDGES
+from harness.rewards.registry import RM_KINDS
+from harness.selection.registry import METHODS
+from harness.sweep.executors.registry import EXECUTORS
+from harness.sweep.run_sweep import SETUP_HOOKS
+from harness.tasks.registry import TASKS
+
+REGISTRIES: dict[str, Registry] = {
+    "methods": METHODS,
+    "tasks": TASKS,
+    "reward-model kinds": RM_KINDS,
+    "judges (compare)": JUDGES,
+    "executors (sweep --executor)": EXECUTORS,
+    "model sources (SOURCE:NAME model specs)": MODEL_SOURCES,
+    "setup hooks (sweep setup:)": SETUP_HOOKS,
+}

@@ -1,0 +1,92 @@
+"""Command line: ``python -m harness {sweep,run,compare,status,report,ls,bench} ...``.
+
+    python -m harness sweep SWEEP.yaml [key=value ...]  every run of a sweep, resumable, then its report
+    python -m harness run CONFIG.yaml [key=value ...]   one run (method, task, seed)
+    python -m harness compare SWEEP.yaml [--force]      judge pairs of open-ended runs (AlpacaEval win rates)
+    python -m harness status RESULTS/SWEEP              state of each run of a sweep
+    python -m harness report RESULTS/SWEEP --out DIR    tables, tests and figures from stored results
+    python -m harness ls                                 registered methods, tasks, reward-model kinds, ...
+    python -m harness bench [--quick]                    side-by-side speed figures
+
+Each command's code is imported only when that command runs (``COMMANDS``), so ``report`` and ``status``
+never load torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from harness.config.errors import ConfigError
+
+# command -> "module:function(args) -> exit code", imported on use
+COMMANDS = {
+    "sweep": "harness.commands:sweep",
+    "run": "harness.commands:run",
+    "compare": "harness.commands:compare",
+    "status": "harness.sweep.status:status_command",
+    "report": "harness.report.command:report_command",
+    "ls": "harness.commands:list_registries",
+    "bench": "harness.bench:bench_command",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__.split("\n")[0], allow_abbrev=False)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sweep = sub.add_parser("sweep", help="run every (task, method, seed, ...) of a sweep YAML, then write its report",
+                           allow_abbrev=False)
+    sweep.add_argument("config")
+    sweep.add_argument("overrides", nargs="*", help="key=value overrides of the sweep YAML, e.g. seeds=[0,1]")
+    sweep.add_argument("--out", default="results", help="run store root (default: results/)")
+    sweep.add_argument("--executor", default="local", help="local (default), ray or slurm (harness ls lists them)")
+    sweep.add_argument("--workers", type=int, default=None, help="local: worker processes; ray: CPUs of a local instance; "
+                                                                 "slurm: array parallelism")
+    sweep.add_argument("--ray-address", default=None, help="ray: address of a running cluster ('auto'); default starts one")
+    sweep.add_argument("--cpus-per-run", type=float, default=None, help="ray: CPUs per run")
+    sweep.add_argument("--gpus-per-run", type=float, default=None, help="ray: GPUs per run")
+    sweep.add_argument("--slurm-folder", default=None, help="slurm: submitit's log folder (default slurm_logs)")
+    sweep.add_argument("--slurm-cluster", default=None, help="slurm: submitit cluster: default auto (Slurm), 'local' for testing")
+    sweep.add_argument("--no-report", action="store_true")
+    compare = sub.add_parser("compare", help="judge a sweep's pairs of open-ended runs and write win rates", allow_abbrev=False)
+    compare.add_argument("config")
+    compare.add_argument("overrides", nargs="*")
+    compare.add_argument("--out", default="results")
+    compare.add_argument("--force", action="store_true", help="judge again pairs already judged")
+    compare.add_argument("--no-report", action="store_true")
+    status = sub.add_parser("status", help="table of run states of a sweep folder")
+    status.add_argument("sweep_dir")
+    report = sub.add_parser("report", help="tables, Wilcoxon tests and figures from a run store (no training)",
+                            allow_abbrev=False)
+    report.add_argument("sweep_dir", nargs="?", default="")
+    report.add_argument("--out", required=True)
+    report.add_argument("--paper-only", action="store_true", help="render the paper's own tables from its numbers")
+    report.add_argument("--no-paper", action="store_true", help="leave out the paper's numbers beside ours")
+    run = sub.add_parser("run", help="one run: train a policy with one method on one task and seed", allow_abbrev=False)
+    run.add_argument("config")
+    run.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.iterations=2 seed=3")
+    run.add_argument("--quiet", action="store_true")
+    sub.add_parser("ls", help="list registered methods, tasks, reward-model kinds, judges, bandits, ...")
+    bench = sub.add_parser("bench", help="speed benchmarks, measured side by side", allow_abbrev=False)
+    bench.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke check")
+    bench.add_argument("--model", default="", help="causal LM for the sampling/scoring figures "
+                                                   "(default: a random-weight SmolLM2-135M-shaped Llama)")
+    bench.add_argument("--only", nargs="*", default=None, choices=["linucb", "sampling", "scoring", "shared_prompt", "cache"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    overrides = [item for item in extra if "=" in item and not item.startswith("-")]
+    if len(overrides) != len(extra) or (overrides and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if overrides:
+        args.overrides = list(args.overrides) + overrides  # key=value given after an option
+    module, _, function = COMMANDS[args.command].partition(":")
+    try:
+        return getattr(importlib.import_module(module), function)(args)
+    except ConfigError as error:
+        print(f"config error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,69 @@
+"""The command line's commands that train or judge (``sweep``, ``run``, ``compare``, ``ls``); each takes the
+parsed arguments of ``harness.cli`` and returns the exit code. ``status`` and ``report`` live in their own
+stages so that they never import torch."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from harness.catalog import REGISTRIES
+from harness.config.errors import ConfigError
+from harness.loop.run_config import load_run_config
+from harness.report.write import write_report
+from harness.sweep.executors.base import Executor
+from harness.sweep.executors.registry import EXECUTORS, build_executor
+from harness.sweep.layout import REPORT_DIR
+from harness.sweep.run import execute_run
+from harness.sweep.run_sweep import compare_sweep, run_sweep
+
+# ``harness sweep`` flag -> the executor Config key it sets
+EXECUTOR_FLAGS = {"workers": "workers", "ray_address": "address", "cpus_per_run": "cpus_per_run",
+                  "gpus_per_run": "gpus_per_run", "slurm_folder": "folder", "slurm_cluster": "cluster"}
+
+
+def executor_from_args(args: argparse.Namespace) -> Executor:
+    """The ``--executor`` with its settings from the flags given; a flag of another executor is an error."""
+    EXECUTORS.check(args.executor)
+    accepted = {f.name for f in dataclasses.fields(EXECUTORS.config_class(args.executor))}
+    options = {}
+    for flag, key in EXECUTOR_FLAGS.items():
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        if key not in accepted:
+            raise ConfigError(f"--{flag.replace('_', '-')} does not apply to --executor {args.executor}")
+        options[key] = value
+    return build_executor(args.executor, **options)
+
+
+def _report(root) -> None:
+    written = write_report(root, root / REPORT_DIR)
+    print(f"report: {len(written)} files in {root / REPORT_DIR}")
+
+
+def sweep(args: argparse.Namespace) -> int:
+    result = run_sweep(args.config, args.overrides, args.out, executor_from_args(args))
+    if not args.no_report and result.done:
+        _report(result.root)
+    return result.exit_code
+
+
+def run(args: argparse.Namespace) -> int:
+    execute_run(load_run_config(args.config, args.overrides), progress=not args.quiet)
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    root = compare_sweep(args.config, args.overrides, args.out, force=args.force)
+    if not args.no_report:
+        _report(root)
+    return 0
+
+
+def list_registries(args: argparse.Namespace) -> int:
+    for title, registry in REGISTRIES.items():
+        print(f"{title}:")
+        for name in registry.names():
+            print(f"  {name:18s} {registry.get(name).description}")
+    return 0

@@ -1,0 +1,131 @@
+"""Dataclass configs for one run: (method, task, seed) plus models, training and evaluation settings.
+
+These are the schema only; ``harness.config.parse`` reads them from YAML with overrides, and
+``harness.loop.run_config`` checks a whole run config against the registries before any compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# The built-in gold-answer reward model: always in a run's pool, needs no entry in ``reward_models``.
+CORRECTNESS = "correctness"
+
+
+@dataclass
+class LoraConfig:
+    r: int = field(default=16, metadata={"help": "LoRA rank (paper: 16)."})
+    alpha: int = field(default=32, metadata={"help": "LoRA alpha (paper: 32)."})
+    dropout: float = 0.05
+    target_modules: str | list[str] = field(default="all-linear", metadata={"help": "peft target_modules."})
+
+
+@dataclass
+class PolicyConfig:
+    model: str = field(default="", metadata={"help": "Hub name, local directory, or path to a .gguf file."})
+    lora: LoraConfig | None = field(default_factory=LoraConfig, metadata={"help": "null trains all weights."})
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = field(default="auto", metadata={"help": "'auto' picks cuda when present, else cpu."})
+    embedding: Literal["last", "first", "mean"] = field(
+        default="last", metadata={"help": "Sentence embedding of a prompt for the bandit context."})
+    max_prompt_tokens: int = 1024
+    truncation: Literal["left", "middle"] = field(
+        default="left", metadata={"help": "Over-long prompts: drop the start ('left'), or the middle as LongBench does."})
+    chat_template: bool = field(default=False, metadata={"help": "Wrap prompts in the tokenizer's chat template."})
+
+
+@dataclass
+class RewardModelConfig:
+    name: str
+    kind: str = field(metadata={"help": "loglik | implicit | classifier | correctness | noisy"})
+    model: str = ""
+    reference: str = field(default="", metadata={"help": "implicit: the reference model."})
+    beta: float = field(default=1.0, metadata={"help": "implicit: scale of the log-ratio."})
+    base: str = field(default="", metadata={"help": "noisy: name of the RM whose scores get noise."})
+    sigma: float = field(default=0.0, metadata={"help": "noisy: standard deviation of the Gaussian noise."})
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = "auto"
+    batch_tokens: int = field(default=8192, metadata={"help": "Token budget of one scoring forward pass."})
+    chat_template: bool = False
+    max_prompt_tokens: int | None = field(default=None, metadata={
+        "help": "Cut longer prompts in the middle before scoring (long-context tasks); null keeps them whole."})
+
+
+@dataclass
+class TaskConfig:
+    name: str = ""
+    path: str = field(default="", metadata={"help": "Local JSONL/Parquet file or folder; empty loads from the hub."})
+    max_examples: int | None = field(default=None, metadata={
+        "help": "Subsample the pooled examples first (tasks batched by category: each category)."})
+    split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.1, 0.2])
+    split_sizes: list[int] | None = field(default=None, metadata={
+        "help": "Exact train/dev/test sizes (tasks batched by category: per category)."})
+    split_seed: int | None = field(default=None, metadata={"help": "Defaults to the run seed."})
+    options: dict[str, Any] = field(default_factory=dict, metadata={"help": "Task-specific options (the task's Options)."})
+    batch_by_category: bool | None = field(
+        default=None, metadata={"help": "Every batch holds one category (null: the task's default)."})
+
+
+@dataclass
+class TrainConfig:
+    iterations: int = 10
+    batch_size: int = field(default=16, metadata={"help": "Prompts per step (one RM choice per step)."})
+    max_steps_per_iteration: int | None = None
+    num_samples: int = field(default=30, metadata={"help": "n responses sampled per prompt."})
+    temperature: float = 0.8
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    pairs_per_prompt: int = field(default=10, metadata={"help": "P preference pairs per prompt."})
+    loss: Literal["dpo", "nll", "dpo_nll", "kto"] = "dpo_nll"
+    beta: float = 0.1
+    nll_weight: float = 1.0
+    learning_rate: float = 5e-6
+    weight_decay: float = 0.0
+    micro_batch_size: int = field(default=8, metadata={"help": "Pairs per forward/backward (gradient accumulation)."})
+    updates_per_step: int = field(default=1, metadata={"help": "Optimizer steps on each batch's pairs."})
+    max_grad_norm: float = 1.0
+
+
+@dataclass
+class EvalConfig:
+    decoding: Literal["greedy", "majority"] = "greedy"
+    num_samples: int = field(default=8, metadata={"help": "majority: samples voted over."})
+    temperature: float = 0.8
+    max_new_tokens: int = 256
+    batch_size: int = 16
+    dev_every_iteration: bool = True
+    max_dev_examples: int | None = 200
+    max_test_examples: int | None = None
+
+
+@dataclass
+class BestOfNConfig:
+    reward: Literal["nll", "gold"] = field(default="nll", metadata={
+        "help": "MAB reward on the train split: nll = negative length-normalised NLL of the picked responses "
+                "(paper sec. 3.3); gold = the task's gold score of the picked responses."})
+
+
+@dataclass
+class MethodConfig:
+    name: str = "laser"
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunConfig:
+    mode: Literal["train", "best_of_n"] = field(default="train", metadata={
+        "help": "train: iterative preference training; best_of_n: inference only, the bandit learns which RM "
+                "reranks n samples best on the train split, then is frozen for the test split (paper sec. 3.3)."})
+    method: MethodConfig = field(default_factory=MethodConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    ood_tasks: list[TaskConfig] = field(default_factory=list)
+    seed: int = 0
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    reward_models: list[RewardModelConfig] = field(default_factory=list)
+    best_rm: str = field(default="", metadata={"help": "The leaderboard's best RM ('Best RM' baseline)."})
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    best_of_n: BestOfNConfig = field(default_factory=BestOfNConfig)
+    out: str = "results/run"
+    cache_dir: str = field(default="", metadata={"help": "Content-addressed cache shared between runs ('' = off)."})

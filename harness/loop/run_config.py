@@ -1,0 +1,119 @@
+"""A run config checked as a whole before any model is loaded: names against every registry, method and
+task arguments, the reward-model pool, and the data splits.
+
+``load_run_config(path, overrides)`` reads YAML, applies ``key=value`` overrides (which beat the YAML,
+which beats the defaults) and validates everything that can be checked without compute.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from harness.config.errors import ConfigError, UnknownNameError, unknown_name_message
+from harness.config.parse import parse_overrides, parse_with_overrides, read_yaml
+from harness.config.schema import RunConfig, TaskConfig
+from harness.rewards.registry import RM_KINDS
+from harness.selection.registry import METHODS, build_method
+from harness.tasks.registry import TASKS, get_task
+
+
+def build_run_config(data: dict[str, Any], overrides: list[str] = (), source: str = "<config>",
+                     check_data: bool = True) -> RunConfig:
+    """A validated run config from a mapping and ``key=value`` overrides; errors name ``source``."""
+    config = parse_with_overrides(RunConfig, data, parse_overrides(list(overrides)), source)
+    validate_run_config(config, source=source, check_data=check_data)
+    return config
+
+
+def load_run_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
+    """Read, override and validate a run config; raises ConfigError naming the key or file."""
+    return build_run_config(read_yaml(path), overrides, source=str(path))
+
+
+def validate_run_config(config: RunConfig, source: str = "<config>", check_data: bool = True) -> None:
+    def fail(message: str) -> None:
+        raise ConfigError(f"{source}: {message}")
+
+    if not config.policy.model:
+        fail("policy.model: give a hub name, a local folder or a .gguf file")
+    names = [rm.name for rm in config.reward_models]
+    for i, rm in enumerate(config.reward_models):
+        key = f"reward_models[{i}]"
+        if rm.kind not in RM_KINDS:
+            fail(f"{key}.kind: {unknown_name_message('reward-model kind', rm.kind, RM_KINDS.names())}")
+        if names.count(rm.name) > 1:
+            fail(f"{key}.name: {rm.name!r} is used by more than one reward model")
+        if rm.kind in ("loglik", "implicit", "classifier") and not rm.model:
+            fail(f"{key}.model: required for kind {rm.kind!r}")
+        if rm.kind == "implicit" and not rm.reference:
+            fail(f"{key}.reference: required for kind 'implicit'")
+        if rm.kind == "noisy":
+            if rm.base not in names or rm.base == rm.name:
+                fail(f"{key}.base: {unknown_name_message('reward model', rm.base, [n for n in names if n != rm.name])}")
+            if rm.sigma < 0:
+                fail(f"{key}.sigma: must be >= 0, got {rm.sigma}")
+    if config.best_rm and config.best_rm not in names:
+        fail(f"best_rm: {unknown_name_message('reward model', config.best_rm, names)}")
+    try:
+        METHODS.check(config.method.name)
+        build_method(config.method.name, config.method.args, names, config.seed, config.best_rm)
+    except UnknownNameError as error:
+        fail(f"method.name: {error}")
+    except ConfigError as error:
+        fail(str(error))
+    train = config.train
+    for key in ("iterations", "batch_size", "num_samples", "pairs_per_prompt", "micro_batch_size", "updates_per_step", "max_new_tokens"):
+        if getattr(train, key) < 1:
+            fail(f"train.{key}: must be >= 1, got {getattr(train, key)}")
+    if train.num_samples < 2:
+        fail(f"train.num_samples: preference pairs need at least 2 samples per prompt, got {train.num_samples}")
+    if train.temperature <= 0:
+        fail(f"train.temperature: must be > 0 for sampling, got {train.temperature}")
+    for key, task in [("task", config.task)] + [(f"ood_tasks[{i}]", t) for i, t in enumerate(config.ood_tasks)]:
+        if task.name not in TASKS:
+            fail(f"{key}.name: {unknown_name_message('task', task.name, TASKS.names())}")
+        try:
+            TASKS.get(task.name)(task.options)
+        except ConfigError as error:
+            fail(f"{key}: {error}")
+    task_class = TASKS.get(config.task.name)
+    if config.eval.decoding == "majority" and task_class.kind != "accuracy":
+        fail(f"eval.decoding: a majority vote needs extracted answers to count; {config.task.name!r} is "
+             f"{task_class.kind} (use greedy)")
+    if config.mode == "best_of_n" and task_class.kind == "open_ended":
+        fail("mode: best_of_n needs a task with gold references to score the chosen response; "
+             f"{config.task.name!r} is open-ended")
+    if task_class.kind == "open_ended":
+        if config.method.name == "correctness":
+            fail(f"method.name: the correctness reward needs gold answers; {config.task.name!r} has none")
+        for rm in config.reward_models:
+            if rm.kind == "correctness":
+                fail(f"reward_models: {rm.name!r} is a correctness reward, but {config.task.name!r} has no gold answers")
+    if check_data:
+        check_task_data(config, source)
+
+
+@lru_cache(maxsize=16)
+def _examples(name: str, path: str, options: str) -> tuple:
+    """A task's examples (read once per process: a sweep validates many runs)."""
+    return tuple(get_task(name, json.loads(options)).load(TaskConfig(name=name, path=path, options=json.loads(options))))
+
+
+def check_task_data(config: RunConfig, source: str) -> None:
+    """Load and split the task data (cheap next to training) to fail early on missing files, bad
+    options and empty splits."""
+    checks = [("task", config.task, ("train", "test"))]
+    checks += [(f"ood_tasks[{i}]", t, ("test",)) for i, t in enumerate(config.ood_tasks)]
+    for key, task, needed in checks:
+        try:
+            options = json.dumps(task.options, sort_keys=True, default=str)
+            splits = get_task(task.name, task.options).splits(task, config.seed, list(_examples(task.name, task.path, options)))
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {key}: {error}") from None
+        for split in needed:
+            if not getattr(splits, split):
+                raise ConfigError(f"{source}: {key} ({task.name}): the {split} split is empty "
+                                  f"(check max_examples / split_fractions / split_sizes)")

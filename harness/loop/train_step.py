@@ -1,0 +1,72 @@
+"""One optimisation step of the policy on a batch of preference pairs (gradient accumulation over
+micro-batches), returning the step's training loss: the MAB reward's raw material."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from harness.config.schema import TrainConfig
+from harness.loop.losses import PairLogps, needs_reference, preference_loss
+from harness.models.logprobs import completion_logps, make_token_batch
+from harness.models.policy import Policy
+
+
+@dataclass
+class PairTokens:
+    prompt: list[int]
+    chosen: list[int]
+    rejected: list[int]
+
+
+class PreferenceTrainer:
+    def __init__(self, policy: Policy, config: TrainConfig):
+        self.policy, self.config = policy, config
+        self.optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=config.learning_rate,
+                                           weight_decay=config.weight_decay)
+
+    def _logps(self, model, prompts, completions) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = make_token_batch(prompts, completions, self.policy.tokenizer.pad_token_id, self.policy.device)
+        return completion_logps(model, batch)
+
+    def micro_batch_loss(self, items: list[PairTokens]) -> torch.Tensor:
+        prompts = [it.prompt for it in items] * 2
+        completions = [it.chosen for it in items] + [it.rejected for it in items]
+        sums, counts = self._logps(self.policy.model, prompts, completions)
+        n = len(items)
+        logps = PairLogps(sums[:n], sums[n:], torch.zeros_like(sums[:n]), torch.zeros_like(sums[n:]), counts[:n].float())
+        name = self.config.loss
+        if needs_reference(name):
+            with torch.no_grad(), self.policy.reference() as reference:
+                ref_sums, _ = self._logps(reference, prompts, completions)
+            logps.reference_chosen, logps.reference_rejected = ref_sums[:n], ref_sums[n:]
+        if name == "kto" and n > 1:  # KL estimate on mismatched (prompt, completion) pairs, as TRL builds them
+            mismatched = [items[(i - 1) % n].chosen for i in range(n)]
+            with torch.no_grad():
+                logps.policy_kl, _ = self._logps(self.policy.model, prompts[:n], mismatched)
+                with self.policy.reference() as reference:
+                    logps.reference_kl, _ = self._logps(reference, prompts[:n], mismatched)
+        return preference_loss(name, logps, self.config.beta, self.config.nll_weight)
+
+    def step(self, items: list[PairTokens]) -> float:
+        """Train on ``items``; the returned loss is measured on the first pass, before any update."""
+        if not items:
+            raise ValueError("a training step needs at least one preference pair")
+        model = self.policy.model
+        model.train()
+        first_pass_loss = 0.0
+        size = self.config.micro_batch_size
+        for update in range(self.config.updates_per_step):
+            self.optimizer.zero_grad(set_to_none=True)
+            for start in range(0, len(items), size):
+                chunk = items[start:start + size]
+                loss = self.micro_batch_loss(chunk)
+                (loss * len(chunk) / len(items)).backward()
+                if update == 0:
+                    first_pass_loss += loss.item() * len(chunk) / len(items)
+            if self.config.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(self.policy.trainable_parameters(), self.config.max_grad_norm)
+            self.optimizer.step()
+        model.eval()
+        return first_pass_loss

@@ -1,0 +1,269 @@
+"""The iterative preference-training loop (paper Algorithm 1) shared by every method.
+
+For each iteration m = 1..M: the reference becomes pi_{m-1}; for each batch of training prompts the
+method picks the reward (LASeR: its bandit, given the batch's mean prompt embedding), the policy samples
+n responses per prompt in one batched call, the chosen RM(s) score them, P strictly ordered pairs per
+prompt train the policy for one step, and the method gets the step's loss as feedback. Dev accuracy is
+measured after each iteration. Every stage is timed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from harness.common.content_cache import ContentCache, content_key
+from harness.common.seeding import stable_seed
+from harness.config.schema import RunConfig
+from harness.loop.evaluation import evaluate
+from harness.loop.pairs import sample_pairs
+from harness.loop.train_step import PairTokens, PreferenceTrainer
+from harness.models.policy import Policy, Sample
+from harness.rewards.base import RewardModel
+from harness.selection.method import BatchContext, Method, RewardChoice, StepFeedback
+from harness.tasks.base import Example, Splits, Task
+
+log = logging.getLogger(__name__)
+
+
+def score_table(choice: RewardChoice, pool: dict[str, RewardModel], prompts: Sequence[str],
+                responses: Sequence[str], references: Sequence[Any]) -> dict[str, np.ndarray]:
+    """Raw scores of every RM the choice names."""
+    table = {}
+    for name in choice.reward_models:
+        rm = pool[name]
+        table[name] = np.asarray(rm.score(prompts, responses, references if rm.needs_references else None), dtype=np.float64)
+    return table
+
+
+def combine_scores(choice: RewardChoice, table: dict[str, np.ndarray]) -> np.ndarray:
+    """The chosen RM's scores, or the (standardised) mean over several RMs."""
+    columns = []
+    for name in choice.reward_models:
+        scores = table[name]
+        if choice.combine == "standardized_mean":
+            spread = scores.std()
+            scores = (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
+        columns.append(scores)
+    return columns[0] if choice.combine == "single" else np.mean(columns, axis=0)
+
+
+@dataclass
+class StageTimer:
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @contextmanager
+    def time(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
+
+
+@dataclass
+class Scored:
+    """A batch after the method chose its reward: samples and their scores (prompts x n)."""
+
+    prompt_ids: list[list[int]]
+    context: BatchContext
+    choice: RewardChoice
+    samples: list[list[Sample]]
+    table: dict[str, np.ndarray]
+    scores: np.ndarray
+
+
+@dataclass
+class TrainingState:
+    """Everything the loop produces; also what a checkpoint restores."""
+
+    iterations: list[dict[str, Any]] = field(default_factory=list)
+    selections: list[dict[str, Any]] = field(default_factory=list)
+    rm_scores: list[dict[str, Any]] = field(default_factory=list)   # per-response scores when several RMs scored a step
+    global_step: int = 0
+
+
+class TrainingLoop:
+    trains_policy = True   # best-of-n selection (harness.loop.best_of_n) never changes the policy
+
+    def __init__(self, config: RunConfig, policy: Policy, task: Task, splits: Splits, pool: dict[str, RewardModel],
+                 method: Method, progress: Callable[[str], None] | None = None,
+                 cache: ContentCache | None = None):
+        self.config, self.policy, self.task, self.splits = config, policy, task, splits
+        self.pool, self.method = pool, method
+        self.trainer = PreferenceTrainer(policy, config.train)
+        self.state = TrainingState()
+        self.progress = progress or (lambda message: None)
+        self.cache = cache
+        self.policy_updated = False  # until the first optimisation step the policy is the initial one
+
+    def state_dict(self, iteration: int) -> dict[str, Any]:
+        """Everything a resumed run needs after ``iteration``: adapter, optimizer, method, RM and RNG states."""
+        return {
+            "iteration": iteration,
+            "adapter": self.policy.adapter_state(),
+            "optimizer": self.trainer.optimizer.state_dict(),
+            "method": self.method.state_dict(),
+            "reward_models": {name: rm.state_dict() for name, rm in self.pool.items()},
+            "loop": {"iterations": self.state.iterations, "selections": self.state.selections,
+                     "rm_scores": self.state.rm_scores, "global_step": self.state.global_step},
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> int:
+        """Restore a ``state_dict`` into this freshly built loop; returns the last completed iteration."""
+        self.policy.load_adapter_state(state["adapter"])
+        self.trainer.optimizer.load_state_dict(state["optimizer"])
+        self.method.load_state_dict(state["method"])
+        for name, rm_state in state["reward_models"].items():
+            self.pool[name].load_state_dict(rm_state)
+        self.state = TrainingState(**state["loop"])
+        self.policy_updated = self.trains_policy and any(step["loss"] is not None for step in self.state.selections)
+        torch.set_rng_state(state["torch_rng"])
+        return int(state["iteration"])
+
+    def sample(self, prompt_ids: list[list[int]], seed: int | None = None) -> list[list[Sample]]:
+        """n samples per prompt, seeded by the current step unless a seed is given; while the policy is
+        still the initial one, they are shared with other runs through the cache."""
+        cfg = self.config.train
+        seed = stable_seed(self.config.seed, "sample", self.state.global_step) if seed is None else seed
+        n = cfg.num_samples
+        settings = dict(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, seed=seed)
+        if self.cache is None or self.policy_updated:
+            return self.policy.generate(prompt_ids, n, **settings)
+        key = content_key("samples", self.policy.identity, prompt_ids, n, settings)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return [[Sample(ids, self.policy.decode(ids)) for ids in group] for group in cached]
+        samples = self.policy.generate(prompt_ids, n, **settings)
+        self.cache.put(key, [[s.token_ids for s in group] for group in samples])
+        return samples
+
+    def batches(self, iteration: int) -> list[list[Example]]:
+        """The iteration's batches: a seeded shuffle of the train split, or, for tasks batched by category,
+        batches of one category each (shuffled within and across categories)."""
+        rng = np.random.default_rng(stable_seed(self.config.seed, "batches", iteration))
+        batches = category_batches(self.splits.train, self.config.train.batch_size, rng,
+                                   self.task.groups_by_category(self.config.task))
+        limit = self.config.train.max_steps_per_iteration
+        return batches[:limit] if limit is not None else batches
+
+    def choose_and_sample(self, batch: list[Example], iteration: int, batch_index: int, num_steps: int,
+                          timer: StageTimer, sample_seed: int | None = None) -> Scored:
+        """The method's choice for a batch, n samples per prompt, and the chosen RM(s)' scores (prompts x n)."""
+        prompts = [self.task.prompt(e) for e in batch]
+        prompt_ids = self.policy.encode_prompts(prompts)
+        context = BatchContext(iteration, self.state.global_step, batch_index, num_steps, prompts,
+                               category=batch[0].category if len({e.category for e in batch}) == 1 else None)
+        if self.method.needs_context:
+            with timer.time("embed"):
+                context.embedding = self.policy.embed(prompt_ids).mean(axis=0)
+        with timer.time("select"):
+            choice = self.method.select(context)
+        with timer.time("sample"):
+            samples = self.sample(prompt_ids, sample_seed)
+        with timer.time("score"):
+            n = len(samples[0])
+            flat_prompts = [p for p, group in zip(prompts, samples) for _ in group]
+            flat_texts = [s.text for group in samples for s in group]
+            flat_refs = [e for e, group in zip(batch, samples) for _ in group]
+            table = score_table(choice, self.pool, flat_prompts, flat_texts, flat_refs)
+            scores = combine_scores(choice, table).reshape(len(batch), n)
+        return Scored(prompt_ids, context, choice, samples, table, scores)
+
+    def sample_quality(self, batch: list[Example], samples: list[list[Sample]]) -> float | None:
+        """Mean gold score of the samples (accuracy, or F1 / ROUGE-L); None for open-ended tasks."""
+        if self.task.kind == "open_ended":
+            return None
+        return float(np.mean([self.task.score(s.text, e) for e, group in zip(batch, samples) for s in group]))
+
+    def run_step(self, iteration: int, batch_index: int, num_steps: int, batch: list[Example], timer: StageTimer) -> dict[str, Any]:
+        cfg = self.config.train
+        scored = self.choose_and_sample(batch, iteration, batch_index, num_steps, timer)
+        prompt_ids, context, choice, samples, scores = scored.prompt_ids, scored.context, scored.choice, scored.samples, scored.scores
+        if len(scored.table) > 1:  # kept for the RM agreement analysis (paper fig. 5)
+            self.state.rm_scores.append({"step": self.state.global_step, "num_samples": cfg.num_samples, "category": context.category,
+                                         "scores": {name: values.tolist() for name, values in scored.table.items()}})
+        with timer.time("pairs"):
+            rng = np.random.default_rng(stable_seed(self.config.seed, "pairs", self.state.global_step))
+            identities = [[tuple(s.token_ids) for s in group] for group in samples]
+            pair_set = sample_pairs(scores.tolist(), cfg.pairs_per_prompt, rng, identities)
+            items = [PairTokens(prompt_ids[p.prompt_index], samples[p.prompt_index][p.chosen].token_ids,
+                                samples[p.prompt_index][p.rejected].token_ids) for p in pair_set.pairs]
+        loss = None
+        if items:
+            with timer.time("train"):
+                loss = self.trainer.step(items)
+            self.policy_updated = True
+        with timer.time("bandit"):
+            feedback = StepFeedback(loss, len(items), pair_set.skipped_prompts)
+            self.method.feedback(context, choice, feedback)
+        record = {"iteration": iteration, "step": self.state.global_step, "batch_index": batch_index,
+                  "reward_model": choice.label, "reward_models": list(choice.reward_models), "loss": loss,
+                  "num_pairs": len(items), "skipped_prompts": pair_set.skipped_prompts,
+                  "sample_accuracy": self.sample_quality(batch, samples), "mean_score": float(np.mean(scores)),
+                  "category": context.category, **self.method.step_record()}
+        self.state.global_step += 1
+        return record
+
+    def dev_result(self) -> float:
+        """The policy's dev accuracy (or mean graded score) after an iteration."""
+        dev = evaluate(self.policy, self.task, self.splits.dev, self.config.eval, stable_seed(self.config.seed, "dev"),
+                       limit=self.config.eval.max_dev_examples)
+        return dev.get("accuracy", dev.get("score"))
+
+    def run_iteration(self, iteration: int) -> dict[str, Any]:
+        timer = StageTimer()
+        self.policy.snapshot_reference()
+        batches = self.batches(iteration)
+        records = []
+        for batch_index, batch in enumerate(batches):
+            record = self.run_step(iteration, batch_index, len(batches), batch, timer)
+            records.append(record)
+            self.progress(f"iteration {iteration}/{self.config.train.iterations} step {batch_index + 1}/{len(batches)} "
+                          f"rm={record['reward_model']} loss={record['loss'] if record['loss'] is None else round(record['loss'], 4)}")
+        self.state.selections.extend(records)
+        losses = [r["loss"] for r in records if r["loss"] is not None]
+        row = {"iteration": iteration, "steps": len(records),
+               "train_loss": float(np.mean(losses)) if losses else None,
+               "pairs": sum(r["num_pairs"] for r in records),
+               "skipped_prompts": sum(r["skipped_prompts"] for r in records),
+               "sample_accuracy": _mean([r["sample_accuracy"] for r in records]),
+               "selected": dict(sorted(_count(r["reward_model"] for r in records).items()))}
+        if self.config.eval.dev_every_iteration and self.splits.dev and self.task.kind != "open_ended":
+            with timer.time("dev_eval"):
+                row["dev_accuracy"] = self.dev_result()
+        row["seconds"] = {stage: round(value, 4) for stage, value in timer.seconds.items()}
+        self.state.iterations.append(row)
+        return row
+
+
+def _mean(values) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(np.mean(present)) if present else None
+
+
+def category_batches(examples: Sequence[Example], size: int, rng: np.random.Generator, by_category: bool) -> list[list[Example]]:
+    if not by_category:
+        order = rng.permutation(len(examples))
+        return [[examples[i] for i in order[start:start + size]] for start in range(0, len(order), size)]
+    batches = []
+    for category in sorted({e.category or "" for e in examples}):
+        members = [e for e in examples if (e.category or "") == category]
+        order = rng.permutation(len(members))
+        batches += [[members[i] for i in order[start:start + size]] for start in range(0, len(order), size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _count(values) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for value in values:
+        counts[value] += 1
+    return counts

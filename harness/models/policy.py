@@ -1,0 +1,212 @@
+"""The policy being trained: a causal LM with a LoRA adapter, its reference copy, sampling and embeddings.
+
+Sampling draws all n responses of every prompt in the batch with one ``generate`` call
+(``num_return_sequences=n``, KV cache on). The reference policy pi_{m-1} of iteration m is a second,
+frozen LoRA adapter ("reference") whose weights are copied from the trained one at the start of each
+iteration, so no second copy of the base model is held.
+"""
+
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from peft import LoraConfig, get_peft_model
+
+from harness.config.schema import PolicyConfig
+from harness.models.loading import load_causal_lm, load_tokenizer, model_device, model_identity
+from harness.models.logprobs import causal_lm_of
+from harness.models.tokens import chat_prompt_ids, left_pad, truncate_tokens
+
+REFERENCE_ADAPTER = "reference"
+POLICY_ADAPTER = "default"
+
+
+@dataclass
+class Sample:
+    """One sampled response: its tokens (ending at and without EOS) and its text."""
+
+    token_ids: list[int]
+    text: str
+
+
+class Policy:
+    def __init__(self, config: PolicyConfig):
+        self.config = config
+        self.tokenizer = load_tokenizer(config.model)
+        base = load_causal_lm(config.model, config.dtype, config.device)
+        base.config.use_cache = True
+        self.device = model_device(base)
+        if config.lora is not None:
+            lora = LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+                              target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
+            self.model = get_peft_model(base, lora, adapter_name=POLICY_ADAPTER)
+            self.model.add_adapter(REFERENCE_ADAPTER, lora)
+            self.model.set_adapter(POLICY_ADAPTER)
+            self._reference_model = None
+        else:
+            self.model = base
+            self._reference_model = copy.deepcopy(base).eval().requires_grad_(False)
+        self.snapshot_reference()
+        self.eos_ids = self._eos_ids()
+
+    @property
+    def identity(self) -> dict:
+        """What the initial policy's outputs depend on, for shared-cache keys."""
+        return {"model": model_identity(self.config.model, self.config.dtype, self.config.device),
+                "device": self.device.type, "version": 1}
+
+    def decode(self, token_ids: list[int]) -> str:
+        return self.tokenizer.decode(token_ids, skip_special_tokens=True)
+
+    # ----- prompts -------------------------------------------------------------------------------
+    def _eos_ids(self) -> set[int]:
+        ids = set()
+        for source in (self.tokenizer.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
+            if isinstance(source, int):
+                ids.add(source)
+            elif source:
+                ids.update(source)
+        return ids
+
+    def encode_prompts(self, prompts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each prompt (chat template when configured), at most max_prompt_tokens of them."""
+        encoded = []
+        for prompt in prompts:
+            if self.config.chat_template:
+                ids = chat_prompt_ids(self.tokenizer, prompt)
+            else:
+                ids = self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
+            encoded.append(truncate_tokens(ids, self.config.max_prompt_tokens, self.config.truncation))
+        return encoded
+
+    def _left_pad(self, prompt_ids: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        ids, mask = left_pad(prompt_ids, self.tokenizer.pad_token_id)
+        return ids.to(self.device), mask.to(self.device)
+
+    # ----- generation ----------------------------------------------------------------------------
+    def _trim(self, tokens: torch.Tensor) -> list[int]:
+        out = []
+        for token in tokens.tolist():
+            if token in self.eos_ids:
+                break
+            out.append(token)
+        return out
+
+    @torch.no_grad()
+    def generate(self, prompt_ids: Sequence[Sequence[int]], n: int, *, do_sample: bool, temperature: float = 1.0,
+                 top_p: float = 1.0, max_new_tokens: int = 256, seed: int | None = None) -> list[list[Sample]]:
+        """n responses for every prompt from one batched ``generate`` call; result[i][j] is prompt i's j-th."""
+        if not prompt_ids:
+            return []
+        if seed is not None:
+            torch.manual_seed(seed)
+        ids, mask = self._left_pad(prompt_ids)
+        kwargs = dict(do_sample=do_sample, max_new_tokens=max_new_tokens, num_return_sequences=n,
+                      pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.eos_ids) or None, use_cache=True)
+        if do_sample:
+            kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            if n > 1 and ids.shape[1] > 1:
+                output = self._generate_with_shared_prefill(ids, mask, n, kwargs)
+            else:
+                output = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        finally:
+            self.model.train(was_training)
+        new_tokens = output[:, ids.shape[1]:]
+        samples = []
+        for row in range(new_tokens.shape[0]):
+            token_ids = self._trim(new_tokens[row])
+            samples.append(Sample(token_ids, self.decode(token_ids)))
+        return [samples[i * n:(i + 1) * n] for i in range(len(prompt_ids))]
+
+    def _generate_with_shared_prefill(self, ids: torch.Tensor, mask: torch.Tensor, n: int, kwargs: dict) -> torch.Tensor:
+        """Each prompt is encoded once, its KV cache copied n times, then all n x B continuations are
+        decoded together (``generate`` with ``num_return_sequences`` would encode every prompt n times)."""
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        prefix = self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
+                            use_cache=True)
+        cache = prefix.past_key_values
+        cache.batch_repeat_interleave(n)
+        kwargs = {**kwargs, "num_return_sequences": 1}
+        return self.model.generate(input_ids=ids.repeat_interleave(n, dim=0), attention_mask=mask.repeat_interleave(n, dim=0),
+                                   past_key_values=cache, **kwargs)
+
+    # ----- embeddings ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def embed(self, prompt_ids: Sequence[Sequence[int]], mode: str | None = None) -> np.ndarray:
+        """Sentence embedding of each prompt from the final hidden states: last, first or mean token."""
+        mode = mode or self.config.embedding
+        ids, mask = self._left_pad(prompt_ids)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift the real tokens' positions
+        decoder = causal_lm_of(self.model).get_decoder()
+        hidden = decoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False).last_hidden_state
+        hidden = hidden.float()
+        if mode == "last":
+            vectors = hidden[:, -1]
+        elif mode == "first":
+            first = mask.argmax(dim=1)
+            vectors = hidden[torch.arange(hidden.shape[0], device=hidden.device), first]
+        elif mode == "mean":
+            weights = mask.unsqueeze(-1).float()
+            vectors = (hidden * weights).sum(1) / weights.sum(1)
+        else:
+            raise ValueError(f"unknown embedding mode {mode!r}; accepted: last, first, mean")
+        return vectors.cpu().numpy().astype(np.float64)
+
+    @property
+    def hidden_size(self) -> int:
+        config = self.model.config
+        return int(getattr(config, "hidden_size", None) or config.get_text_config().hidden_size)
+
+    # ----- reference policy ----------------------------------------------------------------------
+    def _adapter_pairs(self) -> Iterator[tuple[torch.nn.Parameter, torch.nn.Parameter]]:
+        params = dict(self.model.named_parameters())
+        for name, param in params.items():
+            if f".{POLICY_ADAPTER}." in name:
+                yield param, params[name.replace(f".{POLICY_ADAPTER}.", f".{REFERENCE_ADAPTER}.")]
+
+    @torch.no_grad()
+    def snapshot_reference(self) -> None:
+        """Make the current policy the reference (pi_{m-1}) for the iteration that starts now."""
+        if self._reference_model is not None:
+            self._reference_model.load_state_dict(self.model.state_dict())
+            return
+        for policy_param, reference_param in self._adapter_pairs():
+            reference_param.copy_(policy_param)
+
+    @contextmanager
+    def reference(self) -> Iterator[torch.nn.Module]:
+        """The reference model for a no-grad forward pass."""
+        if self._reference_model is not None:
+            yield self._reference_model
+            return
+        was_training = self.model.training
+        self.model.eval()  # no LoRA dropout in the reference pass
+        self.model.set_adapter(REFERENCE_ADAPTER, inference_mode=True)
+        try:
+            yield self.model
+        finally:
+            self.model.set_adapter(POLICY_ADAPTER)
+            self.model.train(was_training)
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def adapter_state(self) -> dict[str, torch.Tensor]:
+        """The trainable weights (LoRA adapter, or every weight without LoRA), for checkpoints."""
+        return {name: p.detach().clone() for name, p in self.model.named_parameters() if p.requires_grad}
+
+    @torch.no_grad()
+    def load_adapter_state(self, state: dict[str, torch.Tensor]) -> None:
+        params = dict(self.model.named_parameters())
+        for name, value in state.items():
+            params[name].copy_(value)

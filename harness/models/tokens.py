@@ -1,0 +1,38 @@
+"""Token-level helpers shared by the policy, the reward models and the judges: chat prompts, truncation, padding."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+
+def chat_prompt_ids(tokenizer: PreTrainedTokenizerBase, prompt: str) -> list[int]:
+    """Token ids of a one-turn user message in the tokenizer's chat template, ready for the answer."""
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
+    if hasattr(ids, "keys"):  # a BatchEncoding in recent transformers
+        ids = ids["input_ids"]
+    return list(ids)
+
+
+def truncate_tokens(ids: list[int], limit: int, where: str) -> list[int]:
+    """At most ``limit`` tokens: keep the end ('left'), or both ends around a cut middle ('middle', as LongBench
+    does, since instructions and questions sit at the start and end of a long-context prompt)."""
+    if len(ids) <= limit:
+        return ids
+    if where == "middle":
+        head = limit // 2
+        return ids[:head] + ids[len(ids) - (limit - head):]
+    return ids[-limit:]
+
+
+def left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded token ids and attention mask of a batch of prompts (generation reads the last column)."""
+    width = max(len(p) for p in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, p in enumerate(sequences):
+        ids[row, width - len(p):] = torch.tensor(list(p), dtype=torch.long)
+        mask[row, width - len(p):] = 1
+    return ids, mask

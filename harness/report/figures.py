@@ -1,0 +1,222 @@
+"""The paper's figures from a run store (matplotlib, PDF and PNG): RM utilisation (figs. 6-7), accuracy
+against training time (fig. 4), accuracy against reward noise (fig. 3), RM agreement F1 (fig. 5) and the
+normalised MAB reward over training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from harness.common.files import read_jsonl  # noqa: E402
+from harness.report.layouts import group_of, per_seed, task_title  # noqa: E402
+from harness.report.open_tasks import category_title, sorted_categories  # noqa: E402
+from harness.report.runs import selections  # noqa: E402
+from harness.sweep.layout import RM_SCORES  # noqa: E402
+
+
+def _save(fig, out: Path, name: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.pdf", out / f"{name}.png"]
+    fig.tight_layout()
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return paths
+
+
+def utilisation(frame: pd.DataFrame, out: Path) -> list[Path]:
+    laser = frame[(frame["finished"]) & (frame.get("method_name") == "laser")] if "method_name" in frame else frame.iloc[0:0]
+    if laser.empty:
+        return []
+    shares: dict[tuple[str, str], list[float]] = {}
+    for _, run in laser.iterrows():
+        counts = run["selection_counts"] or {}
+        total = sum(counts.values())
+        if not total:
+            continue
+        group = group_of(laser.loc[[_]]).iloc[0]
+        label = task_title(run["task"]) + (f"\n{group}" if group else "") + ("" if run["label"] == "laser" else f"\n[{run['label']}]")
+        for rm, count in counts.items():
+            shares.setdefault((label, rm), []).append(100.0 * count / total)
+    if not shares:
+        return []
+    groups = sorted({g for g, _ in shares})
+    rms = sorted({rm for _, rm in shares})
+    width = 0.8 / len(rms)
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(groups)), 3.6))
+    x = np.arange(len(groups))
+    for i, rm in enumerate(rms):
+        means = [np.mean(shares.get((g, rm), [0.0])) for g in groups]
+        ax.bar(x + (i - (len(rms) - 1) / 2) * width, means, width, label=rm)
+    ax.set_xticks(x, groups, fontsize=8)
+    ax.set_ylabel("utilisation (% of steps)")
+    ax.set_title("LASeR: RM utilisation (mean over seeds)", fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, out, "fig_utilisation")
+
+
+def accuracy_vs_time(frame: pd.DataFrame, out: Path) -> list[Path]:
+    done = frame[frame["finished"]]
+    if done.empty or "train_seconds" not in done or "test_accuracy" not in done:
+        return []
+    done = done[done["test_accuracy"].notna()]
+    done = done.assign(group=group_of(done))
+    panels = sorted(done.groupby(["task", "group"]).groups)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    for ax, (task, group) in zip(axes[0], panels):
+        chunk = done[(done["task"] == task) & (done["group"] == group)].groupby("row")[["train_seconds", "test_accuracy"]].mean()
+        for row, values in chunk.iterrows():
+            ax.scatter(values["train_seconds"], values["test_accuracy"], s=30)
+            ax.annotate(row, (values["train_seconds"], values["test_accuracy"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel("wall-clock training time (s)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"{task_title(task)} {group}".strip(), fontsize=9)
+    return _save(fig, out, "fig_accuracy_vs_time")
+
+
+def accuracy_vs_noise(frame: pd.DataFrame, out: Path) -> list[Path]:
+    axes_cols = [c for c in frame.columns if c.startswith("axis:") and "sigma" in c]
+    if not axes_cols:
+        return []
+    column = axes_cols[0]
+    long = per_seed(frame, skip_axes=("policy", column[5:]))
+    done = frame[frame["finished"]].set_index("run_id")
+    long = long[long["run_id"].map(lambda r: r.split(";")[0] in done.index)]
+    long["sigma"] = long["run_id"].map(lambda r: done.loc[r.split(";")[0], column])
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for row, chunk in long.groupby("row"):
+        means = chunk.groupby("sigma")["value"].mean().sort_index()
+        ax.plot(means.index.astype(float), means.values, marker="o", label=row)
+    ax.set_xlabel("reward noise sigma")
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize=7)
+    return _save(fig, out, "fig_accuracy_vs_noise")
+
+
+def mab_reward(frame: pd.DataFrame, out: Path) -> list[Path]:
+    laser = frame[(frame["finished"]) & (frame.get("method_name") == "laser")] if "method_name" in frame else frame.iloc[0:0]
+    curves: dict[str, dict[str, list[list[float]]]] = {}
+    for _, run in laser.iterrows():
+        steps = selections(run["folder"])
+        for rm in {s["reward_model"] for s in steps}:
+            series = [s.get("mab_reward") for s in steps if s["reward_model"] == rm and s.get("mab_reward") is not None]
+            if series:
+                curves.setdefault(task_title(run["task"]), {}).setdefault(rm, []).append(series)
+    if not curves:
+        return []
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False)
+    for ax, (task, per_rm) in zip(axes[0], sorted(curves.items())):
+        for rm, runs in sorted(per_rm.items()):
+            length = max(len(r) for r in runs)
+            padded = np.full((len(runs), length), np.nan)
+            for i, r in enumerate(runs):
+                padded[i, :len(r)] = r
+            mean = np.nanmean(padded, axis=0)
+            window = max(1, length // 10)
+            smooth = np.convolve(mean, np.ones(window) / window, mode="valid")
+            ax.plot(np.arange(len(smooth)), smooth, label=rm)
+        ax.set_title(task)
+        ax.set_xlabel("times the RM was selected")
+        ax.set_ylabel("normalised MAB reward")
+        ax.legend(fontsize=7)
+    return _save(fig, out, "fig_mab_reward")
+
+
+def pairwise_agreement_f1(first: np.ndarray, second: np.ndarray, num_samples: int) -> tuple[int, int, int]:
+    """(TP, FP, FN) of RM ``second`` predicting RM ``first``'s strict preferences over ordered response pairs
+    of the same prompt (pairs either RM ties are left out)."""
+    tp = fp = fn = 0
+    for a, b in zip(first.reshape(-1, num_samples), second.reshape(-1, num_samples)):
+        da, db = a[:, None] - a[None, :], b[:, None] - b[None, :]
+        valid = (da != 0) & (db != 0)
+        tp += int(((da > 0) & (db > 0) & valid).sum())
+        fp += int(((da < 0) & (db > 0) & valid).sum())
+        fn += int(((da > 0) & (db < 0) & valid).sum())
+    return tp, fp, fn
+
+
+def rm_agreement(frame: pd.DataFrame, out: Path) -> list[Path]:
+    """F1 agreement of every two RMs' preferences on the same responses (paper fig. 5), from runs that
+    stored per-response scores of several RMs (``rm_scores.jsonl``)."""
+    counts: dict[tuple[str, str], np.ndarray] = {}
+    for folder in frame.loc[frame["finished"], "folder"]:
+        for record in read_jsonl(Path(folder) / RM_SCORES):
+            scores = {name: np.asarray(values) for name, values in record["scores"].items()}
+            for a in scores:
+                for b in scores:
+                    counts.setdefault((a, b), np.zeros(3))
+                    counts[(a, b)] += pairwise_agreement_f1(scores[a], scores[b], record["num_samples"])
+    if not counts:
+        return []
+    names = sorted({a for a, _ in counts})
+    matrix = np.array([[2 * counts[(a, b)][0] / max(1.0, 2 * counts[(a, b)][0] + counts[(a, b)][1] + counts[(a, b)][2])
+                        for b in names] for a in names])
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 1.1 * len(names) + 1.5))
+    image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if matrix[i, j] < 0.6 else "black")
+    ax.set_title("RM agreement (F1 of pairwise preferences)", fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    return _save(fig, out, "fig_rm_agreement")
+
+
+def utilisation_by_category_figure(shares: pd.DataFrame, out: Path) -> list[Path]:
+    """Grouped bars per category, one panel per (task, policy) (paper Figs. 6-7)."""
+    if shares.empty:
+        return []
+    panels = sorted(shares.groupby(["task", "policy"]).groups)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.6), squeeze=False)
+    for ax, (task, policy) in zip(axes[0], panels):
+        chunk = shares[(shares["task"] == task) & (shares["policy"] == policy)]
+        categories = sorted_categories(chunk["category"].unique())
+        rms = sorted(chunk["reward_model"].unique())
+        width = 0.8 / len(rms)
+        x = np.arange(len(categories))
+        for i, rm in enumerate(rms):
+            values = [chunk[(chunk["category"] == c) & (chunk["reward_model"] == rm)]["share"].sum() for c in categories]
+            ax.bar(x + (i - (len(rms) - 1) / 2) * width, values, width, label=rm)
+        ax.set_xticks(x, [category_title(c) for c in categories], fontsize=7)
+        ax.set_ylabel("utilisation (%)")
+        ax.set_title(f"LASeR on {task} {policy}".strip(), fontsize=9)
+        ax.legend(fontsize=6)
+    return _save(fig, out, "fig_utilisation_by_category")
+
+
+def winrate_figure(table, out: Path) -> list[Path]:
+    """Stacked bars of model wins / baseline wins per comparison and policy (paper Fig. 2)."""
+    if table is None or not table.rows:
+        return []
+    fig, ax = plt.subplots(figsize=(6.5, 0.9 + 0.55 * len(table.rows) * len(table.groups)))
+    labels, y = [], 0
+    for group_index, group in enumerate(table.groups):
+        for policy, cells in table.rows.items():
+            wins = cells[2 * group_index].mean
+            if wins is None:
+                continue
+            ax.barh(y, wins, color="#1f77b4")
+            ax.barh(y, 100 - wins, left=wins, color="#ff7f0e")
+            ax.text(wins / 2, y, f"{wins:.1f}%", ha="center", va="center", fontsize=7, color="white")
+            ax.text(wins + (100 - wins) / 2, y, f"{100 - wins:.1f}%", ha="center", va="center", fontsize=7)
+            labels.append(f"{group} ({policy})")
+            y += 1
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("length-controlled win rate (%): model (blue) vs. baseline (orange)")
+    return _save(fig, out, "fig_winrates")
+
+
+def all_figures(frame: pd.DataFrame, out: Path) -> list[Path]:
+    written = []
+    for figure in (utilisation, accuracy_vs_time, accuracy_vs_noise, mab_reward, rm_agreement):
+        written += figure(frame, out)
+    return written

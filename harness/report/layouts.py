@@ -1,0 +1,156 @@
+"""Tables of a run store laid out like the paper's: Table 1 (methods x tasks, with Avg.), Table 4 (each
+single RM), Table 6 (loss x method), Table 7 (out of distribution), plus the per-seed data the
+significance tests use."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from harness.report.runs import AVG_RM_ROW, BEST_RM_ROW, ROW_ORDER, single_rm_name
+from harness.report.tables import Cell, Table
+
+DISPLAY_TASKS = {"strategyqa": "StrategyQA", "gsm8k": "GSM8K", "mmlu": "MMLU", "commonsenseqa": "CSQA", "math": "MATH"}
+
+
+def task_title(task: str) -> str:
+    return DISPLAY_TASKS.get(task, task)
+
+
+def group_of(frame: pd.DataFrame) -> pd.Series:
+    if "axis:policy" in frame:
+        return frame["axis:policy"].fillna("").astype(str)
+    return frame["policy"].fillna("").map(lambda p: str(p).rstrip("/").split("/")[-1]) if "policy" in frame else pd.Series("", index=frame.index)
+
+
+def _axes_suffix(run: pd.Series, skip: Iterable[str]) -> str:
+    parts = [f"{k[5:]}={run[k]}" for k in run.index if k.startswith("axis:") and k[5:] not in skip and pd.notna(run[k])]
+    return f" @{','.join(parts)}" if parts else ""
+
+
+def per_seed(frame: pd.DataFrame, value: str = "test_accuracy", skip_axes: Iterable[str] = ("policy",)) -> pd.DataFrame:
+    """Long table (row, group, task, seed, value, run_id) with Best RM and Avg. RM rows derived."""
+    done = frame[frame["finished"]].copy()
+    if done.empty or value not in done:
+        return pd.DataFrame(columns=["row", "group", "task", "seed", "value", "run_id"])
+    done = done[done[value].notna()]
+    done["group"] = group_of(done)
+    skip = set(skip_axes)
+    done["row_full"] = [r["row"] + _axes_suffix(r, skip) for _, r in done.iterrows()]
+    records = []
+    for _, run in done.iterrows():
+        records.append((run["row_full"], run["group"], run["task"], run["seed"], run[value], run["run_id"]))
+        if run.get("method_name") == "single_rm":
+            suffix = run["row_full"][len(run["row"]):]
+            if single_rm_name(run) == run.get("best_rm"):
+                records.append((BEST_RM_ROW + suffix, run["group"], run["task"], run["seed"], run[value], run["run_id"]))
+    long = pd.DataFrame(records, columns=["row", "group", "task", "seed", "value", "run_id"])
+    singles = done[done.get("method_name") == "single_rm"] if "method_name" in done else done.iloc[0:0]
+    if not singles.empty:
+        singles = singles.assign(suffix=[r["row_full"][len(r["row"]):] for _, r in singles.iterrows()])
+        for (suffix, group, task, seed), chunk in singles.groupby(["suffix", "group", "task", "seed"]):
+            records.append((AVG_RM_ROW + suffix, group, task, seed, chunk[value].mean(), ";".join(chunk["run_id"])))
+        long = pd.DataFrame(records, columns=["row", "group", "task", "seed", "value", "run_id"])
+    return long
+
+
+def cell_of(values: pd.DataFrame) -> Cell:
+    if values.empty:
+        return Cell(None)
+    data = values["value"].to_numpy(dtype=float)
+    spread = float(np.std(data, ddof=1)) if len(data) > 1 else None
+    return Cell(float(data.mean()), spread, len(data), sorted(";".join(values["run_id"]).split(";")))
+
+
+def order_rows(rows: Iterable[str]) -> list[str]:
+    rows = list(dict.fromkeys(rows))
+
+    def key(row: str) -> tuple[int, str]:
+        base = row.split(" @")[0]
+        if base in ROW_ORDER:
+            return (ROW_ORDER.index(base), row)
+        if base.startswith("RM: "):
+            return (len(ROW_ORDER) + 1, row)
+        if base.startswith("LASeR"):
+            return (len(ROW_ORDER) + 3, row)
+        return (len(ROW_ORDER) + 2, row)
+
+    return sorted(rows, key=key)
+
+
+def method_table(long: pd.DataFrame, name: str, title: str, tasks: list[str], with_average: bool = True,
+                 row_filter=lambda row: not row.startswith("RM: ")) -> Table | None:
+    long = long[long["row"].map(row_filter)]
+    if long.empty:
+        return None
+    groups = sorted(long["group"].unique())
+    columns = [task_title(t) for t in tasks] + (["Avg."] if with_average and len(tasks) > 1 else [])
+    rows, footnotes = {}, []
+    for row in order_rows(long["row"]):
+        cells = []
+        for group in groups:
+            subset = long[(long["row"] == row) & (long["group"] == group)]
+            task_cells = [cell_of(subset[subset["task"] == task]) for task in tasks]
+            cells += task_cells
+            if len(columns) > len(tasks):
+                present = [c.mean for c in task_cells if not c.empty]
+                cells.append(Cell(float(np.mean(present)) if len(present) == len(tasks) else None, None, 1))
+        rows[row] = cells
+    if any(c.empty for cells in rows.values() for c in cells):
+        footnotes.append("--: no finished run for this cell (yet).")
+    seeds = sorted(long["seed"].dropna().unique().tolist())
+    footnotes.append(f"Mean ± std over seeds {seeds}; Avg. averages the task means. Best bold, second underlined.")
+    if (long["row"] == AVG_RM_ROW).any():
+        footnotes.append("Avg. RM: mean over the single-RM runs of each seed. Best RM: the single-RM run of the configured best_rm.")
+    return Table(name, title, groups, columns, rows, footnotes=footnotes)
+
+
+def build_tables(frame: pd.DataFrame) -> list[Table]:
+    tables = []
+    train_tasks = [t for t in ["strategyqa", "gsm8k", "mmlu"] if t in set(frame["task"])]
+    other_tasks = sorted(set(frame["task"].dropna()) - set(train_tasks))
+    tasks = train_tasks + other_tasks
+    loss_axis = "axis:train.loss" in frame
+    long = per_seed(frame)
+    if not long.empty:
+        table = method_table(long, "table1", "Accuracy on the training tasks (layout of paper Table 1)", tasks)
+        if table:
+            tables.append(table)
+        singles = method_table(long, "table4", "Each single reward model (layout of paper Table 4)", tasks,
+                               with_average=False, row_filter=lambda row: row.startswith("RM: "))
+        if singles:
+            tables.append(singles)
+    if loss_axis:
+        by_loss = per_seed(frame, skip_axes=("policy", "train.loss"))
+        frame_loss = frame[frame["finished"]]
+        if not by_loss.empty:
+            losses = frame_loss.set_index("run_id")["axis:train.loss"].to_dict()
+            by_loss["row"] = [f"{str(losses.get(rid.split(';')[0], '')).upper()} / {row}" for rid, row in zip(by_loss["run_id"], by_loss["row"])]
+            table = method_table(by_loss, "table6", "Loss functions x methods (layout of paper Table 6)", tasks)
+            if table:
+                tables.append(table)
+    for column, name, title, lower in (
+            ("world:best_rm_share", "world_best_rm_share", "Share of steps that used the task's most competent RM (synthetic world)", False),
+            ("world:mean_regret", "world_regret", "Mean regret per step in RM ranking accuracy vs the most competent RM (synthetic world)", True)):
+        if column in frame:
+            values = per_seed(frame, value=column)
+            values = values[~values["row"].isin([AVG_RM_ROW])]
+            table = method_table(values, name, title, tasks, with_average=False) if not values.empty else None
+            if table:
+                table.lower_is_better = lower
+                tables.append(table)
+    ood_columns = sorted(c for c in frame.columns if c.startswith("ood:"))
+    if ood_columns:
+        parts = []
+        for column in ood_columns:
+            part = per_seed(frame, value=column)
+            part["task"] = column[4:]
+            parts.append(part)
+        ood = pd.concat(parts) if parts else pd.DataFrame()
+        if not ood.empty:
+            table = method_table(ood, "table7", "Out-of-distribution accuracy (layout of paper Table 7)", [c[4:] for c in ood_columns])
+            if table:
+                tables.append(table)
+    return tables

@@ -1,0 +1,105 @@
+"""``python -m harness report``: the paper's tables, significance tests and figures from a run store.
+
+Reads only JSON files written by runs (never imports torch or retrains). Writes, per table, ``.tex``
+(booktabs, best bold and second underlined), ``.md`` and ``.csv``; ``wilcoxon.md``/``.csv``; the figures
+as PDF and PNG; ``README.md`` listing every file; and, where our rows and columns match the paper's,
+``<table>_vs_paper.*`` with the paper's numbers and the difference; ``mcnemar.md``/``.csv``, exact
+per-example tests where runs stored their predictions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.common.files import write_text_atomic
+from harness.report.figures import all_figures, utilisation_by_category_figure, winrate_figure
+from harness.report.layouts import build_tables, per_seed
+from harness.report.open_tasks import (
+    load_winrates,
+    table2,
+    utilisation_by_category,
+    utilisation_markdown,
+    winrate_tables,
+    winrates_by_category,
+)
+from harness.report.paper import compare_with_paper, paper_table, paper_table_names
+from harness.report.runs import load_runs
+from harness.report.stats import laser_vs_baselines, per_example_tests, wilcoxon_frame, wilcoxon_markdown
+from harness.report.tables import Table, to_csv, to_latex, to_markdown
+
+
+def write_table(table: Table, out: Path) -> list[Path]:
+    paths = []
+    for suffix, render in ((".tex", to_latex), (".md", to_markdown), (".csv", to_csv)):
+        path = out / f"{table.name}{suffix}"
+        write_text_atomic(path, render(table))
+        paths.append(path)
+    return paths
+
+
+def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> list[Path]:
+    root, out = Path(root), Path(out)
+    frame = load_runs(root)
+    written: list[Path] = []
+    tables = build_tables(frame)
+    long_context = table2(frame)
+    if long_context is not None:
+        tables.append(long_context)
+    comparisons = load_winrates(root)
+    winrate_tables_ = winrate_tables(frame, root, comparisons)
+    tables += winrate_tables_
+    by_category = winrates_by_category(frame, root, comparisons)
+    if by_category is not None:
+        tables.append(by_category)
+    for table in tables:
+        written += write_table(table, out)
+        if with_paper and table.name in paper_table_names():
+            comparison = compare_with_paper(table, paper_table(table.name))
+            if comparison is not None:
+                written += write_table(comparison, out)
+    long = per_seed(frame)
+    if not long.empty:
+        results = laser_vs_baselines(long)
+        if results:
+            write_text_atomic(out / "wilcoxon.md", wilcoxon_markdown(results))
+            write_text_atomic(out / "wilcoxon.csv", wilcoxon_frame(results).to_csv(index=False))
+            written += [out / "wilcoxon.md", out / "wilcoxon.csv"]
+    mcnemar = per_example_tests(frame)
+    if not mcnemar.empty:
+        write_text_atomic(out / "mcnemar.csv", mcnemar.to_csv(index=False))
+        lines = ["**Exact one-sided McNemar tests (H1: LASeR right more often), paired by example, pooled over seeds**", "",
+                 "| task | policy | LASeR row | baseline | pairs | only LASeR right | only baseline right | p |",
+                 "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r.task} | {r.group} | {r.laser} | {r.baseline} | {r.pairs} | {r.only_laser_right} | "
+                  f"{r.only_baseline_right} | {r.p_value:.4g} |" for r in mcnemar.itertuples()]
+        write_text_atomic(out / "mcnemar.md", "\n".join(lines) + "\n")
+        written += [out / "mcnemar.md", out / "mcnemar.csv"]
+    written += all_figures(frame, out)
+    shares = utilisation_by_category(frame)
+    if not shares.empty:
+        write_text_atomic(out / "utilisation_by_category.md", utilisation_markdown(shares))
+        write_text_atomic(out / "utilisation_by_category.csv", shares.to_csv(index=False))
+        written += [out / "utilisation_by_category.md", out / "utilisation_by_category.csv"]
+        written += utilisation_by_category_figure(shares, out)
+    lc = next((t for t in winrate_tables_ if t.name == "alpaca_eval"), None)
+    written += winrate_figure(lc, out)
+    finished, total = int(frame["finished"].sum()), len(frame)
+    summary = [f"# Report for {root}", "", f"{finished} of {total} runs finished.", ""]
+    for table in tables:
+        summary += [to_markdown(table), ""]
+    if (out / "wilcoxon.md").exists():
+        summary += [(out / "wilcoxon.md").read_text(), ""]
+    if (out / "utilisation_by_category.md").exists():
+        summary += [(out / "utilisation_by_category.md").read_text(), ""]
+    summary += ["Files:", ""] + [f"- {p.name}" for p in written]
+    write_text_atomic(out / "README.md", "\n".join(summary) + "\n")
+    return written + [out / "README.md"]
+
+
+def write_paper_report(out: str | Path) -> list[Path]:
+    """The paper's own tables, rendered from the transcribed numbers alone."""
+    out = Path(out)
+    written: list[Path] = []
+    for name in paper_table_names():
+        written += write_table(paper_table(name), out)
+    return written

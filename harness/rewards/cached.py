@@ -1,0 +1,38 @@
+"""A deterministic RM whose scores are shared between the runs of a sweep through the content cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.common.content_cache import content_key
+from harness.config.schema import RewardModelConfig
+from harness.models.loading import model_identity
+from harness.rewards.base import RewardModel
+
+
+class CachedRM(RewardModel):
+    """A deterministic RM whose scores are looked up in, and added to, a shared content-addressed cache."""
+
+    def __init__(self, base: RewardModel, cache, identity: dict[str, Any]):
+        self.base, self.cache, self.identity = base, cache, identity
+        self.name, self.needs_references = base.name, base.needs_references
+
+    def score(self, prompts, responses, references=None):
+        keys = [content_key("rm-score", self.identity, p, r) for p, r in zip(prompts, responses)]
+        found = self.cache.get_many(keys)
+        missing = [i for i, key in enumerate(keys) if key not in found]
+        if missing:
+            computed = self.base.score([prompts[i] for i in missing], [responses[i] for i in missing],
+                                       [references[i] for i in missing] if references is not None else None)
+            new = {keys[i]: float(value) for i, value in zip(missing, computed)}
+            self.cache.put_many(new)
+            found.update(new)
+        return [found[key] for key in keys]
+
+
+def cache_identity(config: RewardModelConfig) -> dict[str, Any]:
+    identity = {"kind": config.kind, "model": model_identity(config.model, config.dtype, config.device),
+                "chat_template": config.chat_template, "version": 1}
+    if config.kind == "implicit":
+        identity.update(reference=model_identity(config.reference, config.dtype, config.device), beta=config.beta)
+    return identity

@@ -1,0 +1,35 @@
+"""A run's pool of reward models, built from its config through each kind's ``from_config``."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from harness.common.content_cache import ContentCache
+from harness.config.schema import RewardModelConfig
+from harness.rewards.base import BuildContext, RewardModel
+from harness.rewards.cached import CachedRM, cache_identity
+from harness.rewards.correctness import CorrectnessRM
+from harness.rewards.registry import CORRECTNESS, RM_KINDS
+
+
+def build_reward_models(configs: Sequence[RewardModelConfig], gold_reward: Callable[[str, Any], float], seed: int,
+                        cache: ContentCache | None = None) -> dict[str, RewardModel]:
+    """Instantiate every configured RM through its kind's ``from_config``, plus the built-in
+    ``correctness`` RM when none is configured under that name. With a ``ContentCache``, the
+    deterministic RMs reuse scores other runs already computed for the same (prompt, response)."""
+    context = BuildContext(gold_reward, seed)
+    pending = list(configs)
+    while pending:  # an RM that wraps another (noisy) may be declared before it
+        ready = [c for c in pending if RM_KINDS.get(c.kind).depends_on(c) in (None, *context.pool)]
+        if not ready:
+            raise ValueError(f"reward models with a missing or circular base: {[c.name for c in pending]}")
+        for config in ready:
+            kind = RM_KINDS.get(config.kind)
+            rm = kind.from_config(config, context)
+            if cache is not None and kind.cacheable:
+                rm = CachedRM(rm, cache, cache_identity(config))
+            context.pool[config.name] = rm
+            pending.remove(config)
+    if CORRECTNESS not in context.pool:
+        context.pool[CORRECTNESS] = CorrectnessRM(CORRECTNESS, gold_reward)
+    return context.pool

@@ -1,0 +1,39 @@
+"""Exp3 (appendix A.2): p_k = (1-gamma) softmax(S)_k + gamma/K, arm ~ Categorical(p), S_arm += reward / p_arm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.selection.bandits.base import Bandit, rng_from_state
+
+
+class Exp3(Bandit):
+    """Exp3 as written in the paper's appendix A.2 (cumulative scores S, gamma-mixed softmax)."""
+
+    def __init__(self, num_arms: int, gamma: float = 0.1, seed: int = 0):
+        if not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"Exp3 gamma must lie in [0, 1], got {gamma}")
+        self.num_arms, self.gamma = num_arms, gamma
+        self.scores_ = np.zeros(num_arms)
+        self.rng = np.random.default_rng(seed)
+
+    def probabilities(self) -> np.ndarray:
+        weights = np.exp(self.scores_ - self.scores_.max())
+        return (1.0 - self.gamma) * weights / weights.sum() + self.gamma / self.num_arms
+
+    def select(self, context: np.ndarray | None = None) -> int:
+        return int(self.rng.choice(self.num_arms, p=self.probabilities()))
+
+    def update(self, arm: int, context: np.ndarray | None, reward: float) -> None:
+        self.scores_[arm] += float(reward) / self.probabilities()[arm]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"type": "exp3", "gamma": self.gamma, "scores": self.scores_.copy(), "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.gamma = state["gamma"]
+        self.scores_ = np.asarray(state["scores"], dtype=np.float64).copy()
+        self.num_arms = len(self.scores_)
+        self.rng = rng_from_state(state["rng"])

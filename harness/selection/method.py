@@ -1,0 +1,94 @@
+"""The method interface: choose the reward for each batch, receive feedback after the step; nothing else.
+
+A method sees a ``BatchContext`` (iteration, step, prompts, and the mean prompt embedding when it asks
+for one with ``needs_context``) and returns a ``RewardChoice``: which reward models score this batch
+and how their scores combine. After the training step it gets ``StepFeedback`` (the step's training
+loss, pairs made). Its arguments are a dataclass ``Config`` parsed strictly from the run config's
+``method.args``; its whole state round-trips through ``state_dict``/``load_state_dict``.
+
+How to add a method: one file in ``baselines/`` and one line in ``METHODS``
+(``harness.selection.registry``); see ``harness.config.registry``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Sequence
+
+import numpy as np
+
+from harness.config.errors import ConfigError, unknown_name_message
+from harness.config.registry import NoArgs
+
+
+@dataclass
+class BatchContext:
+    iteration: int                    # 1-based training iteration m
+    step: int                         # 0-based global step t across iterations
+    batch_index: int                  # 0-based step within the iteration
+    num_steps: int                    # steps in this iteration
+    prompts: list[str]
+    embedding: np.ndarray | None = None
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class RewardChoice:
+    reward_models: tuple[str, ...]
+    combine: Literal["single", "mean", "standardized_mean"] = "single"
+
+    def __post_init__(self):
+        if not self.reward_models:
+            raise ValueError("a RewardChoice needs at least one reward model")
+        if self.combine == "single" and len(self.reward_models) != 1:
+            raise ValueError(f"combine='single' takes one reward model, got {self.reward_models}")
+
+    @property
+    def label(self) -> str:
+        return self.reward_models[0] if self.combine == "single" else f"{self.combine}({'+'.join(self.reward_models)})"
+
+
+@dataclass
+class StepFeedback:
+    loss: float | None                # None when the batch gave no preference pair (no training step)
+    num_pairs: int
+    skipped_prompts: int
+
+
+class Method:
+    """Base class of reward-model selection methods."""
+
+    Config: ClassVar[type] = NoArgs
+    description: ClassVar[str] = ""
+    needs_context: ClassVar[bool] = False
+    trains: ClassVar[bool] = True       # False: the run only evaluates the initial policy (the SFT/base row)
+
+    def __init__(self, config: Any, reward_models: Sequence[str], seed: int, best_rm: str = ""):
+        self.config = config
+        self.reward_models = list(reward_models)
+        self.seed = seed
+        self.best_rm = best_rm
+
+    def select(self, context: BatchContext) -> RewardChoice:
+        raise NotImplementedError
+
+    def feedback(self, context: BatchContext, choice: RewardChoice, feedback: StepFeedback) -> None:
+        """Learn from the step's outcome (default: nothing to learn)."""
+
+    def step_record(self) -> dict[str, Any]:
+        """Extra facts about the last step for the selections log (e.g. the scaled MAB reward)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+    def validate(self) -> None:
+        """Raise ConfigError for arguments that contradict the reward-model pool (before any compute)."""
+
+
+def check_reward_model(key: str, name: str, reward_models: Sequence[str]) -> None:
+    if name not in reward_models:
+        raise ConfigError(f"{key}: {unknown_name_message('reward model', name, reward_models)}")

@@ -1,0 +1,27 @@
+"""Reward-model selection methods by name (``method.name``): LASeR and the baselines (``baselines/``)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from harness.config.parse import from_dict
+from harness.config.registry import Registry
+from harness.selection.method import Method
+
+METHODS: Registry[type[Method]] = Registry("method", {
+    "laser": "harness.selection.laser:Laser",
+    "single_rm": "baselines.single_rm:SingleRM",
+    "random_rm": "baselines.random_rm:RandomRM",
+    "sequential_rm": "baselines.sequential_rm:SequentialRM",
+    "offline_ensemble": "baselines.offline_ensemble:OfflineEnsemble",
+    "correctness": "baselines.correctness:Correctness",
+    "base": "baselines.base_model:BaseModel",
+}, base=Method)
+
+
+def build_method(name: str, args: dict[str, Any], reward_models: Sequence[str], seed: int, best_rm: str = "") -> Method:
+    cls = METHODS.get(name)
+    config = from_dict(cls.Config, args, prefix="method.args")
+    method = cls(config, reward_models, seed, best_rm)
+    method.validate()
+    return method

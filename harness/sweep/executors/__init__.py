@@ -1,0 +1,1 @@
+"""Executors: where a sweep's runs execute (this machine, Ray, Slurm via submitit)."""

@@ -1,0 +1,129 @@
+"""Sweep configs: methods x tasks x seeds (x policies x any extra axis) expanded into run configs.
+
+A sweep YAML holds ``base`` (a run config shared by every run), the axes ``tasks``, ``methods``,
+``seeds``, optionally ``policies`` and ``grid`` (dotted run-config key -> list of values), and the
+sweep's ``name``. Each grid point becomes one run config whose folder is
+``<out>/<sweep>/<task>/<method label>[@axis=value,...]/seed<k>/``. Overrides on the command line
+(``key=value``) apply to the sweep YAML itself, so ``seeds=[0,1]`` or ``base.train.iterations=2`` work.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config.errors import ConfigError, UnknownNameError
+from harness.config.parse import apply_override, parse_overrides, parse_with_overrides, read_yaml, to_dict
+from harness.config.schema import RunConfig, TaskConfig
+from harness.loop.run_config import build_run_config
+from harness.rewards.judges.registry import JUDGES
+from harness.sweep.comparisons import CompareConfig
+from harness.sweep.layout import CACHE_DIR, run_id, safe_name
+
+
+@dataclass
+class SweepMethod:
+    name: str
+    label: str = field(default="", metadata={"help": "Folder/table name; default: the method name."})
+    args: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict, metadata={"help": "Run-config keys for this method only."})
+
+
+@dataclass
+class SweepPolicy:
+    name: str
+    model: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SweepConfig:
+    name: str
+    base: dict[str, Any] = field(default_factory=dict)
+    tasks: list[TaskConfig] = field(default_factory=list)
+    methods: list[SweepMethod] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    policies: list[SweepPolicy] = field(default_factory=list)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    setup: dict[str, Any] = field(default_factory=dict, metadata={"help": "Hook run once before the sweep."})
+    report: dict[str, Any] = field(default_factory=dict, metadata={"help": "Settings for the report command."})
+    shared_cache: bool = field(default=True, metadata={"help": "Share identical work between runs (<out>/<name>/.cache)."})
+    compare: CompareConfig | None = field(default=None, metadata={
+        "help": "Open-ended tasks: judge pairs of methods' test outputs after the runs (AlpacaEval win rates)."})
+
+
+@dataclass
+class RunSpec:
+    """One run of a sweep: where it lives and its full config."""
+
+    run_id: str                      # <task>/<method label>[@axes]/seed<k>
+    task: str
+    method_label: str
+    seed: int
+    axes: dict[str, Any]
+    config: RunConfig
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.config.out)
+
+
+def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
+    sweep = parse_with_overrides(SweepConfig, read_yaml(path), parse_overrides(list(overrides)), str(path))
+    if not sweep.tasks or not sweep.methods or not sweep.seeds:
+        raise ConfigError(f"{path}: a sweep needs at least one task, one method and one seed")
+    if sweep.compare is not None:
+        judge = sweep.compare.judge
+        try:
+            JUDGES.check(judge.kind)
+        except UnknownNameError as error:
+            raise ConfigError(f"{path}: compare.judge.kind: {error}") from None
+        if judge.kind == "lm" and not judge.model:
+            raise ConfigError(f"{path}: compare.judge.model: required for a judge of kind 'lm' (a causal LM)")
+        if judge.kind == "reward_model" and judge.reward_model is None:
+            raise ConfigError(f"{path}: compare.judge.reward_model: required for a judge of kind 'reward_model'")
+    labels = [m.label or m.name for m in sweep.methods]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise ConfigError(f"{path}: methods: labels must be unique, repeated: {', '.join(duplicates)} (set label:)")
+    return sweep
+
+
+def sweep_root(sweep: SweepConfig, out: str | Path) -> Path:
+    return Path(out) / safe_name(sweep.name)
+
+
+def expand(sweep: SweepConfig, out: str | Path, source: str = "<sweep>", check_data: bool = True) -> list[RunSpec]:
+    """Every run of the sweep, validated (unknown keys and names fail here, before any compute)."""
+    root = sweep_root(sweep, out)
+    policies = sweep.policies or [None]
+    grid_keys = list(sweep.grid)
+    specs = []
+    for task, method, policy, values, seed in itertools.product(
+            sweep.tasks, sweep.methods, policies, itertools.product(*sweep.grid.values()), sweep.seeds):
+        data = copy.deepcopy(sweep.base)
+        data["task"] = to_dict(task)
+        data["seed"] = seed
+        data["method"] = {"name": method.name, "args": copy.deepcopy(method.args)}
+        axes: dict[str, Any] = {}
+        if policy is not None:
+            apply_override(data, "policy.model", policy.model)
+            for key, value in policy.overrides.items():
+                apply_override(data, key, copy.deepcopy(value))
+            axes["policy"] = policy.name
+        for key, value in zip(grid_keys, values):
+            apply_override(data, key, copy.deepcopy(value))
+            axes[key] = value
+        for key, value in method.overrides.items():
+            apply_override(data, key, copy.deepcopy(value))
+        label = method.label or method.name
+        identity = run_id(task.name, label, axes, seed)
+        data["out"] = str(root / identity)
+        if sweep.shared_cache:
+            data.setdefault("cache_dir", str(root / CACHE_DIR))
+        config = build_run_config(data, [], source=f"{source} [{identity}]", check_data=check_data)
+        specs.append(RunSpec(identity, task.name, label, seed, axes, config))
+    return specs

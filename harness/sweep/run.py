@@ -1,0 +1,237 @@
+"""One run = (method, task, seed, config): train, evaluate, and write the run folder; ``execute_in_store``
+is what every executor calls (skip if finished, lock, record a failure instead of raising).
+
+Files in ``config.out`` (each written atomically):
+- ``config.json``        the resolved config, the git revision and package versions;
+- ``iterations.jsonl``   one row per iteration: train loss, pairs, skipped prompts, dev accuracy, seconds per stage;
+- ``selections.jsonl``   one row per step: the reward model(s) used, loss, pairs, scaled MAB reward;
+- ``rm_scores.jsonl``    per-response scores of every RM, for steps scored by several (offline ensemble);
+- ``predictions.jsonl``  the final policy's test predictions (per-example statistics; open-ended tasks: the
+                         outputs in AlpacaEval's ``model_outputs`` format, for ``harness compare``);
+- ``test_selections.jsonl`` best-of-n mode: the frozen method's RM for each test batch (per category);
+- ``task_data.json``     what the task's loader filtered and kept (e.g. WildChat), when it reports that;
+- ``metrics.json``       final test result (accuracy; per-category F1 / ROUGE-L; or output statistics for
+                         open-ended tasks) and out-of-distribution accuracy; schema ``METRICS_SCHEMA_VERSION``;
+- ``run.log``            the progress log;
+- ``checkpoint.pt``      after each iteration: adapter, optimizer, method, reward-model and RNG states, so
+                         an interrupted run resumes from its last completed iteration with the same result.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import subprocess
+import time
+import traceback
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.common.content_cache import ContentCache
+from harness.common.files import write_atomic, write_json_atomic, write_jsonl_atomic
+from harness.common.seeding import stable_seed
+from harness.config.parse import to_dict
+from harness.config.schema import RunConfig
+from harness.loop.best_of_n import BestOfNLoop
+from harness.loop.evaluation import evaluate
+from harness.loop.training_loop import TrainingLoop
+from harness.models.policy import Policy
+from harness.rewards.pool import build_reward_models
+from harness.selection.registry import build_method
+from harness.sweep.layout import (
+    CHECKPOINT,
+    CONFIG,
+    CONTENT_CACHE,
+    ERROR,
+    ITERATIONS,
+    METRICS,
+    RM_SCORES,
+    RUN_LOG,
+    SELECTIONS,
+    TASK_DATA,
+    TEST_SELECTIONS,
+    predictions_file,
+    run_lock,
+)
+from harness.tasks.registry import get_task
+
+METRICS_SCHEMA_VERSION = 2  # 2: "test" holds accuracy, or per-category scores, or output statistics
+log = logging.getLogger("harness.sweep.run")
+
+
+def environment_info() -> dict[str, Any]:
+    versions = {}
+    for package in ("harness", "torch", "transformers", "peft", "datasets", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    try:
+        revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                  cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        revision = None
+    return {"git_revision": revision, "versions": versions, "python": platform.python_version(),
+            "cuda": torch.cuda.is_available()}
+
+
+def _attach_log_file(out: Path) -> logging.Handler:
+    out.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(out / RUN_LOG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("harness").addHandler(handler)
+    logging.getLogger("harness").setLevel(logging.INFO)
+    return handler
+
+
+def selection_metrics(competence: dict[str, float], selections: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where each RM's competence on the task is known (the synthetic world): how often the method chose the
+    most competent RM, and its regret in competence against always choosing it."""
+    if not competence or not selections:
+        return {}
+    best = max(competence, key=competence.get)
+    regrets = [competence[best] - competence[s["reward_model"]] for s in selections if s["reward_model"] in competence]
+    return {"best_rm": best, "best_rm_accuracy": competence[best],
+            "best_rm_share": sum(s["reward_model"] == best for s in selections) / len(selections),
+            "regret": float(sum(regrets)) if regrets else None,
+            "mean_regret": float(sum(regrets) / len(regrets)) if regrets else None,
+            "scored_steps": len(regrets)}
+
+
+def _counts(values) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def metrics_test_block(test: dict[str, Any], config: RunConfig, trained: bool) -> dict[str, Any]:
+    """metrics.json's "test": everything of the evaluation but its per-example records."""
+    summary = {k: v for k, v in test.items() if k not in ("records", "seconds")}
+    summary["decoding"] = f"best_of_{config.train.num_samples}" if config.mode == "best_of_n" and trained else config.eval.decoding
+    return summary
+
+
+def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
+    """Run one configuration end to end and return its metrics (also written to ``metrics.json``)."""
+    out = Path(config.out)
+    handler = _attach_log_file(out)
+    try:
+        return _execute(config, out, progress)
+    finally:
+        logging.getLogger("harness").removeHandler(handler)
+        handler.close()
+
+
+def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
+    started = time.perf_counter()
+    write_json_atomic(out / CONFIG, {"config": to_dict(config), "environment": environment_info()})
+    torch.manual_seed(stable_seed(config.seed, "init"))
+    task = get_task(config.task.name, config.task.options)
+    splits = task.splits(config.task, config.seed)
+    log.info("task %s: %d train / %d dev / %d test", task.name, len(splits.train), len(splits.dev), len(splits.test))
+    if getattr(task, "load_report", None):
+        write_json_atomic(out / TASK_DATA, task.load_report)
+    policy = Policy(config.policy)
+    cache = ContentCache(Path(config.cache_dir) / CONTENT_CACHE) if config.cache_dir else None
+    pool = build_reward_models(config.reward_models, task.gold_reward, config.seed, cache=cache)
+    method = build_method(config.method.name, config.method.args, [rm.name for rm in config.reward_models],
+                          config.seed, config.best_rm)
+
+    def report(message: str) -> None:
+        log.info(message)
+        if progress:
+            print(f"[{config.method.name} {task.name} seed{config.seed}] {message}", flush=True)
+
+    loop_class = BestOfNLoop if config.mode == "best_of_n" else TrainingLoop
+    loop = loop_class(config, policy, task, splits, pool, method, progress=report, cache=cache)
+    checkpoint = out / CHECKPOINT
+    first = 1
+    if checkpoint.exists():
+        first = loop.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)) + 1
+        report(f"resuming after iteration {first - 1} from {checkpoint}")
+    iterations = config.train.iterations if method.trains else 0
+    for iteration in range(first, iterations + 1):
+        row = loop.run_iteration(iteration)
+        report(f"iteration {iteration} done: loss={row['train_loss']} dev={row.get('dev_accuracy')} "
+               f"pairs={row['pairs']} skipped={row['skipped_prompts']} selected={row['selected']}")
+        write_jsonl_atomic(out / ITERATIONS, loop.state.iterations)
+        write_jsonl_atomic(out / SELECTIONS, loop.state.selections)
+        if loop.state.rm_scores:
+            write_jsonl_atomic(out / RM_SCORES, loop.state.rm_scores)
+        state = loop.state_dict(iteration)
+        write_atomic(checkpoint, lambda handle: torch.save(state, handle))
+    # training time from the per-stage timings, so a resumed run counts every iteration once
+    train_seconds = sum(v for row in loop.state.iterations for k, v in row["seconds"].items() if k != "dev_eval")
+
+    test_selections: list[dict[str, Any]] = []
+    if isinstance(loop, BestOfNLoop) and method.trains:
+        test, test_selections = loop.evaluate_test(splits.test, limit=config.eval.max_test_examples)
+        write_jsonl_atomic(out / TEST_SELECTIONS, test_selections)
+    else:
+        test = evaluate(policy, task, splits.test, config.eval, stable_seed(config.seed, "test"), limit=config.eval.max_test_examples,
+                        cache=cache if not loop.policy_updated else None)
+    write_jsonl_atomic(out / predictions_file(), test["records"])
+    ood = {}
+    for ood_config in config.ood_tasks:
+        ood_task = get_task(ood_config.name, ood_config.options)
+        result = evaluate(policy, ood_task, ood_task.splits(ood_config, config.seed).test, config.eval,
+                          stable_seed(config.seed, "ood", ood_config.name), limit=config.eval.max_test_examples)
+        write_jsonl_atomic(out / predictions_file(ood_config.name), result["records"])
+        ood[ood_config.name] = {k: v for k, v in result.items() if k != "records"}
+    counts = _counts(row["reward_model"] for row in loop.state.selections)
+    world = selection_metrics(task.reward_model_competence(config.reward_models), loop.state.selections)
+    metrics = {
+        "schema_version": METRICS_SCHEMA_VERSION,
+        "method": config.method.name, "method_args": config.method.args, "task": task.name, "seed": config.seed,
+        "policy": config.policy.model, "reward_models": [rm.name for rm in config.reward_models],
+        "loss": config.train.loss, "iterations": config.train.iterations, "steps": loop.state.global_step,
+        "mode": config.mode, "task_kind": task.kind,
+        "test": metrics_test_block(test, config, method.trains),
+        "ood": ood,
+        "final_dev_accuracy": loop.state.iterations[-1].get("dev_accuracy") if loop.state.iterations else None,
+        "selection_counts": counts,
+        "test_selection_counts": _counts(row["reward_model"] for row in test_selections),
+        "train_seconds": round(train_seconds, 3), "total_seconds": round(time.perf_counter() - started, 3),
+    }
+    if world:
+        metrics["world"] = world
+    if cache is not None:
+        metrics["shared_cache"] = {"hits": cache.hits, "misses": cache.misses}
+    write_json_atomic(out / METRICS, metrics)
+    headline = {k: v for k, v in metrics["test"].items() if k in ("accuracy", "score", "mean_output_chars")}
+    report(f"test {headline} on {test['num_examples']} examples -> {out / METRICS}")
+    return metrics
+
+
+def execute_in_store(config: RunConfig, threads: int | None = None, progress: bool = False) -> dict[str, Any]:
+    """Run one config in its folder unless it is finished or locked; never raises for a failing run.
+
+    Returns {"status": done|skipped|busy|failed, "out", "seconds", "error"?}. Picklable, so every
+    executor (process pool, Ray, submitit) calls this same function.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    folder = Path(config.out)
+    started = time.perf_counter()
+    if (folder / METRICS).exists():
+        return {"status": "skipped", "out": str(folder), "seconds": 0.0}
+    with run_lock(folder) as held:
+        if not held:
+            return {"status": "busy", "out": str(folder), "seconds": 0.0}
+        if (folder / METRICS).exists():  # finished by another process between the check and the lock
+            return {"status": "skipped", "out": str(folder), "seconds": 0.0}
+        (folder / ERROR).unlink(missing_ok=True)
+        try:
+            metrics = execute_run(config, progress=progress)
+        except Exception as error:  # a failing run is recorded; the sweep goes on
+            record = {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc(),
+                      "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            write_json_atomic(folder / ERROR, record)
+            return {"status": "failed", "out": str(folder), "seconds": time.perf_counter() - started,
+                    "error": record["error"]}
+    return {"status": "done", "out": str(folder), "seconds": time.perf_counter() - started,
+            "test": {k: v for k, v in metrics["test"].items() if k in ("accuracy", "score", "mean_output_chars")}}

@@ -1,0 +1,113 @@
+"""``python -m harness sweep`` and ``compare``: expand a sweep, run its setup hooks, run what is not finished,
+then judge its comparisons.
+
+The sweep's folder ``<out>/<name>/`` gets a manifest, ``sweep.json`` (the sweep config and every run's
+id and folder), so ``status`` and ``report`` work from the store alone. The report itself is written by
+the command line (``harness.cli``) after the sweep: the sweep stage never imports the report stage.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from harness.common.files import write_json_atomic
+from harness.config.errors import ConfigError
+from harness.config.parse import to_dict
+from harness.config.registry import Registry
+from harness.sweep.comparisons import run_comparisons
+from harness.sweep.executors.base import Executor
+from harness.sweep.expand import RunSpec, SweepConfig, expand, load_sweep, sweep_root
+from harness.sweep.layout import DONE, ERROR, MANIFEST, run_state
+
+# Work a sweep needs done once before its runs. An entry is a class with a ``description``, a dataclass
+# ``Config`` (the hook's settings under ``setup.<name>``) and ``run(config)``.
+SETUP_HOOKS: Registry[type] = Registry("setup hook", {
+    "world": "harness.world.build:WorldSetup",
+})
+
+
+@dataclass
+class SweepResult:
+    root: Path
+    done: int
+    failed: int
+    busy: int
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def run_setup_hooks(setup: dict[str, Any], source: str) -> None:
+    """Each ``setup.<name>`` hook, its settings checked against the hook's Config first."""
+    configs = []
+    for name, args in setup.items():
+        try:
+            configs.append((SETUP_HOOKS.get(name), SETUP_HOOKS.parse(name, args, prefix=f"setup.{name}")))
+        except ConfigError as error:
+            raise ConfigError(f"{source}: setup: {error}") from None
+    for hook, config in configs:
+        hook().run(config)
+
+
+def write_manifest(root: Path, sweep: SweepConfig, specs: list[RunSpec], source: str) -> None:
+    write_json_atomic(root / MANIFEST, {
+        "name": sweep.name, "source": source, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "sweep": to_dict(sweep),
+        "runs": [{"run_id": s.run_id, "task": s.task, "method": s.method_label, "method_name": s.config.method.name,
+                  "seed": s.seed, "axes": s.axes, "out": str(s.folder)} for s in specs],
+    })
+
+
+def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> SweepResult:
+    sweep = load_sweep(path, overrides)
+    started = time.perf_counter()
+    run_setup_hooks(sweep.setup, path)
+    specs = expand(sweep, out, source=path)
+    root = sweep_root(sweep, out)
+    write_manifest(root, sweep, specs, path)
+    todo = [s for s in specs if run_state(s.folder) != DONE]
+    counts = {"done": len(specs) - len(todo), "failed": 0, "busy": 0}
+    print(f"sweep {sweep.name}: {len(specs)} runs, {counts['done']} already finished, {len(todo)} to run "
+          f"({executor.name}, {executor.workers} worker(s)) -> {root}", flush=True)
+    failures: list[tuple[str, str]] = []
+    with tqdm(total=len(specs), initial=counts["done"], desc=sweep.name, unit="run", file=sys.stdout, dynamic_ncols=True) as bar:
+        for result in executor.run([s.config for s in todo]):
+            status = result["status"]
+            if status in ("done", "skipped"):
+                counts["done"] += 1
+            elif status == "failed":
+                counts["failed"] += 1
+                failures.append((result["out"], result.get("error", "")))
+            else:
+                counts["busy"] += 1
+            bar.update(1)
+            bar.set_postfix(done=counts["done"], failed=counts["failed"], busy=counts["busy"],
+                            remaining=len(specs) - counts["done"] - counts["failed"] - counts["busy"])
+    elapsed = time.perf_counter() - started
+    print(f"sweep {sweep.name} finished in {elapsed:.1f}s: {counts['done']} done, {counts['failed']} failed, "
+          f"{counts['busy']} running elsewhere", flush=True)
+    for folder, error in failures:
+        print(f"  FAILED {folder}: {error} (traceback in {folder}/{ERROR})")
+    if sweep.compare is not None:
+        judged = run_comparisons(sweep, specs, root)
+        print(f"comparisons: {judged['done']} judged, {judged['skipped']} already judged, {judged['waiting']} waiting for runs")
+    return SweepResult(root, counts["done"], counts["failed"], counts["busy"])
+
+
+def compare_sweep(path: str, overrides: list[str], out: str, force: bool = False) -> Path:
+    """``python -m harness compare``: (re)judge a sweep's pairs from its stored outputs; returns the sweep folder."""
+    sweep = load_sweep(path, overrides)
+    if sweep.compare is None:
+        raise ConfigError(f"{path}: no 'compare' section (judge and pairs of method labels)")
+    specs = expand(sweep, out, source=path, check_data=False)
+    root = sweep_root(sweep, out)
+    judged = run_comparisons(sweep, specs, root, force=force)
+    print(f"comparisons: {judged['done']} judged, {judged['skipped']} already judged, {judged['waiting']} waiting for runs")
+    return root

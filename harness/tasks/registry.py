@@ -1,0 +1,25 @@
+"""Tasks by name (``task.name``): the reasoning tasks, instruction following, long context and the
+synthetic world's families (which the world registers here like any other task source)."""
+
+from __future__ import annotations
+
+from harness.config.registry import Registry
+from harness.tasks.base import Task
+
+TASKS: Registry[type[Task]] = Registry("task", {
+    "strategyqa": "harness.tasks.strategyqa:StrategyQA",
+    "gsm8k": "harness.tasks.gsm8k:GSM8K",
+    "mmlu": "harness.tasks.mmlu:MMLU",
+    "commonsenseqa": "harness.tasks.commonsenseqa:CommonsenseQA",
+    "math": "harness.tasks.math_competition:MATH",
+    "wildchat": "harness.tasks.wildchat:WildChat",
+    "alpaca_eval": "harness.tasks.alpaca_eval:AlpacaEval",
+    "longbench": "harness.tasks.longbench:LongBench",
+    "synth_arith": "harness.world.tasks:SynthArith",
+    "synth_facts": "harness.world.tasks:SynthFacts",
+    "synth_choice": "harness.world.tasks:SynthChoice",
+}, base=Task)
+
+
+def get_task(name: str, options: dict | None = None) -> Task:
+    return TASKS.get(name)(options)

@@ -1,0 +1,86 @@
+"""The synthetic world's definition: its config (models and their training mixtures) and the problem
+streams it draws from (demonstrations, the tasks' examples, held-out ranking prompts), plus where a built
+world lives. Pure data: nothing here trains or loads a model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.common.content_cache import cache_home
+from harness.world.families import Problem, generate
+
+WORLD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelRecipe:
+    """A model of the world: which demonstrations it is trained on, and for how long."""
+
+    correct_share: dict[str, float]      # family -> share of correct demos (the rest are buggy); absent: not trained on it
+    steps: int
+
+
+def _default_models() -> dict[str, ModelRecipe]:
+    return {
+        "policy": ModelRecipe({"arith": 0.4, "facts": 0.4, "choice": 0.4}, steps=1000),
+        "rm_arith": ModelRecipe({"arith": 1.0}, steps=500),              # expert on arithmetic only
+        "rm_facts": ModelRecipe({"facts": 1.0}, steps=500),              # expert on look-ups only
+        "rm_generalist": ModelRecipe({"arith": 0.7, "facts": 0.7, "choice": 0.7}, steps=500),  # noisy generalist
+        "rm_wrong": ModelRecipe({"arith": 0.0, "facts": 0.0, "choice": 0.0}, steps=500),       # learnt the bugs
+    }
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    seed: int = 0
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    demos_per_family: int = 2000
+    task_examples_per_family: int = 700     # 300 train / 100 dev / 300 test by default
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    ranking_prompts: int = 300
+    models: dict[str, ModelRecipe] = field(default_factory=_default_models)
+
+    def digest(self) -> str:
+        text = json.dumps({"version": WORLD_VERSION, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_root() -> Path:
+    return cache_home() / "world"
+
+
+def world_dir(config: WorldConfig | None = None) -> Path:
+    return cache_root() / (config or WorldConfig()).digest()
+
+
+def demo_problems(config: WorldConfig, family: str) -> list[Problem]:
+    return generate(family, config.demos_per_family, seed=config.seed * 1000 + 1)
+
+
+def task_problems(config: WorldConfig, family: str) -> list[Problem]:
+    """The task's own problems: a different stream, with every prompt seen in training removed."""
+    seen = {p.prompt for p in demo_problems(config, family)}
+    pool = generate(family, config.task_examples_per_family + len(seen), seed=config.seed * 1000 + 2)
+    return [p for p in pool if p.prompt not in seen][: config.task_examples_per_family]
+
+
+def ranking_problems(config: WorldConfig, family: str) -> list[Problem]:
+    seen = {p.prompt for p in demo_problems(config, family)}
+    pool = generate(family, config.ranking_prompts + len(seen), seed=config.seed * 1000 + 3)
+    return [p for p in pool if p.prompt not in seen][: config.ranking_prompts]
+
+
+def read_report(config: WorldConfig | None = None) -> dict[str, Any]:
+    """A built world's ``report.json`` (RM ranking accuracy per family, the policy's greedy accuracy)."""
+    path = world_dir(config) / "report.json"
+    if not path.exists():
+        raise FileNotFoundError(f"the synthetic world is not built yet ({path} missing): load one of its models "
+                                "('world:policy') or run a sweep with 'setup: {world: {}}' first")
+    return json.loads(path.read_text())
