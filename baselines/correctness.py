@@ -11,6 +11,7 @@ from harness.selection.method import BatchContext, Method, RewardChoice
 
 class Correctness(Method):
     description = "gold-answer reward: 1 if the extracted answer is correct, else 0"
+    needs_gold = True
 
     def select(self, context: BatchContext) -> RewardChoice:
         return RewardChoice((CORRECTNESS,))

@@ -28,11 +28,12 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from harness.common.files import read_json
-from harness.config.schema import LoraConfig, PolicyConfig, RewardModelConfig
+from harness.config.schema import LoraConfig, PolicyConfig
 from harness.models.loading import load_causal_lm, load_tokenizer
 from harness.models.logprobs import make_token_batch, token_budget_batches
 from harness.models.policy import Policy
 from harness.models.tiny import byte_tokenizer
+from harness.rewards.base import ModelScorerConfig
 from harness.rewards.loglik import LogLikelihoodRM
 from harness.rewards.scoring import encode_pairs, sequence_logps
 from harness.selection.bandits.linucb import LinUCB, NaiveLinUCB
@@ -162,8 +163,8 @@ def bench_scoring(model: str, quick: bool) -> None:
     tokenizer, lm = load_tokenizer(folder), load_causal_lm(folder, "float32", "cpu")
     count = 16 if quick else 48
     prompts, responses = _prompts(count, 1), _prompts(count, 2)
-    config = RewardModelConfig(name="bench", kind="loglik", model=folder, batch_tokens=4096)
-    rm = LogLikelihoodRM(config, lm, tokenizer)
+    config = ModelScorerConfig(model=folder, batch_tokens=4096)
+    rm = LogLikelihoodRM("bench", config, lm, tokenizer)
     prompt_ids, response_ids = encode_pairs(tokenizer, prompts, responses, False)
     lengths = [len(p) + len(r) for p, r in zip(prompt_ids, response_ids)]
     tokens = sum(lengths)

@@ -7,6 +7,8 @@ from harness.config.registry import Registry
 from harness.models.specs import MODEL_SOURCES
 from harness.rewards.judges.registry import JUDGES
 from harness.rewards.registry import RM_KINDS
+from harness.selection.bandits.registry import BANDITS
+from harness.selection.combiners import COMBINERS
 from harness.selection.registry import METHODS
 from harness.sweep.executors.registry import EXECUTORS
 from harness.sweep.run_sweep import SETUP_HOOKS
@@ -14,6 +16,8 @@ from harness.tasks.registry import TASKS
 
 REGISTRIES: dict[str, Registry] = {
     "methods": METHODS,
+    "bandits (laser's bandit)": BANDITS,
+    "reward combiners": COMBINERS,
     "tasks": TASKS,
     "reward-model kinds": RM_KINDS,
     "judges (compare)": JUDGES,

@@ -65,5 +65,9 @@ def list_registries(args: argparse.Namespace) -> int:
     for title, registry in REGISTRIES.items():
         print(f"{title}:")
         for name in registry.names():
-            print(f"  {name:18s} {registry.get(name).description}")
+            try:
+                description = registry.get(name).description
+            except ImportError as error:  # an optional dependency (e.g. ray, submitit: the cluster extra)
+                description = f"(unavailable here: {error.name} is not installed)"
+            print(f"  {name:18s} {description}")
     return 0

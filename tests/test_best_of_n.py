@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from harness.config.parse import from_dict
 from harness.config.schema import RewardModelConfig
 from harness.loop.best_of_n import best_indices
 from harness.loop.run_config import build_run_config
@@ -48,7 +49,7 @@ def test_the_picked_response_is_the_argmax_of_the_selected_rm(tiny_models, data_
     assert set(metrics["test"]["scores"]) == {"single_doc_qa", "multi_doc_qa", "summarization", "few_shot"}
     task = get_task("longbench")
     examples = {e.id: e for e in task.load(config.task)}
-    rm = build_reward_models([RewardModelConfig(name="check", kind="loglik", model=tiny_models["rm_a"], max_prompt_tokens=96)],
+    rm = build_reward_models([from_dict(RewardModelConfig, {"name": "check", "kind": "loglik", "model": tiny_models["rm_a"], "max_prompt_tokens": 96})],
                              task.gold_reward, seed=0)["check"]
     for record in records:
         assert record["reward_model"] == "rm_a"

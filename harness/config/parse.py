@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Iterable, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -89,24 +89,40 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
-def from_dict(cls: type, data: dict[str, Any] | None, prefix: str = "") -> Any:
-    """Instantiate dataclass ``cls`` from ``data``, rejecting unknown keys and mistyped values."""
+REST = "rest"  # field metadata: the field collects the mapping's other keys (a kind's settings written beside it)
+
+
+def rest_field(cls: type) -> str | None:
+    """The field of dataclass ``cls`` marked ``metadata={"rest": True}``, if any."""
+    return next((f.name for f in dataclasses.fields(cls) if f.metadata.get(REST)), None)
+
+
+def from_dict(cls: type, data: dict[str, Any] | None, prefix: str = "", also_accepted: Iterable[str] = ()) -> Any:
+    """Instantiate dataclass ``cls`` from ``data``, rejecting unknown keys and mistyped values.
+
+    A field marked ``rest`` receives every key that is not a field (checked later against the Config of
+    the kind named beside it); ``also_accepted`` names keys accepted elsewhere, for the suggestions."""
     data = dict(data or {})
     hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    kwargs = {}
+    rest = rest_field(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name != rest}
+    kwargs: dict[str, Any] = {}
     for key, value in data.items():
         full_key = f"{prefix}.{key}" if prefix else str(key)
-        if key not in fields:
-            raise ConfigError(f"unknown key {full_key!r}.{suggest(str(key), fields)} Accepted keys here: {', '.join(sorted(fields))}.")
-        kwargs[key] = _convert(value, hints[key], full_key)
+        if key in fields:
+            kwargs[key] = _convert(value, hints[key], full_key)
+        elif rest is not None:
+            kwargs.setdefault(rest, {})[str(key)] = value
+        else:
+            accepted = sorted({*fields, *also_accepted})
+            raise ConfigError(f"unknown key {full_key!r}.{suggest(str(key), accepted)} Accepted keys here: {', '.join(accepted)}.")
     missing = [
         name for name, f in fields.items()
         if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     ]
     if missing:
-        where = f" in {prefix!r}" if prefix else ""
-        raise ConfigError(f"missing required key(s){where}: {', '.join(missing)}")
+        keys = ", ".join(f"{prefix}.{name}" if prefix else name for name in missing)
+        raise ConfigError(f"{keys}: required, but missing")
     try:
         return cls(**kwargs)
     except ConfigError as error:
@@ -114,9 +130,13 @@ def from_dict(cls: type, data: dict[str, Any] | None, prefix: str = "") -> Any:
 
 
 def to_dict(obj: Any) -> Any:
-    """Dataclass -> plain dict (JSON/YAML ready)."""
+    """Dataclass -> plain dict (JSON/YAML ready); a ``rest`` field's keys sit beside the other fields."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        rest = rest_field(type(obj))
+        out = {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.name != rest}
+        if rest is not None:
+            out.update(to_dict(getattr(obj, rest)))
+        return out
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     if isinstance(obj, dict):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Iterable, TypeVar
 
 from harness.config.errors import UnknownNameError, unknown_name_message
 from harness.config.parse import from_dict
@@ -77,6 +77,7 @@ class Registry(Generic[T]):
             raise TypeError(f"{self.kind} {name!r}: Config must be a dataclass, got {config!r}")
         return config
 
-    def parse(self, name: str, args: dict[str, Any] | None, prefix: str) -> Any:
-        """The entry's ``Config`` built strictly from ``args``; errors name ``prefix`` and suggest keys."""
-        return from_dict(self.config_class(name), args or {}, prefix=prefix)
+    def parse(self, name: str, args: dict[str, Any] | None, prefix: str, also_accepted: Iterable[str] = ()) -> Any:
+        """The entry's ``Config`` built strictly from ``args``; errors name ``prefix`` and suggest keys
+        (``also_accepted``: keys that sit beside the settings, e.g. ``name`` and ``kind``)."""
+        return from_dict(self.config_class(name), args or {}, prefix=prefix, also_accepted=also_accepted)

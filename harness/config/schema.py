@@ -37,19 +37,12 @@ class PolicyConfig:
 
 @dataclass
 class RewardModelConfig:
+    """One reward model of the pool: its name, its kind, and the kind's settings written beside them
+    (``{name: rm_a, kind: loglik, model: ...}``), checked against the kind's ``Config`` at load time."""
+
     name: str
-    kind: str = field(metadata={"help": "loglik | implicit | classifier | correctness | noisy"})
-    model: str = ""
-    reference: str = field(default="", metadata={"help": "implicit: the reference model."})
-    beta: float = field(default=1.0, metadata={"help": "implicit: scale of the log-ratio."})
-    base: str = field(default="", metadata={"help": "noisy: name of the RM whose scores get noise."})
-    sigma: float = field(default=0.0, metadata={"help": "noisy: standard deviation of the Gaussian noise."})
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    device: str = "auto"
-    batch_tokens: int = field(default=8192, metadata={"help": "Token budget of one scoring forward pass."})
-    chat_template: bool = False
-    max_prompt_tokens: int | None = field(default=None, metadata={
-        "help": "Cut longer prompts in the middle before scoring (long-context tasks); null keeps them whole."})
+    kind: str = field(metadata={"help": "A reward-model kind (python -m harness ls): loglik, implicit, classifier, ..."})
+    settings: dict[str, Any] = field(default_factory=dict, metadata={"rest": True, "help": "The kind's settings."})
 
 
 @dataclass
@@ -62,7 +55,7 @@ class TaskConfig:
     split_sizes: list[int] | None = field(default=None, metadata={
         "help": "Exact train/dev/test sizes (tasks batched by category: per category)."})
     split_seed: int | None = field(default=None, metadata={"help": "Defaults to the run seed."})
-    options: dict[str, Any] = field(default_factory=dict, metadata={"help": "Task-specific options (the task's Options)."})
+    options: dict[str, Any] = field(default_factory=dict, metadata={"help": "Task-specific options (the task's Config)."})
     batch_by_category: bool | None = field(
         default=None, metadata={"help": "Every batch holds one category (null: the task's default)."})
 

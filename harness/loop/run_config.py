@@ -46,15 +46,13 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
             fail(f"{key}.kind: {unknown_name_message('reward-model kind', rm.kind, RM_KINDS.names())}")
         if names.count(rm.name) > 1:
             fail(f"{key}.name: {rm.name!r} is used by more than one reward model")
-        if rm.kind in ("loglik", "implicit", "classifier") and not rm.model:
-            fail(f"{key}.model: required for kind {rm.kind!r}")
-        if rm.kind == "implicit" and not rm.reference:
-            fail(f"{key}.reference: required for kind 'implicit'")
-        if rm.kind == "noisy":
-            if rm.base not in names or rm.base == rm.name:
-                fail(f"{key}.base: {unknown_name_message('reward model', rm.base, [n for n in names if n != rm.name])}")
-            if rm.sigma < 0:
-                fail(f"{key}.sigma: must be >= 0, got {rm.sigma}")
+        try:
+            settings = RM_KINDS.parse(rm.kind, rm.settings, prefix=key, also_accepted=("name", "kind"))
+        except ConfigError as error:
+            fail(str(error))
+        problem = RM_KINDS.get(rm.kind).check(rm.name, settings, names)
+        if problem:
+            fail(f"{key}.{problem}")
     if config.best_rm and config.best_rm not in names:
         fail(f"best_rm: {unknown_name_message('reward model', config.best_rm, names)}")
     try:
@@ -87,11 +85,11 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
         fail("mode: best_of_n needs a task with gold references to score the chosen response; "
              f"{config.task.name!r} is open-ended")
     if task_class.kind == "open_ended":
-        if config.method.name == "correctness":
-            fail(f"method.name: the correctness reward needs gold answers; {config.task.name!r} has none")
+        if METHODS.get(config.method.name).needs_gold:
+            fail(f"method.name: {config.method.name!r} needs gold answers; {config.task.name!r} has none")
         for rm in config.reward_models:
-            if rm.kind == "correctness":
-                fail(f"reward_models: {rm.name!r} is a correctness reward, but {config.task.name!r} has no gold answers")
+            if RM_KINDS.get(rm.kind).needs_references:
+                fail(f"reward_models: {rm.name!r} ({rm.kind}) needs gold answers, but {config.task.name!r} has none")
     if check_data:
         check_task_data(config, source)
 

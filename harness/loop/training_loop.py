@@ -27,6 +27,7 @@ from harness.loop.pairs import sample_pairs
 from harness.loop.train_step import PairTokens, PreferenceTrainer
 from harness.models.policy import Policy, Sample
 from harness.rewards.base import RewardModel
+from harness.selection.combiners import COMBINERS
 from harness.selection.method import BatchContext, Method, RewardChoice, StepFeedback
 from harness.tasks.base import Example, Splits, Task
 
@@ -44,15 +45,8 @@ def score_table(choice: RewardChoice, pool: dict[str, RewardModel], prompts: Seq
 
 
 def combine_scores(choice: RewardChoice, table: dict[str, np.ndarray]) -> np.ndarray:
-    """The chosen RM's scores, or the (standardised) mean over several RMs."""
-    columns = []
-    for name in choice.reward_models:
-        scores = table[name]
-        if choice.combine == "standardized_mean":
-            spread = scores.std()
-            scores = (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
-        columns.append(scores)
-    return columns[0] if choice.combine == "single" else np.mean(columns, axis=0)
+    """One score per response from the chosen RMs' scores, by the choice's combiner."""
+    return COMBINERS.get(choice.combine)().combine({name: table[name] for name in choice.reward_models})
 
 
 @dataclass

@@ -1,38 +1,61 @@
 """The reward-model interface: ``score(prompts, responses, references=None) -> list[float]``, higher is better.
 
-A kind of reward model is one ``RewardModel`` subclass with ``from_config`` (and ``description``) in its own
-file plus one line in ``harness.rewards.registry.RM_KINDS``; ``BuildContext`` is what ``from_config``
-builds from (one copy of each model however many RMs name it, the task's gold check, the run seed and the
-RMs built so far).
+A kind of reward model is one ``RewardModel`` subclass in its own file (its settings a dataclass ``Config``,
+built by ``from_config``) plus one line in ``harness.rewards.registry.RM_KINDS``. ``BuildContext`` is what
+``from_config`` builds from: one copy of each model however many RMs name it, the task's gold check, the
+run seed and the RMs built so far. ``ModelScorerConfig`` holds the settings of the kinds that score with a model.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Literal, Sequence
 
 import torch
 
-from harness.config.schema import RewardModelConfig
-from harness.models.loading import load_causal_lm, load_tokenizer
+from harness.config.registry import NoArgs
+from harness.models.loading import load_causal_lm, load_tokenizer, model_identity
+
+
+@dataclass(kw_only=True)
+class ModelScorerConfig:
+    model: str = field(metadata={"help": "Hub name, local folder, .gguf file, SOURCE:NAME or alias."})
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = "auto"
+    batch_tokens: int = field(default=8192, metadata={"help": "Token budget of one scoring forward pass."})
+    chat_template: bool = False
+    max_prompt_tokens: int | None = field(default=None, metadata={
+        "help": "Cut longer prompts in the middle before scoring (long-context tasks); null keeps them whole."})
 
 
 class RewardModel:
     """Scores responses to prompts; higher is better. ``references`` carries gold answers when needed."""
 
+    Config: ClassVar[type] = NoArgs
     name: str = ""
     needs_references: bool = False
-    description: str = ""
-    cacheable: bool = False  # deterministic in (prompt, response): scores may be shared between runs
+    description: ClassVar[str] = ""
+    cacheable: ClassVar[bool] = False  # deterministic in (prompt, response): scores may be shared between runs
 
     @classmethod
-    def from_config(cls, config: RewardModelConfig, context: BuildContext) -> RewardModel:
+    def from_config(cls, name: str, config: Any, context: BuildContext) -> RewardModel:
         raise NotImplementedError
 
-    @staticmethod
-    def depends_on(config: RewardModelConfig) -> str | None:
+    @classmethod
+    def depends_on(cls, config: Any) -> str | None:
         """The name of another RM this one wraps (built first), if any."""
         return None
+
+    @classmethod
+    def check(cls, name: str, config: Any, pool: Sequence[str]) -> str | None:
+        """What is wrong with ``config`` given the names of the pool's RMs (None when nothing is)."""
+        return None
+
+    @classmethod
+    def cache_identity(cls, config: Any) -> dict[str, Any]:
+        """What a cacheable RM's scores depend on besides (prompt, response), for shared-cache keys."""
+        model = config.model
+        return {"model": model_identity(model, config.dtype, config.device), "chat_template": config.chat_template}
 
     def score(self, prompts: Sequence[str], responses: Sequence[str],
               references: Sequence[Any] | None = None) -> list[float]:
@@ -55,7 +78,7 @@ class BuildContext:
     pool: dict[str, RewardModel] = field(default_factory=dict)
     loaded: dict[tuple[str, ...], Any] = field(default_factory=dict)
 
-    def causal_lm(self, spec: str, config: RewardModelConfig) -> torch.nn.Module:
+    def causal_lm(self, spec: str, config: ModelScorerConfig) -> torch.nn.Module:
         """One copy of each model, however many RMs name it."""
         key = ("causal", spec, config.dtype, config.device)
         if key not in self.loaded:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.common.content_cache import content_key
-from harness.config.schema import RewardModelConfig
-from harness.models.loading import model_identity
+from harness.common.content_cache import ContentCache, content_key
 from harness.rewards.base import RewardModel
 
 
 class CachedRM(RewardModel):
     """A deterministic RM whose scores are looked up in, and added to, a shared content-addressed cache."""
 
-    def __init__(self, base: RewardModel, cache, identity: dict[str, Any]):
+    def __init__(self, base: RewardModel, cache: ContentCache, identity: dict[str, Any]):
         self.base, self.cache, self.identity = base, cache, identity
         self.name, self.needs_references = base.name, base.needs_references
 
@@ -28,11 +26,3 @@ class CachedRM(RewardModel):
             self.cache.put_many(new)
             found.update(new)
         return [found[key] for key in keys]
-
-
-def cache_identity(config: RewardModelConfig) -> dict[str, Any]:
-    identity = {"kind": config.kind, "model": model_identity(config.model, config.dtype, config.device),
-                "chat_template": config.chat_template, "version": 1}
-    if config.kind == "implicit":
-        identity.update(reference=model_identity(config.reference, config.dtype, config.device), beta=config.beta)
-    return identity

@@ -5,24 +5,24 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness.config.schema import RewardModelConfig
 from harness.models.loading import load_sequence_classifier, model_device
 from harness.models.logprobs import token_budget_batches
-from harness.rewards.base import RewardModel
+from harness.rewards.base import ModelScorerConfig, RewardModel
 from harness.rewards.scoring import shorten_prompt
 
 
 class ClassifierRM(RewardModel):
+    Config = ModelScorerConfig
     description = "scalar output of a sequence-classification reward model"
     cacheable = True
 
     @classmethod
-    def from_config(cls, config, context):
+    def from_config(cls, name, config, context):
         model = load_sequence_classifier(config.model, config.dtype, config.device).requires_grad_(False)
-        return cls(config, model, context.tokenizer(config.model))
+        return cls(name, config, model, context.tokenizer(config.model))
 
-    def __init__(self, config: RewardModelConfig, model: torch.nn.Module, tokenizer):
-        self.name, self.config, self.model, self.tokenizer = config.name, config, model, tokenizer
+    def __init__(self, name: str, config: ModelScorerConfig, model: torch.nn.Module, tokenizer):
+        self.name, self.config, self.model, self.tokenizer = name, config, model, tokenizer
 
     @torch.no_grad()
     def score(self, prompts, responses, references=None):

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 
-from harness.config.schema import RewardModelConfig
-from harness.rewards.base import RewardModel
+from harness.models.loading import model_identity
+from harness.rewards.base import ModelScorerConfig, RewardModel
 from harness.rewards.scoring import encode_pairs, sequence_logps
 
 
+@dataclass(kw_only=True)
+class ImplicitConfig(ModelScorerConfig):
+    reference: str = field(metadata={"help": "The reference model the DPO-trained model was trained against."})
+    beta: float = field(default=1.0, metadata={"help": "Scale of the log-ratio."})
+
+
 class ImplicitRM(RewardModel):
+    Config = ImplicitConfig
     description = "beta * (log pi(y|x) - log pi_ref(y|x)) of a DPO-trained model against its reference"
     cacheable = True
 
     @classmethod
-    def from_config(cls, config, context):
-        return cls(config, context.causal_lm(config.model, config), context.causal_lm(config.reference, config),
+    def from_config(cls, name, config, context):
+        return cls(name, config, context.causal_lm(config.model, config), context.causal_lm(config.reference, config),
                    context.tokenizer(config.model))
 
-    def __init__(self, config: RewardModelConfig, model: torch.nn.Module, reference: torch.nn.Module, tokenizer):
-        self.name, self.config = config.name, config
+    @classmethod
+    def cache_identity(cls, config):
+        return {**super().cache_identity(config), "reference": model_identity(config.reference, config.dtype, config.device),
+                "beta": config.beta}
+
+    def __init__(self, name: str, config: ImplicitConfig, model: torch.nn.Module, reference: torch.nn.Module, tokenizer):
+        self.name, self.config = name, config
         self.model, self.reference, self.tokenizer = model, reference, tokenizer
 
     def score(self, prompts, responses, references=None):

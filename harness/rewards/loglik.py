@@ -8,21 +8,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness.config.schema import RewardModelConfig
-from harness.rewards.base import RewardModel
+from harness.rewards.base import ModelScorerConfig, RewardModel
 from harness.rewards.scoring import encode_pairs, sequence_logps
 
 
 class LogLikelihoodRM(RewardModel):
+    Config = ModelScorerConfig
     description = "mean token log-likelihood of the response under a causal LM (paper's RewardBench recipe)"
     cacheable = True
 
     @classmethod
-    def from_config(cls, config, context):
-        return cls(config, context.causal_lm(config.model, config), context.tokenizer(config.model))
+    def from_config(cls, name, config, context):
+        return cls(name, config, context.causal_lm(config.model, config), context.tokenizer(config.model))
 
-    def __init__(self, config: RewardModelConfig, model: torch.nn.Module, tokenizer):
-        self.name, self.config, self.model, self.tokenizer = config.name, config, model, tokenizer
+    def __init__(self, name: str, config: ModelScorerConfig, model: torch.nn.Module, tokenizer):
+        self.name, self.config, self.model, self.tokenizer = name, config, model, tokenizer
 
     def score(self, prompts, responses, references=None):
         prompt_ids, response_ids = encode_pairs(self.tokenizer, prompts, responses, self.config.chat_template,

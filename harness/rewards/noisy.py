@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from harness.common.seeding import stable_seed
+from harness.config.errors import unknown_name_message
 from harness.rewards.base import RewardModel
 
 
+@dataclass
+class NoisyConfig:
+    base: str = field(metadata={"help": "Name of the RM (of the same pool) whose scores get noise."})
+    sigma: float = field(default=0.0, metadata={"help": "Standard deviation of the Gaussian noise."})
+
+
 class NoisyRM(RewardModel):
+    Config = NoisyConfig
     description = "another RM's score plus Gaussian noise N(0, sigma)"
 
     @classmethod
-    def from_config(cls, config, context):
-        return cls(config.name, context.pool[config.base], config.sigma, stable_seed(context.seed, config.name))
+    def from_config(cls, name, config, context):
+        return cls(name, context.pool[config.base], config.sigma, stable_seed(context.seed, name))
 
-    @staticmethod
-    def depends_on(config):
+    @classmethod
+    def depends_on(cls, config):
         return config.base
+
+    @classmethod
+    def check(cls, name, config, pool):
+        if config.base not in pool or config.base == name:
+            return f"base: {unknown_name_message('reward model', config.base, [n for n in pool if n != name])}"
+        if config.sigma < 0:
+            return f"sigma: must be >= 0, got {config.sigma}"
+        return None
 
     def __init__(self, name: str, base: RewardModel, sigma: float, seed: int):
         self.name, self.base, self.sigma = name, base, sigma

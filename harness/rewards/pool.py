@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 from harness.common.content_cache import ContentCache
 from harness.config.schema import RewardModelConfig
 from harness.rewards.base import BuildContext, RewardModel
-from harness.rewards.cached import CachedRM, cache_identity
+from harness.rewards.cached import CachedRM
 from harness.rewards.correctness import CorrectnessRM
 from harness.rewards.registry import CORRECTNESS, RM_KINDS
 
@@ -18,16 +18,18 @@ def build_reward_models(configs: Sequence[RewardModelConfig], gold_reward: Calla
     ``correctness`` RM when none is configured under that name. With a ``ContentCache``, the
     deterministic RMs reuse scores other runs already computed for the same (prompt, response)."""
     context = BuildContext(gold_reward, seed)
+    settings = {c.name: RM_KINDS.parse(c.kind, c.settings, prefix=f"reward model {c.name!r}") for c in configs}
     pending = list(configs)
     while pending:  # an RM that wraps another (noisy) may be declared before it
-        ready = [c for c in pending if RM_KINDS.get(c.kind).depends_on(c) in (None, *context.pool)]
+        ready = [c for c in pending if RM_KINDS.get(c.kind).depends_on(settings[c.name]) in (None, *context.pool)]
         if not ready:
             raise ValueError(f"reward models with a missing or circular base: {[c.name for c in pending]}")
         for config in ready:
             kind = RM_KINDS.get(config.kind)
-            rm = kind.from_config(config, context)
+            rm = kind.from_config(config.name, settings[config.name], context)
             if cache is not None and kind.cacheable:
-                rm = CachedRM(rm, cache, cache_identity(config))
+                identity = {"kind": config.kind, **kind.cache_identity(settings[config.name]), "version": 1}
+                rm = CachedRM(rm, cache, identity)
             context.pool[config.name] = rm
             pending.remove(config)
     if CORRECTNESS not in context.pool:

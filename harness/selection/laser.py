@@ -8,28 +8,26 @@ the same meaning for every policy size); Exp3 ignores the context.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
 from harness.config.errors import ConfigError
 from harness.selection.bandits.base import Bandit
-from harness.selection.bandits.exp3 import Exp3
-from harness.selection.bandits.linucb import LinUCB
+from harness.selection.bandits.registry import BANDITS
 from harness.selection.bandits.scaling import QuantileRewardScaler
 from harness.selection.method import BatchContext, Method, RewardChoice, StepFeedback, check_reward_model
 
 
 @dataclass
 class LaserConfig:
-    bandit: Literal["linucb", "exp3"] = field(default="linucb", metadata={"help": "linucb (contextual) or exp3."})
-    alpha: float = field(default=0.5, metadata={"help": "LinUCB exploration (review discussion: 0.4-0.6 best)."})
-    gamma: float = field(default=0.1, metadata={"help": "Exp3 exploration rate."})
-    b_init_std: float = field(default=0.01, metadata={"help": "LinUCB: std of the random initial b_k."})
+    bandit: str = field(default="linucb", metadata={"help": "A bandit (python -m harness ls): linucb (contextual) or exp3."})
     normalize_context: bool = field(default=True, metadata={"help": "L2-normalise the context vector."})
     quantiles: list[float] = field(default_factory=lambda: [0.2, 0.8])
     arms: list[str] | None = field(default=None, metadata={"help": "Subset of reward models to choose from."})
+    bandit_args: dict[str, Any] = field(default_factory=dict, metadata={
+        "rest": True, "help": "The bandit's hyper-parameters, written beside these keys (alpha: 0.5; gamma: 0.1)."})
 
 
 class Laser(Method):
@@ -41,16 +39,23 @@ class Laser(Method):
         quantiles = config.quantiles
         if len(quantiles) != 2 or not 0 <= quantiles[0] < quantiles[1] <= 1:
             raise ConfigError(f"method.args.quantiles: expected [low, high] with 0 <= low < high <= 1, got {quantiles}")
+        try:
+            BANDITS.check(config.bandit)
+        except ConfigError as error:
+            raise ConfigError(f"method.args.bandit: {error}") from None
+        self.bandit_class = BANDITS.get(config.bandit)
+        self.bandit_config = BANDITS.parse(config.bandit, config.bandit_args, prefix="method.args",
+                                           also_accepted=[f.name for f in fields(LaserConfig) if f.name != "bandit_args"])
         self.arms = list(config.arms) if config.arms else [rm for rm in reward_models]
         self.scaler = QuantileRewardScaler(*config.quantiles)
         self.bandit: Bandit | None = None
         self.last_reward: float | None = None
-        if config.bandit == "exp3":
-            self.bandit = Exp3(len(self.arms), gamma=config.gamma, seed=seed)
+        if not self.bandit_class.needs_context:  # a contextual bandit is built at the first context (its size)
+            self.bandit = self.bandit_class.from_config(self.bandit_config, len(self.arms), None, seed)
 
     @property
     def needs_context(self) -> bool:  # type: ignore[override]
-        return self.config.bandit == "linucb"
+        return self.bandit_class.needs_context
 
     def validate(self) -> None:
         for i, arm in enumerate(self.arms):
@@ -62,7 +67,7 @@ class Laser(Method):
         if not self.needs_context:
             return None
         if context.embedding is None:
-            raise ValueError("LASeR with LinUCB needs the batch embedding in the context")
+            raise ValueError(f"LASeR with {self.config.bandit} needs the batch embedding in the context")
         x = np.asarray(context.embedding, dtype=np.float64)
         if self.config.normalize_context:
             norm = np.linalg.norm(x)
@@ -71,9 +76,8 @@ class Laser(Method):
 
     def select(self, context: BatchContext) -> RewardChoice:
         x = self._context(context)
-        if self.bandit is None:  # LinUCB's dimension is known at the first context
-            self.bandit = LinUCB(len(self.arms), x.shape[0], alpha=self.config.alpha,
-                                 b_init_std=self.config.b_init_std, seed=self.seed)
+        if self.bandit is None:
+            self.bandit = self.bandit_class.from_config(self.bandit_config, len(self.arms), x.shape[0], self.seed)
         return RewardChoice((self.arms[self.bandit.select(x)],))
 
     def feedback(self, context: BatchContext, choice: RewardChoice, feedback: StepFeedback) -> None:
@@ -92,12 +96,11 @@ class Laser(Method):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.scaler.load_state_dict(state["scaler"])
-        if state["bandit"] is None:
+        saved = state["bandit"]
+        if saved is None:
             self.bandit = None
-        elif state["bandit"]["type"] == "linucb":
-            bandit = LinUCB(len(self.arms), state["bandit"]["dim"], alpha=self.config.alpha)
-            bandit.load_state_dict(state["bandit"])
-            self.bandit = bandit
-        else:
-            self.bandit = Exp3(len(self.arms), gamma=self.config.gamma)
-            self.bandit.load_state_dict(state["bandit"])
+            return
+        kind = BANDITS.get(saved["type"])
+        config = self.bandit_config if kind is self.bandit_class else BANDITS.parse(saved["type"], {}, prefix="bandit")
+        self.bandit = kind.from_config(config, len(self.arms), saved.get("dim"), self.seed)
+        self.bandit.load_state_dict(saved)

@@ -13,12 +13,13 @@ How to add a method: one file in ``baselines/`` and one line in ``METHODS``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from harness.config.errors import ConfigError, unknown_name_message
 from harness.config.registry import NoArgs
+from harness.selection.combiners import COMBINERS
 
 
 @dataclass
@@ -35,11 +36,12 @@ class BatchContext:
 @dataclass(frozen=True)
 class RewardChoice:
     reward_models: tuple[str, ...]
-    combine: Literal["single", "mean", "standardized_mean"] = "single"
+    combine: str = "single"   # a name in harness.selection.combiners.COMBINERS
 
     def __post_init__(self):
         if not self.reward_models:
             raise ValueError("a RewardChoice needs at least one reward model")
+        COMBINERS.check(self.combine)
         if self.combine == "single" and len(self.reward_models) != 1:
             raise ValueError(f"combine='single' takes one reward model, got {self.reward_models}")
 
@@ -62,6 +64,7 @@ class Method:
     description: ClassVar[str] = ""
     needs_context: ClassVar[bool] = False
     trains: ClassVar[bool] = True       # False: the run only evaluates the initial policy (the SFT/base row)
+    needs_gold: ClassVar[bool] = False  # True: the method's reward needs gold answers (refused on open-ended tasks)
 
     def __init__(self, config: Any, reward_models: Sequence[str], seed: int, best_rm: str = ""):
         self.config = config

@@ -19,7 +19,7 @@ from typing import Any
 from harness.common.files import read_jsonl, write_json_atomic
 from harness.config.errors import ConfigError
 from harness.rewards.judges.base import JudgeConfig
-from harness.rewards.judges.registry import build_judge
+from harness.rewards.judges.registry import build_judge, judge_label
 from harness.rewards.judges.winrates import LengthControl, winrates, winrates_by_category
 from harness.sweep.layout import ANNOTATIONS, METRICS, WINRATES, comparison_folder, predictions_file
 
@@ -65,10 +65,10 @@ def judge_and_store(judge, compare: CompareConfig, folder: Path, model_rows: lis
                     baseline_rows: list[dict[str, Any]], facts: dict[str, Any]) -> dict[str, Any]:
     """Annotate one pair of runs' outputs, compute its win rates, write both files atomically."""
     model, baseline = facts["model"], facts["baseline"]
-    annotations = annotate(judge, compare.judge.label, model, baseline, model_rows, baseline_rows, compare.max_examples)
+    annotations = annotate(judge, judge_label(compare.judge), model, baseline, model_rows, baseline_rows, compare.max_examples)
     on_alpaca_eval = all(a.get("dataset") == "alpaca_eval" for a in annotations)
     result = winrates(annotations, compare.length_control, on_alpaca_eval, compare.df_gamed)
-    result.update(by_category=winrates_by_category(annotations), judge=compare.judge.label, **facts)
+    result.update(by_category=winrates_by_category(annotations), judge=judge_label(compare.judge), **facts)
     write_json_atomic(folder / ANNOTATIONS, annotations)
     write_json_atomic(folder / WINRATES, result)
     return result
@@ -106,7 +106,7 @@ def run_comparisons(sweep, specs, root: Path, force: bool = False, progress=prin
         if "output" not in model_rows[0]:
             continue  # not an open-ended task: nothing to judge
         judge = judge or build_judge(compare.judge)
-        progress(f"compare {target} {model} vs {baseline} seed{seed}: judging {len(model_rows)} prompts with {compare.judge.label}")
+        progress(f"compare {target} {model} vs {baseline} seed{seed}: judging {len(model_rows)} prompts with {judge_label(compare.judge)}")
         policy = spec.axes.get("policy") or spec.config.policy.model.rstrip("/").split("/")[-1]
         result = judge_and_store(judge, compare, folder, model_rows, baseline_rows,
                                  dict(task=target, trained_on=spec.task, model=model, baseline=baseline, seed=seed,

@@ -19,7 +19,7 @@ from harness.config.errors import ConfigError, UnknownNameError
 from harness.config.parse import apply_override, parse_overrides, parse_with_overrides, read_yaml, to_dict
 from harness.config.schema import RunConfig, TaskConfig
 from harness.loop.run_config import build_run_config
-from harness.rewards.judges.registry import JUDGES
+from harness.rewards.judges.registry import JUDGES, judge_settings
 from harness.sweep.comparisons import CompareConfig
 from harness.sweep.layout import CACHE_DIR, run_id, safe_name
 
@@ -76,15 +76,14 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
     if not sweep.tasks or not sweep.methods or not sweep.seeds:
         raise ConfigError(f"{path}: a sweep needs at least one task, one method and one seed")
     if sweep.compare is not None:
-        judge = sweep.compare.judge
         try:
-            JUDGES.check(judge.kind)
+            JUDGES.check(sweep.compare.judge.kind)
         except UnknownNameError as error:
             raise ConfigError(f"{path}: compare.judge.kind: {error}") from None
-        if judge.kind == "lm" and not judge.model:
-            raise ConfigError(f"{path}: compare.judge.model: required for a judge of kind 'lm' (a causal LM)")
-        if judge.kind == "reward_model" and judge.reward_model is None:
-            raise ConfigError(f"{path}: compare.judge.reward_model: required for a judge of kind 'reward_model'")
+        try:
+            judge_settings(sweep.compare.judge)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
     labels = [m.label or m.name for m in sweep.methods]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:

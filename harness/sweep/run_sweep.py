@@ -44,16 +44,15 @@ class SweepResult:
         return 1 if self.failed else 0
 
 
-def run_setup_hooks(setup: dict[str, Any], source: str) -> None:
-    """Each ``setup.<name>`` hook, its settings checked against the hook's Config first."""
-    configs = []
+def setup_hooks(setup: dict[str, Any], source: str) -> list[tuple[type, Any]]:
+    """Each ``setup.<name>`` hook with its settings, checked against the hook's Config."""
+    hooks = []
     for name, args in setup.items():
         try:
-            configs.append((SETUP_HOOKS.get(name), SETUP_HOOKS.parse(name, args, prefix=f"setup.{name}")))
+            hooks.append((SETUP_HOOKS.get(name), SETUP_HOOKS.parse(name, args, prefix=f"setup.{name}")))
         except ConfigError as error:
             raise ConfigError(f"{source}: setup: {error}") from None
-    for hook, config in configs:
-        hook().run(config)
+    return hooks
 
 
 def write_manifest(root: Path, sweep: SweepConfig, specs: list[RunSpec], source: str) -> None:
@@ -68,8 +67,10 @@ def write_manifest(root: Path, sweep: SweepConfig, specs: list[RunSpec], source:
 def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> SweepResult:
     sweep = load_sweep(path, overrides)
     started = time.perf_counter()
-    run_setup_hooks(sweep.setup, path)
-    specs = expand(sweep, out, source=path)
+    hooks = setup_hooks(sweep.setup, path)
+    specs = expand(sweep, out, source=path)  # every run config checked before the (slow) setup work
+    for hook, config in hooks:
+        hook().run(config)
     root = sweep_root(sweep, out)
     write_manifest(root, sweep, specs, path)
     todo = [s for s in specs if run_state(s.folder) != DONE]

@@ -8,7 +8,7 @@ Three kinds of task share this interface (``Task.kind``):
 - ``accuracy``: a gold answer is extracted and compared (reasoning);
 - ``scored``: a response gets a graded score against gold references (LongBench F1 / ROUGE-L);
 - ``open_ended``: no gold at all (WildChat); policies are compared pairwise by a judge.
-A task's loader options (filters, classifiers, subsampling) are a dataclass ``Options`` parsed strictly
+A task's loader options (filters, classifiers, subsampling) are a dataclass ``Config`` parsed strictly
 from the run config's ``task.options``.
 """
 
@@ -26,6 +26,7 @@ import pandas as pd
 
 from harness.config.errors import ConfigError
 from harness.config.parse import from_dict
+from harness.config.registry import NoArgs
 from harness.config.schema import RewardModelConfig, TaskConfig
 
 REASONING_PROMPT = (
@@ -47,11 +48,6 @@ class Example:
 
 
 @dataclass
-class NoOptions:
-    """Tasks without loader options."""
-
-
-@dataclass
 class Splits:
     train: list[Example]
     dev: list[Example]
@@ -68,11 +64,11 @@ class Task:
     hub_splits: Sequence[str] = ("train", "test")
     local_suffixes = (".jsonl", ".json", ".parquet")
     kind: ClassVar[Literal["accuracy", "scored", "open_ended"]] = "accuracy"
-    Options: ClassVar[type] = NoOptions
+    Config: ClassVar[type] = NoArgs
     batch_by_category: ClassVar[bool] = False   # default of TaskConfig.batch_by_category
 
     def __init__(self, options: dict[str, Any] | None = None):
-        self.options = from_dict(self.Options, options or {}, prefix="task.options")
+        self.options = from_dict(self.Config, options or {}, prefix="task.options")
 
     # ----- what subclasses implement ---------------------------------------------------------------
     def from_record(self, record: dict[str, Any]) -> Example:

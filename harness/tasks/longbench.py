@@ -55,7 +55,7 @@ PROMPTS = {
 
 
 @dataclass
-class LongBenchOptions:
+class LongBenchConfig:
     datasets: list[str] = field(default_factory=lambda: list(CATEGORY_OF_DATASET), metadata={
         "help": "LongBench datasets to use (hub configs / the records' 'task' or 'dataset' field)."})
     per_category: int | None = field(default=None, metadata={"help": "Subsample each category (paper: 5000)."})
@@ -85,7 +85,7 @@ class LongBench(Task):
     description = "LongBench (English): single/multi-doc QA, summarization, few-shot; F1 / ROUGE-L, best-of-n"
     hub_id = "Xnhyacinth/LongBench"  # default of options.hub_id
     kind = "scored"
-    Options = LongBenchOptions
+    Config = LongBenchConfig
     batch_by_category = True
 
     def __init__(self, options: dict[str, Any] | None = None):

@@ -37,7 +37,7 @@ DEFAULT_BLOCKLIST = [r"\bnsfw\b", r"\bporn", r"\bsex(ual|y)?\b", r"\bnude\b", r"
 
 
 @dataclass
-class WildChatOptions:
+class WildChatConfig:
     min_chars: int = 10
     max_chars: int = field(default=4000, metadata={"help": "Drop longer prompts (the raw pool reaches 345k chars)."})
     min_ascii_share: float = field(default=0.95, metadata={"help": "English proxy when a record has no 'language'."})
@@ -73,7 +73,7 @@ class WildChat(InstructionTask):
     name = "wildchat"
     description = "WildChat first-turn user prompts in five categories; judged pairwise (AlpacaEval win rates)"
     hub_id = "allenai/WildChat-1M"
-    Options = WildChatOptions
+    Config = WildChatConfig
     batch_by_category = True
 
     def __init__(self, options: dict[str, Any] | None = None):

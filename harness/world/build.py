@@ -24,12 +24,13 @@ import numpy as np
 import torch
 from transformers import LlamaForCausalLM
 
-from harness.config.schema import PolicyConfig, RewardModelConfig
+from harness.config.schema import PolicyConfig
 from harness.models.loading import load_causal_lm, load_tokenizer
 from harness.models.logprobs import completion_logps, make_token_batch
 from harness.models.policy import Policy
 from harness.models.specs import ModelSource
 from harness.models.tiny import byte_tokenizer, tiny_llama_config
+from harness.rewards.base import ModelScorerConfig
 from harness.rewards.loglik import LogLikelihoodRM
 from harness.world.families import FAMILIES
 from harness.world.problems import ModelRecipe, WorldConfig, demo_problems, ranking_problems, task_problems, world_dir
@@ -78,7 +79,7 @@ def _train_and_measure(folder: Path, recipe: ModelRecipe, config: WorldConfig, s
 
 def ranking_accuracy(model_folder: Path, config: WorldConfig) -> dict[str, float]:
     """Per family: how often the RM scores the correct solution above the buggy one of the same prompt."""
-    rm = LogLikelihoodRM(RewardModelConfig(name=model_folder.name, kind="loglik", model=str(model_folder)),
+    rm = LogLikelihoodRM(model_folder.name, ModelScorerConfig(model=str(model_folder)),
                          load_causal_lm(str(model_folder), "float32", "cpu"), load_tokenizer(str(model_folder)))
     out = {}
     for family in FAMILIES:

@@ -42,8 +42,9 @@ class WorldTask(Task):
         """The ranking accuracy on this family (from the world's build report) of each configured RM that is
         one of the world's log-likelihood RMs."""
         accuracy = read_report()["ranking_accuracy"]
-        return {rm.name: accuracy[rm.model[len("world:"):]][self.family] for rm in reward_models
-                if rm.kind == "loglik" and rm.model.startswith("world:") and rm.model[len("world:"):] in accuracy}
+        world_models = {rm.name: str(rm.settings.get("model", "")).removeprefix("world:") for rm in reward_models
+                        if rm.kind == "loglik" and str(rm.settings.get("model", "")).startswith("world:")}
+        return {name: accuracy[model][self.family] for name, model in world_models.items() if model in accuracy}
 
 
 class SynthArith(WorldTask):

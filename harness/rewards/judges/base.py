@@ -10,41 +10,37 @@ Kinds (``JudgeConfig.kind``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Any, ClassVar, Sequence
 
-from harness.config.schema import RewardModelConfig
+from harness.config.registry import NoArgs
 
 
 @dataclass
 class JudgeConfig:
-    kind: str = field(default="lm", metadata={"help": "lm | reward_model | alpaca_eval"})
-    name: str = field(default="", metadata={"help": "Annotator name written into the annotations (default: derived)."})
-    model: str = field(default="", metadata={"help": "lm: the judge's causal LM (hub name, folder, .gguf, alias)."})
-    chat_template: bool = field(default=True, metadata={"help": "lm: use the judge tokenizer's chat template if it has one."})
-    max_output_tokens: int = field(default=512, metadata={"help": "lm: each output is cut to this many tokens."})
-    batch_size: int = 4
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    device: str = "auto"
-    reward_model: RewardModelConfig | None = field(default=None, metadata={"help": "reward_model: the RM that judges."})
-    annotator: str = field(default="weighted_alpaca_eval_gpt4_turbo", metadata={
-        "help": "alpaca_eval: annotator config name (alpaca_eval's evaluators_configs) or path to a configs.yaml."})
+    """A sweep's judge: its kind, an optional annotator name, and the kind's settings written beside them
+    (``{kind: lm, model: ...}``), checked against the kind's ``Config`` when the sweep loads."""
 
-    @property
-    def label(self) -> str:
-        if self.name:
-            return self.name
-        if self.kind == "lm":
-            return f"lm:{self.model}"
-        if self.kind == "reward_model" and self.reward_model is not None:
-            return f"rm:{self.reward_model.name}"
-        return str(self.annotator)
+    kind: str = field(default="lm", metadata={"help": "A judge kind (python -m harness ls): lm, reward_model, alpaca_eval."})
+    name: str = field(default="", metadata={"help": "Annotator name written into the annotations (default: derived)."})
+    settings: dict[str, Any] = field(default_factory=dict, metadata={"rest": True, "help": "The kind's settings."})
 
 
 class Judge:
-    description: str = ""
+    Config: ClassVar[type] = NoArgs
+    description: ClassVar[str] = ""
 
-    def __init__(self, config: JudgeConfig):
+    def __init__(self, config: Any):
         self.config = config
+
+    @classmethod
+    def label(cls, config: Any) -> str:
+        """The annotator name of a judge with these settings, when the sweep names none."""
+        raise NotImplementedError
+
+    @classmethod
+    def check(cls, config: Any) -> str | None:
+        """What is wrong with the settings beyond their types (None when nothing is)."""
+        return None
 
     def preferences(self, instructions: Sequence[str], outputs_1: Sequence[str], outputs_2: Sequence[str]) -> list[float]:
         raise NotImplementedError

@@ -6,7 +6,9 @@ probabilities of its two answer tokens ("m" = first output, "M" = second), as Al
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from importlib import resources
+from typing import Literal
 
 import numpy as np
 import torch
@@ -14,9 +16,19 @@ from tqdm import tqdm
 
 from harness.models.loading import load_causal_lm, load_tokenizer, model_device
 from harness.models.tokens import left_pad
-from harness.rewards.judges.base import Judge, JudgeConfig
+from harness.rewards.judges.base import Judge
 
 CLF_TEMPLATE = "alpaca_eval_clf_gpt4_turbo/alpaca_eval_clf.txt"
+
+
+@dataclass
+class LMJudgeConfig:
+    model: str = field(metadata={"help": "The judge's causal LM (hub name, folder, .gguf, SOURCE:NAME, alias)."})
+    chat_template: bool = field(default=True, metadata={"help": "Use the judge tokenizer's chat template if it has one."})
+    max_output_tokens: int = field(default=512, metadata={"help": "Each output is cut to this many tokens."})
+    batch_size: int = 4
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = "auto"
 
 
 def clf_template() -> list[dict[str, str]]:
@@ -35,12 +47,15 @@ def fill(messages: list[dict[str, str]], instruction: str, output_1: str, output
 class LMJudge(Judge):
     """P(first output better) from the next-token probabilities of "m" vs "M", in both orders."""
 
+    Config = LMJudgeConfig
     description = "a local causal LM asked AlpacaEval's prompt; P(m) vs P(M), both orders averaged"
 
-    def __init__(self, config: JudgeConfig):
+    @classmethod
+    def label(cls, config: LMJudgeConfig) -> str:
+        return f"lm:{config.model}"
+
+    def __init__(self, config: LMJudgeConfig):
         super().__init__(config)
-        if not config.model:
-            raise ValueError("judge.model: required for kind 'lm'")
         self.tokenizer = load_tokenizer(config.model)
         self.model = load_causal_lm(config.model, config.dtype, config.device).requires_grad_(False).eval()
         self.messages = clf_template()

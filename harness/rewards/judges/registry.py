@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from harness.config.errors import ConfigError
 from harness.config.registry import Registry
 from harness.rewards.judges.base import Judge, JudgeConfig
 
@@ -12,5 +15,19 @@ JUDGES: Registry[type[Judge]] = Registry("judge", {
 }, base=Judge)
 
 
-def build_judge(config: JudgeConfig) -> Judge:
-    return JUDGES.get(config.kind)(config)
+def judge_settings(spec: JudgeConfig, prefix: str = "compare.judge") -> Any:
+    """The judge kind's Config from a sweep's judge section, checked (ConfigError naming ``prefix``)."""
+    settings = JUDGES.parse(spec.kind, spec.settings, prefix=prefix, also_accepted=("kind", "name"))
+    problem = JUDGES.get(spec.kind).check(settings)
+    if problem:
+        raise ConfigError(f"{prefix}.{problem}")
+    return settings
+
+
+def judge_label(spec: JudgeConfig) -> str:
+    """The annotator name written into the annotations: the sweep's, else the kind's default."""
+    return spec.name or JUDGES.get(spec.kind).label(judge_settings(spec))
+
+
+def build_judge(spec: JudgeConfig) -> Judge:
+    return JUDGES.get(spec.kind)(judge_settings(spec))

@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
-from harness.rewards.judges.base import Judge, JudgeConfig
+from harness.config.errors import ConfigError
+from harness.config.schema import RewardModelConfig
+from harness.rewards.judges.base import Judge
 from harness.rewards.pool import build_reward_models
+from harness.rewards.registry import RM_KINDS
+
+
+@dataclass
+class RewardModelJudgeConfig:
+    reward_model: RewardModelConfig = field(metadata={"help": "The RM that judges ({name, kind, ...its settings})."})
 
 
 class RewardModelJudge(Judge):
+    Config = RewardModelJudgeConfig
     description = "a reward model's scores of both outputs, P(first better) = sigmoid(difference)"
 
-    def __init__(self, config: JudgeConfig):
+    @classmethod
+    def label(cls, config: RewardModelJudgeConfig) -> str:
+        return f"rm:{config.reward_model.name}"
+
+    @classmethod
+    def check(cls, config: RewardModelJudgeConfig) -> str | None:
+        rm = config.reward_model
+        try:
+            RM_KINDS.parse(rm.kind, rm.settings, prefix="reward_model", also_accepted=("name", "kind"))
+        except ConfigError as error:
+            return str(error)
+        return None
+
+    def __init__(self, config: RewardModelJudgeConfig):
         super().__init__(config)
-        if config.reward_model is None:
-            raise ValueError("judge.reward_model: required for kind 'reward_model'")
 
         def no_gold(text, example):
             raise ValueError("a judge has no gold answers")

@@ -1,16 +1,30 @@
-"""The interface shared by the bandits: choose an arm for a context, learn from its reward, save and restore."""
+"""The interface shared by the bandits: choose an arm for a context, learn from its reward, save and restore.
+
+A bandit is one ``Bandit`` subclass with a dataclass ``Config`` (its hyper-parameters) and ``from_config``,
+plus one line in ``harness.selection.bandits.registry.BANDITS``; ``state_dict()["type"]`` names its entry.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+
+from harness.config.registry import NoArgs
 
 
 class Bandit:
     """Interface shared by the bandits: choose an arm for a context, learn from its reward."""
 
+    Config: ClassVar[type] = NoArgs
+    description: ClassVar[str] = ""
+    needs_context: ClassVar[bool] = False   # contextual: built at the first context, whose size it learns
     num_arms: int
+
+    @classmethod
+    def from_config(cls, config: Any, num_arms: int, dim: int | None, seed: int) -> Bandit:
+        """A fresh bandit over ``num_arms`` arms (``dim``: the context size, for contextual bandits)."""
+        raise NotImplementedError
 
     def select(self, context: np.ndarray | None) -> int:
         raise NotImplementedError

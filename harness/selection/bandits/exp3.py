@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -9,8 +10,20 @@ import numpy as np
 from harness.selection.bandits.base import Bandit, rng_from_state
 
 
+@dataclass
+class Exp3Config:
+    gamma: float = field(default=0.1, metadata={"help": "Exp3 exploration rate."})
+
+
 class Exp3(Bandit):
     """Exp3 as written in the paper's appendix A.2 (cumulative scores S, gamma-mixed softmax)."""
+
+    Config = Exp3Config
+    description = "Exp3 (appendix A.2): gamma-mixed softmax of cumulative importance-weighted rewards; no context"
+
+    @classmethod
+    def from_config(cls, config: Exp3Config, num_arms: int, dim: int | None, seed: int) -> Exp3:
+        return cls(num_arms, gamma=config.gamma, seed=seed)
 
     def __init__(self, num_arms: int, gamma: float = 0.1, seed: int = 0):
         if not 0.0 <= gamma <= 1.0:

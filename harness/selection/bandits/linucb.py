@@ -11,6 +11,7 @@ code's dense per-step inverse, kept as the benchmark's reference.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -86,8 +87,24 @@ class _WoodburyArm:
         return arm
 
 
+@dataclass
+class LinUCBConfig:
+    alpha: float = field(default=0.5, metadata={"help": "LinUCB exploration (review discussion: 0.4-0.6 best)."})
+    b_init_std: float = field(default=0.01, metadata={"help": "Std of the random initial b_k."})
+
+
 class LinUCB(Bandit):
     """Disjoint LinUCB with A_k = I, random b_k, exploration ``alpha``; ties go to the lowest index."""
+
+    Config = LinUCBConfig
+    description = "disjoint LinUCB on the batch's prompt embedding (paper eq. 2-3), Woodbury-form inverses"
+    needs_context = True
+
+    @classmethod
+    def from_config(cls, config: LinUCBConfig, num_arms: int, dim: int | None, seed: int) -> LinUCB:
+        if dim is None:
+            raise ValueError("LinUCB needs the context size")
+        return cls(num_arms, dim, alpha=config.alpha, b_init_std=config.b_init_std, seed=seed)
 
     def __init__(self, num_arms: int, dim: int, alpha: float = 0.5, b_init_std: float = 0.01, seed: int = 0):
         if num_arms < 1 or dim < 1:

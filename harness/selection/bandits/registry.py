@@ -1,0 +1,11 @@
+"""Bandits by name (LASeR's ``method.args.bandit``)."""
+
+from __future__ import annotations
+
+from harness.config.registry import Registry
+from harness.selection.bandits.base import Bandit
+
+BANDITS: Registry[type[Bandit]] = Registry("bandit", {
+    "linucb": "harness.selection.bandits.linucb:LinUCB",
+    "exp3": "harness.selection.bandits.exp3:Exp3",
+}, base=Bandit)
