@@ -24,8 +24,8 @@ def _save(fig, out: Path, name: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.pdf", out / f"{name}.png"]
     fig.tight_layout()
-    for path in paths:
-        fig.savefig(path, dpi=150)
+    for path in paths:  # no creation date in the PDF: the same results give the same file
+        fig.savefig(path, dpi=150, metadata={"CreationDate": None} if path.suffix == ".pdf" else None)
     plt.close(fig)
     return paths
 

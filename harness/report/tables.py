@@ -1,4 +1,5 @@
-"""Result tables and their LaTeX (booktabs), Markdown and CSV renderings, best bold and second underlined.
+"""Result tables and their LaTeX (booktabs, via pandas' Styler), Markdown and CSV renderings, best bold and
+second underlined.
 
 A ``Table`` has column groups (e.g. policies) each with the same columns (e.g. tasks), and rows of
 ``Cell``s (a mean over seeds, an optional spread, the number of runs averaged). Highlighting compares
@@ -7,10 +8,10 @@ means within each column (or each row, for ablations laid out by row).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass, field
+
+import pandas as pd
 
 
 @dataclass
@@ -74,40 +75,34 @@ class Table:
         return out
 
 
-def _latex_escape(text: str) -> str:
-    for old, new in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("_", "\\_"), ("#", "\\#")):
-        text = text.replace(old, new)
-    return text
+def text_frame(table: Table) -> pd.DataFrame:
+    """The table's cell texts (mean ± spread, "--" when empty) with the row names as a first "Method"
+    column; columns are (group, column) pairs when the table has named groups."""
+    grouped = len(table.groups) > 1 or bool(table.groups[0])
+    columns = (pd.MultiIndex.from_tuples([("", "Method"), *table.header]) if grouped
+               else pd.Index(["Method", *(c for _, c in table.header)]))
+    rows = [[row, *(table.text(cell) for cell in cells)] for row, cells in table.rows.items()]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def to_latex(table: Table) -> str:
-    marks = table.marks()
-    spec = "l" + "".join("c" * len(table.columns) for _ in table.groups)
-    lines = [f"% {table.title}", "\\begin{tabular}{" + spec + "}", "\\toprule"]
-    if len(table.groups) > 1 or table.groups[0]:
-        lines.append(" & ".join([""] + [f"\\multicolumn{{{len(table.columns)}}}{{c}}{{{_latex_escape(g)}}}" for g in table.groups]) + " \\\\")
-        start = 2
-        rules = []
-        for _ in table.groups:
-            rules.append(f"\\cmidrule(lr){{{start}-{start + len(table.columns) - 1}}}")
-            start += len(table.columns)
-        lines.append(" ".join(rules))
-    lines.append(" & ".join(["Method"] + [_latex_escape(c) for _, c in table.header]) + " \\\\")
-    lines.append("\\midrule")
-    for row, cells in table.rows.items():
-        parts = [_latex_escape(row)]
-        for j, cell in enumerate(cells):
-            value = table.text(cell).replace("±", "$\\pm$")
-            mark = marks.get((row, j))
-            if mark == "best":
-                value = f"\\textbf{{{value}}}"
-            elif mark == "second":
-                value = f"\\underline{{{value}}}"
-            parts.append(value)
-        lines.append(" & ".join(parts) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}"]
-    for note in table.footnotes:
-        lines.append(f"% {note}")
+    """booktabs LaTeX through pandas' Styler: best ``\\textbf``, second ``\\underline``, ± as ``$\\pm$``."""
+    texts = text_frame(table)
+    commands = {"best": "textbf: --rwrap;", "second": "underline: --rwrap;"}
+    styles = pd.DataFrame("", index=texts.index, columns=texts.columns)
+    for (row, j), mark in table.marks().items():
+        styles.iat[list(table.rows).index(row), j + 1] = commands[mark]
+    styler = (texts.style.apply(lambda _: styles, axis=None).hide(axis="index")
+              .format(escape="latex").format_index(escape="latex", axis=1))
+    body = styler.to_latex(hrules=True, column_format="l" + "c" * len(table.header), multicol_align="c")
+    body = body.replace("±", "$\\pm$").rstrip("\n")
+    if isinstance(texts.columns, pd.MultiIndex):  # a rule under each group's heading, as booktabs tables have
+        width = len(table.columns)
+        rules = " ".join(f"\\cmidrule(lr){{{2 + g * width}-{1 + (g + 1) * width}}}" for g in range(len(table.groups)))
+        head, sep, rest = body.partition("\\\\\n")
+        body = f"{head}{sep}{rules}\n{rest}" if "\\multicolumn" in head else body
+    lines = [f"% {table.title}", body]
+    lines += [f"% {note}" for note in table.footnotes]
     return "\n".join(lines) + "\n"
 
 
@@ -129,11 +124,8 @@ def to_markdown(table: Table) -> str:
 
 
 def to_csv(table: Table) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["row", "group", "column", "mean", "spread", "n", "runs"])
-    for row, cells in table.rows.items():
-        for (group, column), cell in zip(table.header, cells):
-            writer.writerow([row, group, column, "" if cell.empty else cell.mean,
-                             "" if cell.spread is None else cell.spread, cell.n, ";".join(cell.runs)])
-    return buffer.getvalue()
+    """One line per cell: row, group, column, mean, spread, n and the runs averaged."""
+    records = [{"row": row, "group": group, "column": column, "mean": None if cell.empty else cell.mean,
+                "spread": cell.spread, "n": cell.n, "runs": ";".join(cell.runs)}
+               for row, cells in table.rows.items() for (group, column), cell in zip(table.header, cells)]
+    return pd.DataFrame(records, columns=["row", "group", "column", "mean", "spread", "n", "runs"]).to_csv(index=False)
