@@ -7,6 +7,7 @@
     python -m harness report RESULTS/SWEEP --out DIR    tables, tests and figures from stored results
     python -m harness ls                                 registered methods, tasks, reward-model kinds, ...
     python -m harness bench [--quick]                    side-by-side speed figures
+    python -m harness schema                             JSON Schemas of the YAMLs, for editors
 
 Each command's code is imported only when that command runs (``COMMANDS``), so ``report`` and ``status``
 never load torch.
@@ -29,6 +30,7 @@ COMMANDS = {
     "report": "harness.report.command:report_command",
     "ls": "harness.commands:list_registries",
     "bench": "harness.bench:bench_command",
+    "schema": "harness.schema:schema_command",
 }
 
 
@@ -73,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--model", default="", help="causal LM for the sampling/scoring figures "
                                                    "(default: a random-weight SmolLM2-135M-shaped Llama)")
     bench.add_argument("--only", nargs="*", default=None, choices=["linucb", "sampling", "scoring", "shared_prompt", "cache"])
+    schema = sub.add_parser("schema", help="write the JSON Schemas of run and sweep YAMLs (for editors)", allow_abbrev=False)
+    schema.add_argument("--out", default="", help="folder (default: experiments/schema beside the package)")
     return parser
 
 

@@ -49,7 +49,6 @@ class SweepConfig:
     policies: list[SweepPolicy] = field(default_factory=list)
     grid: dict[str, list[Any]] = field(default_factory=dict)
     setup: dict[str, Any] = field(default_factory=dict, metadata={"help": "Hook run once before the sweep."})
-    report: dict[str, Any] = field(default_factory=dict, metadata={"help": "Settings for the report command."})
     shared_cache: bool = field(default=True, metadata={"help": "Share identical work between runs (<out>/<name>/.cache)."})
     compare: CompareConfig | None = field(default=None, metadata={
         "help": "Open-ended tasks: judge pairs of methods' test outputs after the runs (AlpacaEval win rates)."})
