@@ -19,11 +19,10 @@ from harness.catalog import REGISTRIES
 from harness.common.files import write_text_atomic
 from harness.config.json_schema import dataclass_schema
 from harness.config.registry import Registry
-from harness.config.schema import RunConfig, TaskConfig
+from harness.config.schema import RunConfig, SweepConfig, TaskConfig
 from harness.rewards.judges.registry import JUDGES
 from harness.rewards.registry import RM_KINDS
 from harness.selection.registry import METHODS
-from harness.sweep.expand import SweepConfig
 from harness.sweep.run_sweep import SETUP_HOOKS
 from harness.tasks.registry import TASKS
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from harness.config.parse import from_dict
-from harness.rewards.judges.base import JudgeConfig
+from harness.config.schema import JudgeConfig
 from harness.rewards.judges.lm import clf_template, fill
 from harness.rewards.judges.registry import build_judge
 

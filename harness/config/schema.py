@@ -1,7 +1,9 @@
-"""Dataclass configs for one run: (method, task, seed) plus models, training and evaluation settings.
+"""The YAML schema as dataclasses: one run (method, task, seed, models, training and evaluation settings) and
+a sweep (the axes it expands into runs, setup hooks, judged comparisons).
 
-These are the schema only; ``harness.config.parse`` reads them from YAML with overrides, and
-``harness.loop.run_config`` checks a whole run config against the registries before any compute.
+These are the schema only: ``harness.config.parse`` reads them from YAML with overrides,
+``harness.loop.run_config`` checks a run config against the registries before any compute,
+``harness.sweep.expand`` expands a sweep, and ``harness.schema`` turns them into JSON Schemas for editors.
 """
 
 from __future__ import annotations
@@ -122,3 +124,59 @@ class RunConfig:
     best_of_n: BestOfNConfig = field(default_factory=BestOfNConfig)
     out: str = "results/run"
     cache_dir: str = field(default="", metadata={"help": "Content-addressed cache shared between runs ('' = off)."})
+
+
+# ----- sweeps -------------------------------------------------------------------------------------------
+LengthControl = Literal["auto", "glm", "minimal", "none"]
+
+
+@dataclass
+class JudgeConfig:
+    """A sweep's judge: its kind, an optional annotator name, and the kind's settings written beside them
+    (``{kind: lm, model: ...}``), checked against the kind's ``Config`` when the sweep loads."""
+
+    kind: str = field(default="lm", metadata={"help": "A judge kind (python -m harness ls): lm, reward_model, alpaca_eval."})
+    name: str = field(default="", metadata={"help": "Annotator name written into the annotations (default: derived)."})
+    settings: dict[str, Any] = field(default_factory=dict, metadata={"rest": True, "help": "The kind's settings."})
+
+
+@dataclass
+class CompareConfig:
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    pairs: list[list[str]] = field(default_factory=list, metadata={
+        "help": "[model label, baseline label] pairs of the sweep's methods, e.g. [[laser, rm-best], [laser, sequential_rm]]."})
+    length_control: LengthControl = field(default="auto", metadata={
+        "help": "auto: alpaca_eval's GLM v1 on AlpacaEval prompts when df_gamed.csv is available, else its "
+                "length-only GLM; glm | minimal | none force one."})
+    df_gamed: str = field(default="", metadata={"help": "Local copy of alpaca_eval's df_gamed.csv (else the hub cache)."})
+    max_examples: int | None = None
+
+
+@dataclass
+class SweepMethod:
+    name: str
+    label: str = field(default="", metadata={"help": "Folder/table name; default: the method name."})
+    args: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict, metadata={"help": "Run-config keys for this method only."})
+
+
+@dataclass
+class SweepPolicy:
+    name: str
+    model: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SweepConfig:
+    name: str
+    base: dict[str, Any] = field(default_factory=dict)
+    tasks: list[TaskConfig] = field(default_factory=list)
+    methods: list[SweepMethod] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    policies: list[SweepPolicy] = field(default_factory=list)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    setup: dict[str, Any] = field(default_factory=dict, metadata={"help": "Hook run once before the sweep."})
+    shared_cache: bool = field(default=True, metadata={"help": "Share identical work between runs (<out>/<name>/.cache)."})
+    compare: CompareConfig | None = field(default=None, metadata={
+        "help": "Open-ended tasks: judge pairs of methods' test outputs after the runs (AlpacaEval win rates)."})

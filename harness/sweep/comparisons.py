@@ -12,28 +12,15 @@ not finished are reported and left for later.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.common.files import read_jsonl, write_json_atomic
 from harness.config.errors import ConfigError
-from harness.rewards.judges.base import JudgeConfig
+from harness.config.schema import CompareConfig
 from harness.rewards.judges.registry import build_judge, judge_label
-from harness.rewards.judges.winrates import LengthControl, winrates, winrates_by_category
+from harness.rewards.judges.winrates import winrates, winrates_by_category
 from harness.sweep.layout import ANNOTATIONS, METRICS, WINRATES, comparison_folder, predictions_file
-
-
-@dataclass
-class CompareConfig:
-    judge: JudgeConfig = field(default_factory=JudgeConfig)
-    pairs: list[list[str]] = field(default_factory=list, metadata={
-        "help": "[model label, baseline label] pairs of the sweep's methods, e.g. [[laser, rm-best], [laser, sequential_rm]]."})
-    length_control: LengthControl = field(default="auto", metadata={
-        "help": "auto: alpaca_eval's GLM v1 on AlpacaEval prompts when df_gamed.csv is available, else its "
-                "length-only GLM; glm | minimal | none force one."})
-    df_gamed: str = field(default="", metadata={"help": "Local copy of alpaca_eval's df_gamed.csv (else the hub cache)."})
-    max_examples: int | None = None
 
 
 def _read_records(folder: Path, task: str, main_task: str) -> list[dict[str, Any]] | None:

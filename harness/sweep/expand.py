@@ -11,47 +11,16 @@ from __future__ import annotations
 
 import copy
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.config.errors import ConfigError, UnknownNameError
 from harness.config.parse import apply_override, parse_overrides, parse_with_overrides, read_yaml, to_dict
-from harness.config.schema import RunConfig, TaskConfig
+from harness.config.schema import RunConfig, SweepConfig
 from harness.loop.run_config import build_run_config
 from harness.rewards.judges.registry import JUDGES, judge_settings
-from harness.sweep.comparisons import CompareConfig
 from harness.sweep.layout import CACHE_DIR, run_id, safe_name
-
-
-@dataclass
-class SweepMethod:
-    name: str
-    label: str = field(default="", metadata={"help": "Folder/table name; default: the method name."})
-    args: dict[str, Any] = field(default_factory=dict)
-    overrides: dict[str, Any] = field(default_factory=dict, metadata={"help": "Run-config keys for this method only."})
-
-
-@dataclass
-class SweepPolicy:
-    name: str
-    model: str
-    overrides: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class SweepConfig:
-    name: str
-    base: dict[str, Any] = field(default_factory=dict)
-    tasks: list[TaskConfig] = field(default_factory=list)
-    methods: list[SweepMethod] = field(default_factory=list)
-    seeds: list[int] = field(default_factory=lambda: [0])
-    policies: list[SweepPolicy] = field(default_factory=list)
-    grid: dict[str, list[Any]] = field(default_factory=dict)
-    setup: dict[str, Any] = field(default_factory=dict, metadata={"help": "Hook run once before the sweep."})
-    shared_cache: bool = field(default=True, metadata={"help": "Share identical work between runs (<out>/<name>/.cache)."})
-    compare: CompareConfig | None = field(default=None, metadata={
-        "help": "Open-ended tasks: judge pairs of methods' test outputs after the runs (AlpacaEval win rates)."})
 
 
 @dataclass

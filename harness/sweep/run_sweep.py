@@ -20,9 +20,10 @@ from harness.common.files import write_json_atomic
 from harness.config.errors import ConfigError
 from harness.config.parse import to_dict
 from harness.config.registry import Registry
+from harness.config.schema import SweepConfig
 from harness.sweep.comparisons import run_comparisons
 from harness.sweep.executors.base import Executor
-from harness.sweep.expand import RunSpec, SweepConfig, expand, load_sweep, sweep_root
+from harness.sweep.expand import RunSpec, expand, load_sweep, sweep_root
 from harness.sweep.layout import DONE, ERROR, MANIFEST, run_state
 
 # Work a sweep needs done once before its runs. An entry is a class with a ``description``, a dataclass

@@ -9,20 +9,9 @@ Kinds (``JudgeConfig.kind``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Sequence
 
 from harness.config.registry import NoArgs
-
-
-@dataclass
-class JudgeConfig:
-    """A sweep's judge: its kind, an optional annotator name, and the kind's settings written beside them
-    (``{kind: lm, model: ...}``), checked against the kind's ``Config`` when the sweep loads."""
-
-    kind: str = field(default="lm", metadata={"help": "A judge kind (python -m harness ls): lm, reward_model, alpaca_eval."})
-    name: str = field(default="", metadata={"help": "Annotator name written into the annotations (default: derived)."})
-    settings: dict[str, Any] = field(default_factory=dict, metadata={"rest": True, "help": "The kind's settings."})
 
 
 class Judge:

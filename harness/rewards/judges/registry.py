@@ -6,7 +6,8 @@ from typing import Any
 
 from harness.config.errors import ConfigError
 from harness.config.registry import Registry
-from harness.rewards.judges.base import Judge, JudgeConfig
+from harness.config.schema import JudgeConfig
+from harness.rewards.judges.base import Judge
 
 JUDGES: Registry[type[Judge]] = Registry("judge", {
     "lm": "harness.rewards.judges.lm:LMJudge",

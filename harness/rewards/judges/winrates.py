@@ -23,14 +23,15 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 from huggingface_hub import try_to_load_from_cache
 
+from harness.config.schema import LengthControl
+
 MINIMAL, GLM_V1 = "length_controlled_minimal", "length_controlled_v1"
-LengthControl = Literal["auto", "glm", "minimal", "none"]
 
 
 @contextlib.contextmanager
