@@ -32,6 +32,7 @@ from harness.config.schema import LoraConfig, PolicyConfig
 from harness.models.loading import load_causal_lm, load_tokenizer
 from harness.models.logprobs import make_token_batch, token_budget_batches
 from harness.models.policy import Policy
+from harness.models.quiet import quiet_libraries
 from harness.models.tiny import byte_tokenizer
 from harness.rewards.base import ModelScorerConfig
 from harness.rewards.loglik import LogLikelihoodRM
@@ -254,5 +255,6 @@ def run_benchmarks(quick: bool = False, model: str = "", only: list[str] | None 
 
 def bench_command(args) -> int:
     """``python -m harness bench``."""
+    quiet_libraries()
     run_benchmarks(quick=args.quick, model=args.model, only=args.only)
     return 0

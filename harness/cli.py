@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from harness.config.errors import ConfigError
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--slurm-folder", default=None, help="slurm: submitit's log folder (default slurm_logs)")
     sweep.add_argument("--slurm-cluster", default=None, help="slurm: submitit cluster: default auto (Slurm), 'local' for testing")
     sweep.add_argument("--no-report", action="store_true")
+    sweep.add_argument("--verbose", action="store_true", help="keep the libraries' progress bars and warnings")
     compare = sub.add_parser("compare", help="judge a sweep's pairs of open-ended runs and write win rates", allow_abbrev=False)
     compare.add_argument("config")
     compare.add_argument("overrides", nargs="*")
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config")
     run.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.iterations=2 seed=3")
     run.add_argument("--quiet", action="store_true")
+    run.add_argument("--verbose", action="store_true", help="keep the libraries' progress bars and warnings")
     sub.add_parser("ls", help="list registered methods, tasks, reward-model kinds, judges, bandits, ...")
     bench = sub.add_parser("bench", help="speed benchmarks, measured side by side", allow_abbrev=False)
     bench.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke check")
@@ -88,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if overrides:
         args.overrides = list(args.overrides) + overrides  # key=value given after an option
+    if getattr(args, "verbose", False):
+        os.environ["HARNESS_VERBOSE"] = "1"  # read by harness.models.quiet, here and in worker processes
     module, _, function = COMMANDS[args.command].partition(":")
     try:
         return getattr(importlib.import_module(module), function)(args)

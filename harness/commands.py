@@ -10,6 +10,7 @@ import dataclasses
 from harness.catalog import REGISTRIES
 from harness.config.errors import ConfigError
 from harness.loop.run_config import load_run_config
+from harness.models.quiet import quiet_libraries
 from harness.report.write import write_report
 from harness.sweep.executors.base import Executor
 from harness.sweep.executors.registry import EXECUTORS, build_executor
@@ -43,6 +44,7 @@ def _report(root) -> None:
 
 
 def sweep(args: argparse.Namespace) -> int:
+    quiet_libraries()
     result = run_sweep(args.config, args.overrides, args.out, executor_from_args(args))
     if not args.no_report and result.done:
         _report(result.root)
@@ -50,11 +52,13 @@ def sweep(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    quiet_libraries()
     execute_run(load_run_config(args.config, args.overrides), progress=not args.quiet)
     return 0
 
 
 def compare(args: argparse.Namespace) -> int:
+    quiet_libraries()
     root = compare_sweep(args.config, args.overrides, args.out, force=args.force)
     if not args.no_report:
         _report(root)

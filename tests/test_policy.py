@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from harness.config.schema import LoraConfig, PolicyConfig
-from harness.models.logprobs import completion_logps, make_token_batch
+from harness.models.logprobs import CACHE_KWARG, completion_logps, make_token_batch
 from harness.models.policy import Policy
 
 
@@ -22,7 +22,7 @@ def test_sampling_makes_n_responses_per_prompt_in_one_generate_call(policy, monk
     samples = policy.generate(prompt_ids, 5, do_sample=True, temperature=0.8, max_new_tokens=6, seed=3)
     assert len(calls) == 1 and calls[0]["use_cache"]
     # each prompt is encoded once; its KV cache is shared by the 5 continuations decoded together
-    assert calls[0]["input_ids"].shape[0] == 15 and calls[0]["past_key_values"] is not None
+    assert calls[0]["input_ids"].shape[0] == 15 and calls[0][CACHE_KWARG] is not None
     assert [len(group) for group in samples] == [5, 5, 5]
     assert all(len(s.token_ids) <= 6 for group in samples for s in group)
     again = policy.generate(prompt_ids, 5, do_sample=True, temperature=0.8, max_new_tokens=6, seed=3)

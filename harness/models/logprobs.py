@@ -8,10 +8,20 @@ this one path.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
+from transformers import LlamaModel
+
+# transformers 5 renamed a model's KV cache from ``past_key_values`` to ``cache`` (argument and output)
+CACHE_KWARG = "cache" if "cache" in inspect.signature(LlamaModel.forward).parameters else "past_key_values"
+
+
+def kv_cache(output) -> object:
+    """The KV cache of a model output, under either name."""
+    return getattr(output, CACHE_KWARG)
 
 
 def causal_lm_of(model: torch.nn.Module) -> torch.nn.Module:
@@ -109,7 +119,7 @@ def shared_prompt_logps(model: torch.nn.Module, prompt: Sequence[int], completio
     decoder = lm.get_decoder()
     device = next(model.parameters()).device
     prefix = torch.tensor([list(prompt[:-1])], dtype=torch.long, device=device)
-    cache = decoder(input_ids=prefix, use_cache=True).past_key_values
+    cache = kv_cache(decoder(input_ids=prefix, use_cache=True))
     cache.batch_repeat_interleave(len(completions))
     width = 1 + max(len(c) for c in completions)
     ids = torch.full((len(completions), width), pad_id, dtype=torch.long)
@@ -120,8 +130,8 @@ def shared_prompt_logps(model: torch.nn.Module, prompt: Sequence[int], completio
     ids, mask = ids.to(device), mask.to(device)
     attention = torch.cat([torch.ones((len(completions), prefix.shape[1]), dtype=torch.long, device=device), mask], dim=1)
     positions = torch.arange(prefix.shape[1], prefix.shape[1] + width, device=device).expand(len(completions), -1)
-    hidden = decoder(input_ids=ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
-                     use_cache=True).last_hidden_state
+    hidden = decoder(input_ids=ids, attention_mask=attention, position_ids=positions, use_cache=True,
+                     **{CACHE_KWARG: cache}).last_hidden_state
     return _summed_logps(lm, hidden[:, :-1], ids[:, 1:], mask[:, 1:].bool())
 
 

@@ -19,7 +19,7 @@ from peft import LoraConfig, get_peft_model
 
 from harness.config.schema import PolicyConfig
 from harness.models.loading import load_causal_lm, load_tokenizer, model_device, model_identity
-from harness.models.logprobs import causal_lm_of
+from harness.models.logprobs import CACHE_KWARG, causal_lm_of, kv_cache
 from harness.models.tokens import chat_prompt_ids, left_pad, truncate_tokens
 
 REFERENCE_ADAPTER = "reference"
@@ -134,11 +134,11 @@ class Policy:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         prefix = self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
                             use_cache=True)
-        cache = prefix.past_key_values
+        cache = kv_cache(prefix)
         cache.batch_repeat_interleave(n)
-        kwargs = {**kwargs, "num_return_sequences": 1}
+        kwargs = {**kwargs, "num_return_sequences": 1, CACHE_KWARG: cache}
         return self.model.generate(input_ids=ids.repeat_interleave(n, dim=0), attention_mask=mask.repeat_interleave(n, dim=0),
-                                   past_key_values=cache, **kwargs)
+                                   **kwargs)
 
     # ----- embeddings ----------------------------------------------------------------------------
     @torch.no_grad()

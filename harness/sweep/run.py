@@ -39,6 +39,7 @@ from harness.loop.best_of_n import BestOfNLoop
 from harness.loop.evaluation import evaluate
 from harness.loop.training_loop import TrainingLoop
 from harness.models.policy import Policy
+from harness.models.quiet import quiet_libraries
 from harness.rewards.pool import build_reward_models
 from harness.selection.registry import build_method
 from harness.sweep.layout import (
@@ -213,6 +214,7 @@ def execute_in_store(config: RunConfig, threads: int | None = None, progress: bo
     Returns {"status": done|skipped|busy|failed, "out", "seconds", "error"?}. Picklable, so every
     executor (process pool, Ray, submitit) calls this same function.
     """
+    quiet_libraries()  # a worker process starts with the libraries' defaults
     if threads:
         torch.set_num_threads(threads)
     folder = Path(config.out)

@@ -89,9 +89,10 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
                 failures.append((result["out"], result.get("error", "")))
             else:
                 counts["busy"] += 1
+            bar.write(finished_line(result, root))
             bar.update(1)
-            bar.set_postfix(done=counts["done"], failed=counts["failed"], busy=counts["busy"],
-                            remaining=len(specs) - counts["done"] - counts["failed"] - counts["busy"])
+            if counts["failed"] or counts["busy"]:
+                bar.set_postfix(failed=counts["failed"], running_elsewhere=counts["busy"])
     elapsed = time.perf_counter() - started
     print(f"sweep {sweep.name} finished in {elapsed:.1f}s: {counts['done']} done, {counts['failed']} failed, "
           f"{counts['busy']} running elsewhere", flush=True)
@@ -101,6 +102,16 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
         judged = run_comparisons(sweep, specs, root)
         print(f"comparisons: {judged['done']} judged, {judged['skipped']} already judged, {judged['waiting']} waiting for runs")
     return SweepResult(root, counts["done"], counts["failed"], counts["busy"])
+
+
+def finished_line(result: dict[str, Any], root: Path) -> str:
+    """One line per finished run: its id, what happened, its headline metric and its time."""
+    folder = Path(result["out"])
+    name = folder.relative_to(root) if folder.is_relative_to(root) else folder
+    detail = "  ".join(f"{k} {v:.4f}" for k, v in (result.get("test") or {}).items())
+    if result["status"] == "failed":
+        detail = result.get("error", "")[:100]
+    return f"{result['status']:7s} {name}  {detail}  ({result['seconds']:.1f} s)".replace("    ", "  ")
 
 
 def compare_sweep(path: str, overrides: list[str], out: str, force: bool = False) -> Path:

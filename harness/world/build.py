@@ -28,6 +28,7 @@ from harness.config.schema import PolicyConfig
 from harness.models.loading import load_causal_lm, load_tokenizer
 from harness.models.logprobs import completion_logps, make_token_batch
 from harness.models.policy import Policy
+from harness.models.quiet import quiet_libraries
 from harness.models.specs import ModelSource
 from harness.models.tiny import byte_tokenizer, tiny_llama_config
 from harness.rewards.base import ModelScorerConfig
@@ -71,6 +72,7 @@ def _train_model(folder: Path, recipe: ModelRecipe, config: WorldConfig, seed: i
 
 def _train_and_measure(folder: Path, recipe: ModelRecipe, config: WorldConfig, seed: int) -> None:
     """Train one model of the world and measure it (an RM's ranking accuracy, the policy's accuracy)."""
+    quiet_libraries()  # a spawned builder process starts with the libraries' defaults
     torch.set_num_threads(1)
     _train_model(folder, recipe, config, seed, log=lambda message: None)
     measured = policy_accuracy(folder, config) if folder.name == "policy" else ranking_accuracy(folder, config)
