@@ -13,8 +13,8 @@ from harness.selection.method import BatchContext, Method, RewardChoice
 class RandomRM(Method):
     description = "a uniformly random reward model for each batch"
 
-    def __init__(self, config, reward_models, seed: int, best_rm: str = ""):
-        super().__init__(config, reward_models, seed, best_rm)
+    def __init__(self, config, reward_models, seed: int, best_rm: str = "", profile=None):
+        super().__init__(config, reward_models, seed, best_rm, profile)
         self.rng = np.random.default_rng(seed)
 
     def validate(self) -> None:

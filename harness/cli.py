@@ -7,6 +7,7 @@
     python -m harness report RESULTS/SWEEP --out DIR    tables, tests and figures from stored results
     python -m harness ls                                 registered methods, tasks, reward-model kinds, ...
     python -m harness bench [--quick]                    side-by-side speed figures
+    python -m harness profile CONFIG.yaml               on-policy RM competence per prompt category
     python -m harness schema                             JSON Schemas of the YAMLs, for editors
 
 Each command's code is imported only when that command runs (``COMMANDS``), so ``report`` and ``status``
@@ -32,6 +33,7 @@ COMMANDS = {
     "ls": "harness.commands:list_registries",
     "bench": "harness.bench:bench_command",
     "schema": "harness.schema:schema_command",
+    "profile": "harness.commands:profile",
 }
 
 
@@ -78,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--model", default="", help="causal LM for the sampling/scoring figures "
                                                    "(default: a random-weight SmolLM2-135M-shaped Llama)")
     bench.add_argument("--only", nargs="*", default=None, choices=["linucb", "sampling", "scoring", "shared_prompt", "cache"])
+    profile = sub.add_parser("profile", help="each RM's competence on the policy's own samples (AUC, pairwise accuracy)",
+                             allow_abbrev=False)
+    profile.add_argument("config", help="a run or sweep YAML")
+    profile.add_argument("overrides", nargs="*")
+    profile.add_argument("--out", default="profiles", help="folder for profile.json and its tables (default: profiles/)")
+    profile.add_argument("--max-prompts", type=int, default=None, help="training prompts per category")
+    profile.add_argument("--num-samples", type=int, default=None, help="samples per prompt")
     schema = sub.add_parser("schema", help="write the JSON Schemas of run and sweep YAMLs (for editors)", allow_abbrev=False)
     schema.add_argument("--out", default="", help="folder (default: experiments/schema beside the package)")
     return parser

@@ -6,15 +6,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from harness.catalog import REGISTRIES
+from harness.common.files import write_json_atomic
 from harness.config.errors import ConfigError
+from harness.config.parse import read_yaml
+from harness.config.schema import ProfileConfig, RunConfig
 from harness.loop.run_config import load_run_config
 from harness.models.quiet import quiet_libraries
-from harness.report.write import write_report
+from harness.profile.build import ensure_profile
+from harness.report.profiles import profile_tables
+from harness.report.tables import to_markdown
+from harness.report.write import write_report, write_table
 from harness.sweep.executors.base import Executor
 from harness.sweep.executors.registry import EXECUTORS, build_executor
-from harness.sweep.layout import REPORT_DIR
+from harness.sweep.expand import expand, load_sweep
+from harness.sweep.layout import PROFILE, REPORT_DIR, safe_name
 from harness.sweep.run import execute_run
 from harness.sweep.run_sweep import compare_sweep, run_sweep
 
@@ -62,6 +70,42 @@ def compare(args: argparse.Namespace) -> int:
     root = compare_sweep(args.config, args.overrides, args.out, force=args.force)
     if not args.no_report:
         _report(root)
+    return 0
+
+
+def profile_configs(path: str, overrides: list[str]) -> list[tuple[str, RunConfig]]:
+    """(label, run config) of each distinct (task, policy) of a sweep YAML (its first seed), or the one run of a
+    run YAML; a config without a ``profile:`` section gets the default profile settings."""
+    data = read_yaml(path)
+    if "tasks" in data and "base" in data:
+        sweep = load_sweep(path, overrides)
+        specs = expand(sweep, "/tmp/harness-profile", source=path)
+        chosen: dict[str, RunConfig] = {}
+        for spec in specs:
+            label = safe_name(spec.task + (f"@{spec.axes['policy']}" if "policy" in spec.axes else ""))
+            chosen.setdefault(label, spec.config)
+        configs = list(chosen.items())
+    else:
+        config = load_run_config(path, overrides)
+        configs = [(safe_name(config.task.name), config)]
+    return [(label, dataclasses.replace(config, profile=config.profile or ProfileConfig())) for label, config in configs]
+
+
+def profile(args: argparse.Namespace) -> int:
+    """``python -m harness profile CONFIG.yaml``: each RM's competence on the policy's own samples, per category."""
+    quiet_libraries()
+    for label, config in profile_configs(args.config, args.overrides):
+        settings = dataclasses.replace(config.profile, **{k: v for k, v in (("max_prompts", args.max_prompts),
+                                                                            ("num_samples", args.num_samples)) if v})
+        config = dataclasses.replace(config, profile=settings)
+        measured = ensure_profile(config, progress=True)
+        folder = Path(args.out) / label
+        write_json_atomic(folder / PROFILE, measured)
+        tables = profile_tables(measured)
+        for table in tables:
+            write_table(table, folder)
+        print(to_markdown(tables[0]))
+        print(f"{label}: profile in {folder} ({measured['seconds']} s to measure; key {measured['key'][:12]})")
     return 0
 
 

@@ -20,6 +20,7 @@ from harness.sweep.run import execute_run
 from conftest import OPEN_TASK_DATA, tiny_run_config
 
 POOL = ["rm_a", "rm_b", "rm_c"]
+PROFILE = {"best_rm": {"all": "rm_b"}}  # what oracle_rm reads of a run's profile
 
 
 def _contexts(steps: int, dim: int = 8):
@@ -40,7 +41,7 @@ def _drive(method, contexts, losses):
 
 @pytest.mark.parametrize("name", METHODS.names())
 def test_method_contract(name):
-    method = build_method(name, {}, POOL, seed=0, best_rm="rm_b")
+    method = build_method(name, {}, POOL, seed=0, best_rm="rm_b", profile=PROFILE)
     contexts = list(_contexts(24))
     losses = list(np.random.default_rng(1).uniform(0.5, 2.0, size=24))
     losses[5] = None  # a step without pairs
@@ -49,7 +50,7 @@ def test_method_contract(name):
         assert isinstance(choice, RewardChoice)
         assert all(rm in POOL or rm == CORRECTNESS for rm in choice.reward_models)
     state = json.loads(json.dumps(method.state_dict(), default=lambda v: v.tolist()))  # JSON-safe state
-    restored = build_method(name, {}, POOL, seed=12345, best_rm="rm_b")
+    restored = build_method(name, {}, POOL, seed=12345, best_rm="rm_b", profile=PROFILE)
     restored.load_state_dict(state)
     assert _drive(restored, contexts[12:], losses[12:]) == _drive(method, contexts[12:], losses[12:])
     assert isinstance(method.description, str) and method.description
@@ -63,9 +64,11 @@ def test_unknown_method_arguments_fail_with_a_suggestion():
 
 
 @pytest.mark.parametrize("name", METHODS.names())
-def test_every_method_completes_a_run_on_a_tiny_model(name, tiny_models, data_dir, tmp_path):
+def test_every_method_completes_a_run_on_a_tiny_model(name, tiny_models, data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
     data = tiny_run_config(tiny_models, data_dir, tmp_path, method={"name": name, "args": {}})
     data["train"]["max_steps_per_iteration"] = 2
+    data["profile"] = {"max_prompts": 4, "resamples": 20}  # every method runs against a profile (oracle_rm needs one)
     metrics = execute_run(build_run_config(data), progress=False)
     out = tmp_path / "run"
     assert json.loads((out / "metrics.json").read_text()) == metrics
@@ -78,12 +81,15 @@ def test_every_method_completes_a_run_on_a_tiny_model(name, tiny_models, data_di
     iterations = [json.loads(line) for line in (out / "iterations.jsonl").read_text().splitlines()]
     assert iterations[0]["pairs"] == sum(s["num_pairs"] for s in selections)
     assert {"sample", "score"} <= set(iterations[0]["seconds"])
+    assert all({"best_rm", "competence_gap", "profile_category"} <= set(step) for step in selections)
 
 
 @pytest.mark.parametrize("name", METHODS.names())
-def test_every_method_selects_for_best_of_n_on_long_context(name, tiny_models, data_dir, tmp_path):
+def test_every_method_selects_for_best_of_n_on_long_context(name, tiny_models, data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
     data = tiny_run_config(tiny_models, data_dir, tmp_path, mode="best_of_n", method={"name": name, "args": {}},
                            task={"name": "longbench", "path": str(data_dir / OPEN_TASK_DATA["longbench"]), "split_sizes": [1, 0, 1]})
+    data["profile"] = {"resamples": 10}  # graded: a response counts as right from F1 / ROUGE-L 0.5 on
     data["policy"].update(max_prompt_tokens=48, truncation="middle")
     for rm in data["reward_models"]:
         rm["max_prompt_tokens"] = 48
@@ -108,6 +114,10 @@ def test_every_method_trains_on_open_ended_prompts(name, tiny_models, data_dir, 
     data["train"].update(loss="dpo", batch_size=2, max_steps_per_iteration=2)
     if name == "correctness":  # no gold answers: refused before any compute, with the reason
         with pytest.raises(ConfigError, match="'correctness' needs gold answers"):
+            build_run_config(data)
+        return
+    if METHODS.get(name).needs_profile:  # nothing to profile without gold answers
+        with pytest.raises(ConfigError, match="chooses from the run's RM profile"):
             build_run_config(data)
         return
     metrics = execute_run(build_run_config(data), progress=False)

@@ -102,6 +102,20 @@ class BestOfNConfig:
 
 
 @dataclass
+class ProfileConfig:
+    """On-policy RM competence (``harness.profile``): the SFT policy's own samples on the training prompts,
+    marked right or wrong by the gold answer, scored by every RM."""
+
+    max_prompts: int | None = field(default=None, metadata={
+        "help": "Training prompts per category (null: the whole train split)."})
+    num_samples: int | None = field(default=None, metadata={"help": "Samples per prompt (null: train.num_samples)."})
+    seed: int = field(default=0, metadata={"help": "The profile's own split and sampling seed: one profile for every run."})
+    resamples: int = field(default=1000, metadata={"help": "Bootstrap resamples (over prompts) of the confidence intervals."})
+    correct_threshold: float = field(default=0.5, metadata={
+        "help": "Graded tasks (F1 / ROUGE-L): a response counts as correct from this score on."})
+
+
+@dataclass
 class MethodConfig:
     name: str = "laser"
     args: dict[str, Any] = field(default_factory=dict)
@@ -122,6 +136,9 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     best_of_n: BestOfNConfig = field(default_factory=BestOfNConfig)
+    profile: ProfileConfig | None = field(default=None, metadata={
+        "help": "Measure (once, cached) each RM's competence on the policy's own samples; runs then record the "
+                "most competent RM per step, selection accuracy and regret, and oracle_rm can use it."})
     out: str = "results/run"
     cache_dir: str = field(default="", metadata={"help": "Content-addressed cache shared between runs ('' = off)."})
 

@@ -69,7 +69,8 @@ def evaluate(policy: Policy, task: Task, examples: Sequence[Example], config: Ev
             answers = [task.extract_answer(s.text, example) for s in samples]
             answer = answers[0] if config.decoding == "greedy" else majority_answer(task, answers)
             records.append({"id": example.id, "gold": example.gold, "prediction": answer,
-                            "correct": task.answers_match(answer, example.gold), "response": samples[0].text})
+                            "correct": task.matches(answer, example), "category": example.category,
+                            "response": samples[0].text})
         if progress is not None:
             progress(len(records), len(examples))
     return summarise(task, records)
@@ -92,6 +93,10 @@ def summarise(task: Task, records: list[dict[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {"num_examples": len(records), "records": records}
     if task.kind == "accuracy":
         result["accuracy"] = sum(r["correct"] for r in records) / len(records)
+        categories = sorted({r["category"] for r in records if r.get("category")})
+        if len(categories) > 1:  # a mixed task: each category's accuracy too
+            result["accuracies"] = {c: float(np.mean([r["correct"] for r in records if r.get("category") == c]))
+                                    for c in categories}
     elif task.kind == "scored":
         categories = sorted({r["category"] for r in records})
         result["scores"] = {c: float(np.mean([r["score"] for r in records if r["category"] == c])) for c in categories}

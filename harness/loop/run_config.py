@@ -84,7 +84,12 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
     if config.mode == "best_of_n" and task_class.kind == "open_ended":
         fail("mode: best_of_n needs a task with gold references to score the chosen response; "
              f"{config.task.name!r} is open-ended")
+    if METHODS.get(config.method.name).needs_profile and config.profile is None:
+        fail(f"method.name: {config.method.name!r} chooses from the run's RM profile; add a 'profile:' section "
+             "(e.g. profile: {max_prompts: 64})")
     if task_class.kind == "open_ended":
+        if config.profile is not None:
+            fail(f"profile: task {config.task.name!r} has no gold answers, so RM competence cannot be measured on it")
         if METHODS.get(config.method.name).needs_gold:
             fail(f"method.name: {config.method.name!r} needs gold answers; {config.task.name!r} has none")
         for rm in config.reward_models:

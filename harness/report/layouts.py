@@ -131,9 +131,24 @@ def build_tables(frame: pd.DataFrame) -> list[Table]:
             table = method_table(by_loss, "table6", "Loss functions x methods (layout of paper Table 6)", tasks)
             if table:
                 tables.append(table)
+    for task in tasks:  # mixed-category tasks: each category's accuracy beside the overall one
+        columns = sorted(c for c in frame.columns if c.startswith("accuracy:") and frame.loc[frame["task"] == task, c].notna().any())
+        if not columns:
+            continue
+        parts = []
+        for column, title in [(c, c.split(":", 1)[1]) for c in columns] + [("test_accuracy", "All")]:
+            part = per_seed(frame[frame["task"] == task], value=column)
+            part["task"] = title
+            parts.append(part)
+        table = method_table(pd.concat(parts), f"categories_{task}", f"Accuracy per prompt category on {task_title(task)}",
+                             [c.split(":", 1)[1] for c in columns] + ["All"], with_average=False)
+        if table:
+            tables.append(table)
     for column, name, title, lower in (
-            ("world:best_rm_share", "world_best_rm_share", "Share of steps that used the task's most competent RM (synthetic world)", False),
-            ("world:mean_regret", "world_regret", "Mean regret per step in RM ranking accuracy vs the most competent RM (synthetic world)", True)):
+            ("selection:selection_accuracy", "selection_accuracy",
+             "Selection accuracy: share of steps that used the batch category's most competent RM (by the profile)", False),
+            ("selection:mean_regret", "selection_regret",
+             "Mean regret per step: the profile's AUC of the category's best RM minus that of the RM chosen", True)):
         if column in frame:
             values = per_seed(frame, value=column)
             values = values[~values["row"].isin([AVG_RM_ROW])]

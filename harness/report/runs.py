@@ -66,6 +66,8 @@ def load_runs(root: str | Path) -> pd.DataFrame:
                        task_kind=metrics.get("task_kind", "accuracy"), selection_counts=metrics.get("selection_counts", {}))
             if "accuracy" in test:
                 row["test_accuracy"] = 100.0 * test["accuracy"]
+            for category, value in (test.get("accuracies") or {}).items():  # mixed-category tasks
+                row[f"accuracy:{category}"] = 100.0 * value
             if "score" in test:
                 row["test_score"] = 100.0 * test["score"]
             for category, value in (test.get("scores") or {}).items():
@@ -73,8 +75,8 @@ def load_runs(root: str | Path) -> pd.DataFrame:
             for name, result in (metrics.get("ood") or {}).items():
                 if "accuracy" in result:  # open-ended sets have no accuracy (they are judged pairwise)
                     row[f"ood:{name}"] = 100.0 * result["accuracy"]
-            for key, value in (metrics.get("world") or {}).items():
-                row[f"world:{key}"] = value
+            for key, value in (metrics.get("selection") or {}).items():
+                row[f"selection:{key}"] = value
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:

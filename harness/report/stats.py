@@ -1,8 +1,9 @@
-"""Significance: one-sided Wilcoxon signed-rank tests of LASeR against each baseline, paired by seed.
+"""Significance: one-sided Wilcoxon signed-rank tests of LASeR against each baseline, paired by seed, with
+the mean paired difference and its 95% bootstrap interval (seeds resampled with replacement).
 
 H0: LASeR's accuracy equals the baseline's; H1: LASeR's is greater (the review discussion's test).
 With n non-zero paired differences the smallest one-sided p-value the exact test can give is 2^-n, so
-n <= 4 can never reach 0.05; such rows say so.
+n <= 4 can never reach 0.05; such rows say so ("n too small for p < 0.05").
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, wilcoxon
 
@@ -28,6 +30,9 @@ class WilcoxonResult:
     statistic: float | None
     p_value: float | None
     note: str = ""
+    mean_difference: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
 
 
 def one_sided_wilcoxon(ours: list[float], theirs: list[float]) -> tuple[float | None, float | None, int, str]:
@@ -38,8 +43,18 @@ def one_sided_wilcoxon(ours: list[float], theirs: list[float]) -> tuple[float | 
     result = wilcoxon(ours, theirs, alternative="greater", zero_method="wilcox")
     note = ""
     if 0.5 ** len(nonzero) > 0.05:
-        note = f"n={len(nonzero)} non-zero pairs: the test cannot reach p < 0.05 (min p = {0.5 ** len(nonzero):.3g})"
+        note = f"n too small for p < 0.05: {len(nonzero)} non-zero pairs, min p = {0.5 ** len(nonzero):.3g}"
     return float(result.statistic), float(result.pvalue), len(differences), note
+
+
+def bootstrap_difference(ours: list[float], theirs: list[float], resamples: int = 10000, seed: int = 0,
+                         level: float = 0.95) -> tuple[float, float, float]:
+    """Mean paired difference and its percentile bootstrap interval (pairs resampled with replacement)."""
+    differences = np.asarray(ours, dtype=float) - np.asarray(theirs, dtype=float)
+    rng = np.random.default_rng(seed)
+    draws = differences[rng.integers(len(differences), size=(resamples, len(differences)))].mean(axis=1)
+    tail = 100 * (1 - level) / 2
+    return float(differences.mean()), float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail))
 
 
 def laser_vs_baselines(long: pd.DataFrame) -> list[WilcoxonResult]:
@@ -52,18 +67,23 @@ def laser_vs_baselines(long: pd.DataFrame) -> list[WilcoxonResult]:
                 paired = table[[laser, baseline]].dropna()
                 if paired.empty:
                     continue
-                statistic, p_value, n, note = one_sided_wilcoxon(paired[laser].tolist(), paired[baseline].tolist())
-                results.append(WilcoxonResult(task, group, laser, baseline, n, statistic, p_value, note))
+                ours, theirs = paired[laser].tolist(), paired[baseline].tolist()
+                statistic, p_value, n, note = one_sided_wilcoxon(ours, theirs)
+                mean, low, high = bootstrap_difference(ours, theirs)
+                results.append(WilcoxonResult(task, group, laser, baseline, n, statistic, p_value, note, mean, low, high))
     return results
 
 
 def wilcoxon_markdown(results: list[WilcoxonResult]) -> str:
-    lines = ["**One-sided Wilcoxon signed-rank tests (H1: LASeR > baseline), paired by seed**", "",
-             "| task | policy | LASeR row | baseline | n | W | p | note |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["**One-sided Wilcoxon signed-rank tests (H1: LASeR > baseline), paired by seed; mean difference "
+             "(points) with its 95% bootstrap interval over seeds**", "",
+             "| task | policy | LASeR row | baseline | n | difference [95% CI] | W | p | note |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         w = "--" if r.statistic is None else f"{r.statistic:g}"
         p = "--" if r.p_value is None else f"{r.p_value:.4g}"
-        lines.append(f"| {r.task} | {r.group} | {r.laser} | {r.baseline} | {r.n} | {w} | {p} | {r.note} |")
+        ci = f"{r.mean_difference:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]" if r.mean_difference is not None else "--"
+        lines.append(f"| {r.task} | {r.group} | {r.laser} | {r.baseline} | {r.n} | {ci} | {w} | {p} | {r.note} |")
     return "\n".join(lines) + "\n"
 
 

@@ -34,8 +34,8 @@ class Laser(Method):
     Config = LaserConfig
     description = "LASeR: a bandit (LinUCB or Exp3) picks the RM per batch from the negative training loss"
 
-    def __init__(self, config: LaserConfig, reward_models, seed: int, best_rm: str = ""):
-        super().__init__(config, reward_models, seed, best_rm)
+    def __init__(self, config: LaserConfig, reward_models, seed: int, best_rm: str = "", profile=None):
+        super().__init__(config, reward_models, seed, best_rm, profile)
         quantiles = config.quantiles
         if len(quantiles) != 2 or not 0 <= quantiles[0] < quantiles[1] <= 1:
             raise ConfigError(f"method.args.quantiles: expected [low, high] with 0 <= low < high <= 1, got {quantiles}")

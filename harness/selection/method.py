@@ -65,12 +65,15 @@ class Method:
     needs_context: ClassVar[bool] = False
     trains: ClassVar[bool] = True       # False: the run only evaluates the initial policy (the SFT/base row)
     needs_gold: ClassVar[bool] = False  # True: the method's reward needs gold answers (refused on open-ended tasks)
+    needs_profile: ClassVar[bool] = False  # True: it chooses from the run's profile (the run config needs ``profile:``)
 
-    def __init__(self, config: Any, reward_models: Sequence[str], seed: int, best_rm: str = ""):
+    def __init__(self, config: Any, reward_models: Sequence[str], seed: int, best_rm: str = "",
+                 profile: dict[str, Any] | None = None):
         self.config = config
         self.reward_models = list(reward_models)
         self.seed = seed
         self.best_rm = best_rm
+        self.profile = profile  # the run's on-policy RM competence (harness.profile), when it has one
 
     def select(self, context: BatchContext) -> RewardChoice:
         raise NotImplementedError

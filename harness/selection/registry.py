@@ -16,12 +16,14 @@ METHODS: Registry[type[Method]] = Registry("method", {
     "offline_ensemble": "baselines.offline_ensemble:OfflineEnsemble",
     "correctness": "baselines.correctness:Correctness",
     "base": "baselines.base_model:BaseModel",
+    "oracle_rm": "baselines.oracle_rm:OracleRM",
 }, base=Method)
 
 
-def build_method(name: str, args: dict[str, Any], reward_models: Sequence[str], seed: int, best_rm: str = "") -> Method:
+def build_method(name: str, args: dict[str, Any], reward_models: Sequence[str], seed: int, best_rm: str = "",
+                 profile: dict[str, Any] | None = None) -> Method:
     cls = METHODS.get(name)
     config = from_dict(cls.Config, args, prefix="method.args")
-    method = cls(config, reward_models, seed, best_rm)
+    method = cls(config, reward_models, seed, best_rm, profile)
     method.validate()
     return method

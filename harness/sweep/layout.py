@@ -29,6 +29,7 @@ CONTENT_CACHE = "content.sqlite"
 CONFIG, METRICS, ITERATIONS, SELECTIONS = "config.json", "metrics.json", "iterations.jsonl", "selections.jsonl"
 RM_SCORES, TEST_SELECTIONS, TASK_DATA = "rm_scores.jsonl", "test_selections.jsonl", "task_data.json"
 RUN_LOG, CHECKPOINT, LOCK, ERROR = "run.log", "checkpoint.pt", ".lock", "error.json"
+PROFILE = "profile.json"   # the on-policy RM competence the run was measured against (harness.profile)
 # a comparison folder
 ANNOTATIONS, WINRATES = "annotations.json", "winrates.json"
 

@@ -28,6 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from harness.common.content_cache import ContentCache
@@ -40,6 +41,7 @@ from harness.loop.evaluation import evaluate
 from harness.loop.training_loop import TrainingLoop
 from harness.models.policy import Policy
 from harness.models.quiet import quiet_libraries
+from harness.profile.build import ALL, ensure_profile
 from harness.rewards.pool import build_reward_models
 from harness.selection.registry import build_method
 from harness.sweep.layout import (
@@ -49,6 +51,7 @@ from harness.sweep.layout import (
     ERROR,
     ITERATIONS,
     METRICS,
+    PROFILE,
     RM_SCORES,
     RUN_LOG,
     SELECTIONS,
@@ -59,7 +62,7 @@ from harness.sweep.layout import (
 )
 from harness.tasks.registry import get_task
 
-METRICS_SCHEMA_VERSION = 2  # 2: "test" holds accuracy, or per-category scores, or output statistics
+METRICS_SCHEMA_VERSION = 3  # 3: "selection" (against the run's profile) replaces "world"; 2: "test" by task kind
 log = logging.getLogger("harness.sweep.run")
 
 
@@ -88,18 +91,35 @@ def _attach_log_file(out: Path) -> logging.Handler:
     return handler
 
 
-def selection_metrics(competence: dict[str, float], selections: list[dict[str, Any]]) -> dict[str, Any]:
-    """Where each RM's competence on the task is known (the synthetic world): how often the method chose the
-    most competent RM, and its regret in competence against always choosing it."""
-    if not competence or not selections:
+def annotate_selections(selections: list[dict[str, Any]], profile: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Each step with its category's most competent RM (by the profile's AUC) and the competence gap of the
+    RM chosen (None where the choice is not one of the configured RMs, e.g. an ensemble)."""
+    if not profile:
+        return selections
+    annotated = []
+    for step in selections:
+        category = step.get("category") if step.get("category") in profile["categories"] else ALL
+        if category not in profile["categories"]:
+            category = next(iter(profile["categories"]))
+        competence = {name: c["auc"] for name, c in profile["categories"][category]["reward_models"].items()
+                      if name in profile["reward_models"] and c["auc"] is not None}
+        best = profile["best_rm"].get(category)
+        chosen = step["reward_model"]
+        gap = competence[best] - competence[chosen] if best in competence and chosen in competence else None
+        annotated.append({**step, "profile_category": category, "best_rm": best, "competence_gap": gap})
+    return annotated
+
+
+def selection_metrics(selections: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often the method chose its batch category's most competent RM, and its regret: the summed (and mean)
+    competence gap over the steps whose choice the profile rates."""
+    rated = [s for s in selections if s.get("competence_gap") is not None]
+    if not rated:
         return {}
-    best = max(competence, key=competence.get)
-    regrets = [competence[best] - competence[s["reward_model"]] for s in selections if s["reward_model"] in competence]
-    return {"best_rm": best, "best_rm_accuracy": competence[best],
-            "best_rm_share": sum(s["reward_model"] == best for s in selections) / len(selections),
-            "regret": float(sum(regrets)) if regrets else None,
-            "mean_regret": float(sum(regrets) / len(regrets)) if regrets else None,
-            "scored_steps": len(regrets)}
+    gaps = [s["competence_gap"] for s in rated]
+    return {"selection_accuracy": sum(s["reward_model"] == s["best_rm"] for s in rated) / len(rated),
+            "regret": float(sum(gaps)), "mean_regret": float(np.mean(gaps)), "scored_steps": len(rated),
+            "steps": len(selections)}
 
 
 def _counts(values) -> dict[str, int]:
@@ -130,7 +150,10 @@ def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
 def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     started = time.perf_counter()
     write_json_atomic(out / CONFIG, {"config": to_dict(config), "environment": environment_info()})
-    torch.manual_seed(stable_seed(config.seed, "init"))
+    profile = ensure_profile(config) if config.profile is not None else None
+    if profile is not None:
+        write_json_atomic(out / PROFILE, profile)
+    torch.manual_seed(stable_seed(config.seed, "init"))  # after the profile, which samples with its own seeds
     task = get_task(config.task.name, config.task.options)
     splits = task.splits(config.task, config.seed)
     log.info("task %s: %d train / %d dev / %d test", task.name, len(splits.train), len(splits.dev), len(splits.test))
@@ -140,7 +163,7 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     cache = ContentCache(Path(config.cache_dir) / CONTENT_CACHE) if config.cache_dir else None
     pool = build_reward_models(config.reward_models, task.gold_reward, config.seed, cache=cache)
     method = build_method(config.method.name, config.method.args, [rm.name for rm in config.reward_models],
-                          config.seed, config.best_rm)
+                          config.seed, config.best_rm, profile)
 
     def report(message: str) -> None:
         log.info(message)
@@ -160,7 +183,7 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
         report(f"iteration {iteration} done: loss={row['train_loss']} dev={row.get('dev_accuracy')} "
                f"pairs={row['pairs']} skipped={row['skipped_prompts']} selected={row['selected']}")
         write_jsonl_atomic(out / ITERATIONS, loop.state.iterations)
-        write_jsonl_atomic(out / SELECTIONS, loop.state.selections)
+        write_jsonl_atomic(out / SELECTIONS, annotate_selections(loop.state.selections, profile))
         if loop.state.rm_scores:
             write_jsonl_atomic(out / RM_SCORES, loop.state.rm_scores)
         state = loop.state_dict(iteration)
@@ -184,7 +207,7 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
         write_jsonl_atomic(out / predictions_file(ood_config.name), result["records"])
         ood[ood_config.name] = {k: v for k, v in result.items() if k != "records"}
     counts = _counts(row["reward_model"] for row in loop.state.selections)
-    world = selection_metrics(task.reward_model_competence(config.reward_models), loop.state.selections)
+    selection = selection_metrics(annotate_selections(loop.state.selections, profile))
     metrics = {
         "schema_version": METRICS_SCHEMA_VERSION,
         "method": config.method.name, "method_args": config.method.args, "task": task.name, "seed": config.seed,
@@ -198,8 +221,8 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
         "test_selection_counts": _counts(row["reward_model"] for row in test_selections),
         "train_seconds": round(train_seconds, 3), "total_seconds": round(time.perf_counter() - started, 3),
     }
-    if world:
-        metrics["world"] = world
+    if selection:
+        metrics["selection"] = selection
     if cache is not None:
         metrics["shared_cache"] = {"hits": cache.hits, "misses": cache.misses}
     write_json_atomic(out / METRICS, metrics)

@@ -27,7 +27,7 @@ import pandas as pd
 from harness.config.errors import ConfigError
 from harness.config.parse import from_dict
 from harness.config.registry import NoArgs
-from harness.config.schema import RewardModelConfig, TaskConfig
+from harness.config.schema import TaskConfig
 
 REASONING_PROMPT = (
     "Your task is to answer the question below. Give step by step reasoning before you answer, and when "
@@ -80,6 +80,10 @@ class Task:
     def answers_match(self, prediction: str | None, gold: str) -> bool:
         return prediction is not None and prediction.strip().lower() == gold.strip().lower()
 
+    def matches(self, prediction: str | None, example: Example) -> bool:
+        """Whether an extracted answer is the example's gold answer (a task of several kinds may dispatch)."""
+        return self.answers_match(prediction, example.gold)
+
     def answer_key(self, prediction: str) -> str:
         """A canonical form of an extracted answer, so that equal answers vote together."""
         return prediction.strip().lower()
@@ -99,7 +103,7 @@ class Task:
         return REASONING_PROMPT.format(input=self.question_text(example))
 
     def is_correct(self, text: str, example: Example) -> bool:
-        return self.answers_match(self.extract_answer(text, example), example.gold)
+        return self.matches(self.extract_answer(text, example), example)
 
     def score(self, text: str, example: Example) -> float:
         """Graded score of a response in [0, 1] (``scored`` tasks; accuracy tasks: 1 if correct)."""
@@ -113,11 +117,6 @@ class Task:
         if self.kind == "open_ended":
             raise ValueError(f"task {self.name!r} has no gold answers, so the correctness reward does not apply")
         return self.score(text, example)
-
-    def reward_model_competence(self, reward_models: Sequence[RewardModelConfig]) -> dict[str, float]:
-        """Each configured RM's known competence on this task, where the truth is known (the synthetic world);
-        empty otherwise. Runs record selection accuracy and regret against it."""
-        return {}
 
     def load(self, config: TaskConfig) -> list[Example]:
         records = load_local_records(config.path, self.local_suffixes) if config.path else self._hub_records()

@@ -18,6 +18,7 @@ TASKS: Registry[type[Task]] = Registry("task", {
     "synth_arith": "harness.world.tasks:SynthArith",
     "synth_facts": "harness.world.tasks:SynthFacts",
     "synth_choice": "harness.world.tasks:SynthChoice",
+    "synth_mix": "harness.world.tasks:SynthMix",
 }, base=Task)
 
 

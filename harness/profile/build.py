@@ -1,0 +1,146 @@
+"""Measure (or load from the cache) the on-policy competence of every RM of a run config.
+
+The run's untrained policy samples ``num_samples`` responses to each training prompt (at most
+``max_prompts`` per category) with the run's sampling settings; the task's gold answer marks each right or
+wrong; every RM of the pool (the built-in ``correctness`` RM too) scores them; ``competence.measure`` gives
+pairwise accuracy and AUC per category. The result is stored under the SHA-256 of everything it depends
+on (policy and RM identities, task, sampling, profile settings) in ``<cache>/profiles/``, built once under
+a file lock however many runs ask for it at the same time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from harness.common.content_cache import cache_home, content_key
+from harness.common.files import read_json, write_json_atomic
+from harness.common.seeding import stable_seed
+from harness.config.errors import ConfigError
+from harness.config.parse import to_dict
+from harness.config.schema import ProfileConfig, RunConfig
+from harness.models.loading import model_identity
+from harness.models.policy import Policy
+from harness.profile.competence import measure
+from harness.rewards.pool import build_reward_models
+from harness.tasks.base import Example, Task
+from harness.tasks.registry import get_task
+
+PROFILE_VERSION = 1
+ALL = "all"
+
+
+def profile_settings(config: RunConfig) -> ProfileConfig:
+    return config.profile or ProfileConfig()
+
+
+def profile_identity(config: RunConfig) -> dict[str, Any]:
+    """Everything a profile's numbers depend on (not the method, the run seed or the output folder)."""
+    policy = config.policy
+    rms = []
+    for rm in config.reward_models:
+        models = {key: model_identity(str(value), rm.settings.get("dtype", "auto"), rm.settings.get("device", "auto"))
+                  for key, value in rm.settings.items() if key in ("model", "reference")}
+        rms.append({**to_dict(rm), "models": models})
+    train = config.train
+    return {"version": PROFILE_VERSION, "task": to_dict(config.task), "profile": to_dict(profile_settings(config)),
+            "policy": {**to_dict(policy), "identity": model_identity(policy.model, policy.dtype, policy.device)},
+            "reward_models": rms, "sampling": {"n": train.num_samples, "temperature": train.temperature,
+                                               "top_p": train.top_p, "max_new_tokens": train.max_new_tokens}}
+
+
+def profile_examples(task: Task, config: RunConfig) -> list[Example]:
+    """The training prompts a profile samples: the train split under the profile's seed, capped per category."""
+    settings = profile_settings(config)
+    train = task.splits(config.task, settings.seed).train
+    if settings.max_prompts is None:
+        return list(train)
+    kept: dict[str, int] = defaultdict(int)
+    chosen = []
+    for example in train:
+        category = example.category or ALL
+        if kept[category] < settings.max_prompts:
+            kept[category] += 1
+            chosen.append(example)
+    return chosen
+
+
+def measure_profile(config: RunConfig, progress: bool = True) -> dict[str, Any]:
+    """Sample, mark, score and measure: the profile of ``config``'s policy, RMs and task."""
+    started = time.perf_counter()
+    task = get_task(config.task.name, config.task.options)
+    if task.kind == "open_ended":
+        raise ConfigError(f"profile: task {task.name!r} has no gold answers, so no response can be marked right or "
+                          "wrong; profile a task with gold answers (accuracy or graded)")
+    settings = profile_settings(config)
+    examples = profile_examples(task, config)
+    if not examples:
+        raise ConfigError(f"profile: task {task.name!r} has no training prompts (check split_sizes / max_prompts)")
+    n = settings.num_samples or config.train.num_samples
+    policy = Policy(config.policy)
+    pool = build_reward_models(config.reward_models, task.gold_reward, settings.seed)
+    size = config.train.batch_size
+    prompts, responses, references, correct, groups, categories = [], [], [], [], [], []
+    starts = range(0, len(examples), size)
+    for index, start in enumerate(tqdm(starts, desc=f"profile {task.name}: sampling", unit="batch", leave=False,
+                                       disable=not progress or len(starts) < 5)):
+        batch = examples[start:start + size]
+        batch_prompts = [task.prompt(e) for e in batch]
+        samples = policy.generate(policy.encode_prompts(batch_prompts), n, do_sample=True,
+                                  temperature=config.train.temperature, top_p=config.train.top_p,
+                                  max_new_tokens=config.train.max_new_tokens,
+                                  seed=stable_seed(settings.seed, "profile", task.name, index))
+        for example, prompt, group in zip(batch, batch_prompts, samples):
+            for sample in group:
+                prompts.append(prompt)
+                responses.append(sample.text)
+                references.append(example)
+                correct.append(task.score(sample.text, example) >= settings.correct_threshold)
+                groups.append(example.id)
+                categories.append(example.category or ALL)
+    scores = {name: np.asarray(rm.score(prompts, responses, references if rm.needs_references else None), dtype=np.float64)
+              for name, rm in pool.items()}
+    correct_array, group_array, category_array = np.asarray(correct), np.asarray(groups), np.asarray(categories)
+    names = sorted(set(categories))
+    by_category: dict[str, Any] = {}
+    for category in names + ([ALL] if len(names) > 1 else []):
+        rows = np.ones(len(categories), dtype=bool) if category == ALL and len(names) > 1 else category_array == category
+        competence = {name: measure(values[rows], correct_array[rows], group_array[rows], settings.resamples,
+                                    seed=stable_seed(settings.seed, "bootstrap", category, name)).to_dict()
+                      for name, values in scores.items()}
+        by_category[category] = {"prompts": int(len(set(group_array[rows]))), "samples": int(rows.sum()),
+                                 "sample_accuracy": float(correct_array[rows].mean()), "reward_models": competence}
+    configured = [rm.name for rm in config.reward_models]
+    return {"version": PROFILE_VERSION, "task": task.name, "policy": config.policy.model, "num_samples": n,
+            "reward_models": configured, "categories": by_category,
+            "best_rm": {c: best_rm(by_category[c]["reward_models"], configured) for c in by_category},
+            "seconds": round(time.perf_counter() - started, 2)}
+
+
+def best_rm(competence: dict[str, dict[str, Any]], among: list[str]) -> str | None:
+    """The most competent of ``among`` by AUC (pairwise accuracy, then name, break ties)."""
+    ranked = sorted((-c["auc"], -(c["pairwise_accuracy"] or 0.0), name) for name in among
+                    if (c := competence.get(name)) and c["auc"] is not None)
+    return ranked[0][2] if ranked else None
+
+
+def ensure_profile(config: RunConfig, cache_root: str | Path | None = None, progress: bool = False) -> dict[str, Any]:
+    """The profile of ``config`` from ``<cache_root>/profiles/`` (default: the harness cache), measured first
+    if absent; concurrent callers wait for one measurement instead of repeating it."""
+    key = content_key(profile_identity(config))
+    folder = Path(cache_root) if cache_root else cache_home()
+    path = folder / "profiles" / f"{key}.json"
+    if path.exists():
+        return read_json(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{key}.lock", "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if not path.exists():
+            write_json_atomic(path, {**measure_profile(config, progress=progress), "key": key})
+    return read_json(path)

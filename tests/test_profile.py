@@ -1,0 +1,80 @@
+"""On-policy RM competence: pairwise accuracy and AUC against hand-computed cases, the profile of a tiny run
+(bookkeeping, the correctness RM as a check, the cache), and a task without gold answers refused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from harness.config.errors import ConfigError
+from harness.loop.run_config import build_run_config
+from harness.profile import build
+from harness.profile.build import ensure_profile, measure_profile
+from harness.profile.competence import auc, measure
+from harness.report.stats import bootstrap_difference
+
+from conftest import tiny_run_config
+
+
+def test_pairwise_accuracy_and_auc_equal_a_hand_computed_case():
+    # prompt p: correct 0.9 and 0.2, incorrect 0.5 and 0.2 -> pairs (0.9>0.5) (0.9>0.2) (0.2<0.5) (0.2=0.2): 2.5 of 4
+    # prompt q: correct 0.1, incorrect 0.3 -> 0 of 1; prompt r: only incorrect -> no pair
+    scores = [0.9, 0.2, 0.5, 0.2, 0.1, 0.3, 0.7]
+    correct = [True, True, False, False, True, False, False]
+    groups = ["p", "p", "p", "p", "q", "q", "r"]
+    result = measure(scores, correct, groups, resamples=200, seed=1)
+    assert result.pairwise_accuracy == pytest.approx(2.5 / 5)
+    assert (result.pairs, result.prompts, result.samples, result.correct) == (5, 2, 7, 3)
+    # pooled AUC: correct {0.9, 0.2, 0.1} vs incorrect {0.5, 0.2, 0.3, 0.7}: 0.9 beats 4, 0.2 beats 0 ties 1, 0.1 beats 0
+    assert result.auc == pytest.approx((4 + 0.5 + 0) / 12)
+    low, high = result.auc_ci
+    assert 0.0 <= low <= result.auc <= high <= 1.0
+    assert auc(np.array([1.0, 2.0]), np.array([True, True])) is None  # no incorrect response: undefined
+
+
+def test_perfect_and_inverted_scores():
+    correct = np.array([True, False] * 10)
+    groups = np.repeat(np.arange(10), 2)
+    perfect = measure(correct.astype(float), correct, groups, resamples=50)
+    inverted = measure(-correct.astype(float), correct, groups, resamples=50)
+    assert perfect.auc == perfect.pairwise_accuracy == 1.0 and inverted.auc == inverted.pairwise_accuracy == 0.0
+    assert perfect.auc_ci == (1.0, 1.0)
+
+
+def test_bootstrap_difference_of_paired_seeds():
+    mean, low, high = bootstrap_difference([3.0, 4.0, 5.0], [1.0, 1.0, 1.0], resamples=2000)
+    assert mean == pytest.approx(3.0) and 2.0 <= low <= mean <= high <= 4.0
+
+
+def test_profile_of_a_tiny_run_is_cached_and_complete(tiny_models, data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    data = tiny_run_config(tiny_models, data_dir, tmp_path)
+    data["profile"] = {"max_prompts": 4, "num_samples": 3, "resamples": 20}
+    config = build_run_config(data)
+    profile = ensure_profile(config)
+    assert profile["task"] == "gsm8k" and profile["num_samples"] == 3
+    category = profile["categories"]["all"]
+    assert (category["prompts"], category["samples"]) == (4, 12)
+    assert set(category["reward_models"]) == {"rm_a", "rm_b", "correctness"}
+    for competence in category["reward_models"].values():
+        assert competence["samples"] == 12 and (competence["auc"] is None or 0.0 <= competence["auc"] <= 1.0)
+    stored = list((tmp_path / "cache" / "profiles").glob("*.json"))
+    assert len(stored) == 1 and json.loads(stored[0].read_text())["key"] == profile["key"]
+    monkeypatch.setattr(build, "measure_profile", lambda *a, **k: pytest.fail("a cached profile was measured again"))
+    assert ensure_profile(config) == profile
+
+
+def test_a_task_without_gold_answers_is_refused_with_one_clear_error(tiny_models, data_dir, tmp_path):
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"id": f"p{i}", "prompt": f"Write a poem about {w}."}) + "\n"
+                               for i, w in enumerate(["rain", "snow", "sun", "wind"])))
+    data = tiny_run_config(tiny_models, data_dir, tmp_path, task={"name": "wildchat", "path": str(prompts),
+                                                                  "split_fractions": [0.5, 0.0, 0.5]})
+    data["profile"] = {}
+    with pytest.raises(ConfigError, match="profile: task 'wildchat' has no gold answers"):
+        build_run_config(data)
+    data.pop("profile")
+    with pytest.raises(ConfigError, match="no gold answers"):
+        measure_profile(build_run_config(data, check_data=False))
