@@ -98,13 +98,18 @@ def test_quickstart_smoke_sweep_records_regret_and_writes_the_report(default_wor
 
     overrides = ["seeds=[0]", "tasks=[{name: synth_facts, split_sizes: [64, 10, 40]}]",
                  "methods=[{name: base}, {name: laser}, {name: single_rm, label: rm-facts, args: {rm: rm_facts}}]",
-                 "base.train.iterations=1", "base.train.max_steps_per_iteration=2"]
+                 "base.train.iterations=1", "base.train.max_steps_per_iteration=2",
+                 "base.profile={max_prompts: 16, num_samples: 4, resamples: 50}"]
     assert main(["sweep", str(EXPERIMENTS / "quickstart.yaml"), *overrides, "--out", str(tmp_path)]) == 0
     root = tmp_path / "quickstart"
     laser = json.loads((root / "synth_facts/laser/seed0/metrics.json").read_text())
-    assert laser["world"]["best_rm"] == "rm_facts" and laser["world"]["scored_steps"] == 2
-    assert 0.0 <= laser["world"]["best_rm_share"] <= 1.0 and laser["world"]["regret"] >= 0.0
-    expert = json.loads((root / "synth_facts/rm-facts/seed0/metrics.json").read_text())
-    assert expert["world"]["best_rm_share"] == 1.0 and expert["world"]["regret"] == 0.0
+    assert laser["selection"]["scored_steps"] == laser["selection"]["steps"] == 2
+    assert 0.0 <= laser["selection"]["selection_accuracy"] <= 1.0 and laser["selection"]["regret"] >= 0.0
+    run = root / "synth_facts/rm-facts/seed0"
+    expert, profile = (json.loads((run / name).read_text()) for name in ("metrics.json", "profile.json"))
+    (category, best), = profile["best_rm"].items()
+    auc = {name: rm["auc"] for name, rm in profile["categories"][category]["reward_models"].items()}
+    assert expert["selection"]["selection_accuracy"] == (1.0 if best == "rm_facts" else 0.0)
+    assert expert["selection"]["regret"] == pytest.approx(2 * (auc[best] - auc["rm_facts"]))
     table = (root / "report" / "table1.md").read_text()
     assert "SFT" in table and "LASeR (Ours)" in table and "RM: rm_facts" not in table
