@@ -2,7 +2,8 @@
 
 - LinUCB select+update at d=4096, K=4 after 500 updates: the Woodbury form against the paper code's
   per-step dense inverse (and against rank-one Sherman-Morrison updates of dense inverses);
-- sampling n responses per prompt: one batched ``generate`` against n separate calls;
+- sampling n responses per prompt: one batched call against n separate calls, and the project's KV-cache
+  decoder (``harness.models.decoding``) against transformers' ``generate`` on the same batch;
 - RM scoring throughput against a bare forward pass over the same token batches, and against scoring
   one response at a time;
 - scoring n responses to one long prompt (best-of-n on long context): one shared prompt pass against
@@ -152,11 +153,21 @@ def bench_sampling(model: str, quick: bool) -> None:
     separate_tokens = sum(count(policy.generate(prompt_ids, 1, do_sample=True, max_new_tokens=new_tokens, seed=2 + i))
                           for i in range(n))
     separate = time.perf_counter() - start
+    ids, mask = policy._left_pad(prompt_ids)
+    start = time.perf_counter()
+    with torch.no_grad():
+        output = policy.model.generate(input_ids=ids, attention_mask=mask, do_sample=True, top_k=0, max_new_tokens=new_tokens,
+                                       num_return_sequences=n, pad_token_id=policy.tokenizer.pad_token_id,
+                                       eos_token_id=sorted(policy.eos_ids))
+    hf_tokens = sum(len(policy.sample_of(row).token_ids) for row in output[:, ids.shape[1]:].tolist())
+    hf = time.perf_counter() - start
     _emit("sampling_model", label)
     _emit("sampling_shape", f"{len(prompt_ids)} prompts x n={n} x {new_tokens} new tokens")
     _emit("sampling_batched_tokens_per_s", batched_tokens / batched, "tokens/s")
     _emit("sampling_separate_calls_tokens_per_s", separate_tokens / separate, "tokens/s")
     _emit("sampling_speedup", (batched_tokens / batched) / (separate_tokens / separate), "x")
+    _emit("sampling_transformers_generate_tokens_per_s", hf_tokens / hf, "tokens/s")
+    _emit("sampling_decoder_vs_generate", (batched_tokens / batched) / (hf_tokens / hf), "x")
 
 
 def bench_scoring(model: str, quick: bool) -> None:

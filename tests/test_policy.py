@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from harness.config.schema import LoraConfig, PolicyConfig
-from harness.models.logprobs import CACHE_KWARG, completion_logps, make_token_batch
+from harness.models.decoding import select_tokens
+from harness.models.logprobs import completion_logps, make_token_batch
 from harness.models.policy import Policy
 
 
@@ -14,19 +15,41 @@ def policy(tiny_models):
     return Policy(PolicyConfig(model=tiny_models["policy"], lora=LoraConfig(r=4, alpha=8, dropout=0.0)))
 
 
-def test_sampling_makes_n_responses_per_prompt_in_one_generate_call(policy, monkeypatch):
-    calls = []
-    original = policy.model.generate
-    monkeypatch.setattr(policy.model, "generate", lambda **kw: calls.append(kw) or original(**kw))
+def test_sampling_makes_n_seeded_responses_per_prompt(policy):
     prompt_ids = policy.encode_prompts(["Question: 1+1?", "Q: hi", "A longer prompt here"])
     samples = policy.generate(prompt_ids, 5, do_sample=True, temperature=0.8, max_new_tokens=6, seed=3)
-    assert len(calls) == 1 and calls[0]["use_cache"]
-    # each prompt is encoded once; its KV cache is shared by the 5 continuations decoded together
-    assert calls[0]["input_ids"].shape[0] == 15 and calls[0][CACHE_KWARG] is not None
     assert [len(group) for group in samples] == [5, 5, 5]
     assert all(len(s.token_ids) <= 6 for group in samples for s in group)
     again = policy.generate(prompt_ids, 5, do_sample=True, temperature=0.8, max_new_tokens=6, seed=3)
     assert [[s.token_ids for s in g] for g in samples] == [[s.token_ids for s in g] for g in again]
+    assert len({tuple(s.token_ids) for g in samples for s in g}) > 3  # the n samples differ
+
+
+def test_greedy_decoding_equals_transformers_generate(policy):
+    prompt_ids = policy.encode_prompts(["Question: 1+1?", "Q: hi", "A considerably longer prompt here"])
+    ours = [[s.token_ids for s in group] for group in policy.generate(prompt_ids, 2, do_sample=False, max_new_tokens=12)]
+    ids, mask = policy._left_pad(prompt_ids)
+    reference = policy.model.generate(input_ids=ids, attention_mask=mask, do_sample=False, max_new_tokens=12,
+                                      pad_token_id=policy.tokenizer.pad_token_id, eos_token_id=sorted(policy.eos_ids))
+    expected = [policy.sample_of(row).token_ids for row in reference[:, ids.shape[1]:].tolist()]
+    assert ours == [[tokens, tokens] for tokens in expected]
+
+
+def test_a_sample_keeps_the_eos_it_stopped_at_for_training(policy):
+    eos = policy.tokenizer.eos_token_id
+    stopped = policy.sample_of([5, 6, eos, 7, 7])
+    assert stopped.token_ids == [5, 6] and stopped.stop_id == eos and stopped.completion_ids == [5, 6, eos]
+    unfinished = policy.sample_of([5, 6, 7])
+    assert unfinished.stop_id is None and unfinished.completion_ids == [5, 6, 7]
+
+
+def test_nucleus_sampling_keeps_the_top_p_mass():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]])).repeat(4000, 1)
+    torch.manual_seed(0)
+    drawn = select_tokens(logits, True, 1.0, 0.7)  # 0.5 + 0.3 reach 0.7: only tokens 0 and 1
+    assert set(drawn.tolist()) == {0, 1}
+    assert abs((drawn == 0).float().mean().item() - 0.5 / 0.8) < 0.03
+    assert set(select_tokens(logits[:1], False, 1.0, 1.0).tolist()) == {0}
 
 
 def test_greedy_generation_is_independent_of_batch_padding(policy):

@@ -45,3 +45,25 @@ def test_model_specs(tmp_path, monkeypatch):
     assert "fake_model_pkg" not in sys.modules
     with pytest.raises(FileNotFoundError, match="no 'other.gguf' inside package"):
         resolve_model_spec("pkg:fake_model_pkg/other.gguf")
+
+
+def test_training_pairs_keep_the_eos_their_samples_stopped_at(tiny_models, data_dir, tmp_path, monkeypatch):
+    """A response that ended is trained with its end-of-sequence token, so the policy learns to stop."""
+    from harness.loop.train_step import PreferenceTrainer
+    from harness.models.policy import Policy, Sample
+
+    generate, step, seen = Policy.generate, PreferenceTrainer.step, []
+
+    def stopping(self, *args, **kwargs):  # every sample stopped at EOS
+        return [[Sample(s.token_ids, s.text, self.tokenizer.eos_token_id) for s in group]
+                for group in generate(self, *args, **kwargs)]
+
+    monkeypatch.setattr(Policy, "generate", stopping)
+    monkeypatch.setattr(PreferenceTrainer, "step", lambda self, items: seen.extend(items) or step(self, items))
+    data = tiny_run_config(tiny_models, data_dir, tmp_path)
+    data["train"]["max_steps_per_iteration"] = 1
+    execute_run(build_run_config(data), progress=False)
+    assert seen, "no pairs were trained"
+    from transformers import AutoTokenizer
+    eos = AutoTokenizer.from_pretrained(tiny_models["policy"]).eos_token_id
+    assert all(item.chosen[-1] == eos and item.rejected[-1] == eos for item in seen)

@@ -55,7 +55,7 @@ class BestOfNLoop(TrainingLoop):
             if self.config.best_of_n.reward == "gold":
                 loss = -float(np.mean(gold))
             else:
-                loss = self.mean_nll(scored.prompt_ids, [s.token_ids for s in picked])
+                loss = self.mean_nll(scored.prompt_ids, [s.completion_ids for s in picked])
         with timer.time("bandit"):
             self.method.feedback(scored.context, scored.choice, StepFeedback(loss, 0, 0))
         record = {"iteration": iteration, "step": self.state.global_step, "batch_index": batch_index,

@@ -33,15 +33,15 @@ def majority_answer(task: Task, answers: Sequence[str | None]) -> str | None:
 
 def _greedy_with_cache(policy: Policy, prompt_ids: list[list[int]], max_new_tokens: int, cache: ContentCache) -> list[list[Sample]]:
     """Greedy responses of the initial policy, shared through the cache (e.g. the base row across seeds)."""
-    keys = [content_key("greedy", policy.identity, ids, max_new_tokens) for ids in prompt_ids]
+    keys = [content_key("greedy-with-eos", policy.identity, ids, max_new_tokens) for ids in prompt_ids]
     found = cache.get_many(keys)
     missing = [i for i, key in enumerate(keys) if key not in found]
     if missing:
         outputs = policy.generate([prompt_ids[i] for i in missing], 1, do_sample=False, max_new_tokens=max_new_tokens)
-        new = {keys[i]: out[0].token_ids for i, out in zip(missing, outputs)}
+        new = {keys[i]: out[0].completion_ids for i, out in zip(missing, outputs)}
         cache.put_many(new)
         found.update(new)
-    return [[Sample(found[key], policy.decode(found[key]))] for key in keys]
+    return [[policy.sample_of(found[key])] for key in keys]
 
 
 def evaluate(policy: Policy, task: Task, examples: Sequence[Example], config: EvalConfig, seed: int,

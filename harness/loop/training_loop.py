@@ -132,12 +132,12 @@ class TrainingLoop:
         settings = dict(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, seed=seed)
         if self.cache is None or self.policy_updated:
             return self.policy.generate(prompt_ids, n, **settings)
-        key = content_key("samples", self.policy.identity, prompt_ids, n, settings)
+        key = content_key("samples-with-eos", self.policy.identity, prompt_ids, n, settings)
         cached = self.cache.get(key)
         if cached is not None:
-            return [[Sample(ids, self.policy.decode(ids)) for ids in group] for group in cached]
+            return [[self.policy.sample_of(ids) for ids in group] for group in cached]
         samples = self.policy.generate(prompt_ids, n, **settings)
-        self.cache.put(key, [[s.token_ids for s in group] for group in samples])
+        self.cache.put(key, [[s.completion_ids for s in group] for group in samples])
         return samples
 
     def batches(self, iteration: int) -> list[list[Example]]:
@@ -189,8 +189,8 @@ class TrainingLoop:
             rng = np.random.default_rng(stable_seed(self.config.seed, "pairs", self.state.global_step))
             identities = [[tuple(s.token_ids) for s in group] for group in samples]
             pair_set = sample_pairs(scores.tolist(), cfg.pairs_per_prompt, rng, identities)
-            items = [PairTokens(prompt_ids[p.prompt_index], samples[p.prompt_index][p.chosen].token_ids,
-                                samples[p.prompt_index][p.rejected].token_ids) for p in pair_set.pairs]
+            items = [PairTokens(prompt_ids[p.prompt_index], samples[p.prompt_index][p.chosen].completion_ids,
+                                samples[p.prompt_index][p.rejected].completion_ids) for p in pair_set.pairs]
         loss = None
         if items:
             with timer.time("train"):

@@ -1,7 +1,7 @@
 """The policy being trained: a causal LM with a LoRA adapter, its reference copy, sampling and embeddings.
 
-Sampling draws all n responses of every prompt in the batch with one ``generate`` call
-(``num_return_sequences=n``, KV cache on). The reference policy pi_{m-1} of iteration m is a second,
+Sampling draws all n responses of every prompt in the batch together (``harness.models.decoding``: each
+prompt encoded once, KV cache on). The reference policy pi_{m-1} of iteration m is a second,
 frozen LoRA adapter ("reference") whose weights are copied from the trained one at the start of each
 iteration, so no second copy of the base model is held.
 """
@@ -18,8 +18,9 @@ import torch
 from peft import LoraConfig, get_peft_model
 
 from harness.config.schema import PolicyConfig
+from harness.models.decoding import sample_continuations
 from harness.models.loading import load_causal_lm, load_tokenizer, model_device, model_identity
-from harness.models.logprobs import CACHE_KWARG, causal_lm_of, kv_cache
+from harness.models.logprobs import causal_lm_of
 from harness.models.tokens import chat_prompt_ids, left_pad, truncate_tokens
 
 REFERENCE_ADAPTER = "reference"
@@ -28,10 +29,17 @@ POLICY_ADAPTER = "default"
 
 @dataclass
 class Sample:
-    """One sampled response: its tokens (ending at and without EOS) and its text."""
+    """One sampled response: its tokens up to (without) the end-of-sequence token, its text, and the EOS token
+    it stopped at (None when it ran out of ``max_new_tokens``)."""
 
     token_ids: list[int]
     text: str
+    stop_id: int | None = None
+
+    @property
+    def completion_ids(self) -> list[int]:
+        """The tokens as generated, EOS included: what training and likelihoods see, so the policy learns to stop."""
+        return self.token_ids + ([self.stop_id] if self.stop_id is not None else [])
 
 
 class Policy:
@@ -89,56 +97,34 @@ class Policy:
         return ids.to(self.device), mask.to(self.device)
 
     # ----- generation ----------------------------------------------------------------------------
-    def _trim(self, tokens: torch.Tensor) -> list[int]:
-        out = []
-        for token in tokens.tolist():
+    def sample_of(self, generated: Sequence[int]) -> Sample:
+        """A Sample from generated token ids: cut at the first EOS, which it keeps as ``stop_id``."""
+        out: list[int] = []
+        for token in generated:
             if token in self.eos_ids:
-                break
-            out.append(token)
-        return out
+                return Sample(out, self.decode(out), int(token))
+            out.append(int(token))
+        return Sample(out, self.decode(out))
 
     @torch.no_grad()
     def generate(self, prompt_ids: Sequence[Sequence[int]], n: int, *, do_sample: bool, temperature: float = 1.0,
                  top_p: float = 1.0, max_new_tokens: int = 256, seed: int | None = None) -> list[list[Sample]]:
-        """n responses for every prompt from one batched ``generate`` call; result[i][j] is prompt i's j-th."""
+        """n responses for every prompt, all decoded together; result[i][j] is prompt i's j-th."""
         if not prompt_ids:
             return []
         if seed is not None:
             torch.manual_seed(seed)
         ids, mask = self._left_pad(prompt_ids)
-        kwargs = dict(do_sample=do_sample, max_new_tokens=max_new_tokens, num_return_sequences=n,
-                      pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.eos_ids) or None, use_cache=True)
-        if do_sample:
-            kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
-        else:
-            kwargs.update(temperature=None, top_p=None, top_k=None)
         was_training = self.model.training
         self.model.eval()
         try:
-            if n > 1 and ids.shape[1] > 1:
-                output = self._generate_with_shared_prefill(ids, mask, n, kwargs)
-            else:
-                output = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+            new_tokens = sample_continuations(self.model, ids, mask, n, do_sample=do_sample, temperature=temperature,
+                                              top_p=top_p, max_new_tokens=max_new_tokens, eos_ids=self.eos_ids,
+                                              pad_id=self.tokenizer.pad_token_id)
         finally:
             self.model.train(was_training)
-        new_tokens = output[:, ids.shape[1]:]
-        samples = []
-        for row in range(new_tokens.shape[0]):
-            token_ids = self._trim(new_tokens[row])
-            samples.append(Sample(token_ids, self.decode(token_ids)))
+        samples = [self.sample_of(row) for row in new_tokens.tolist()]
         return [samples[i * n:(i + 1) * n] for i in range(len(prompt_ids))]
-
-    def _generate_with_shared_prefill(self, ids: torch.Tensor, mask: torch.Tensor, n: int, kwargs: dict) -> torch.Tensor:
-        """Each prompt is encoded once, its KV cache copied n times, then all n x B continuations are
-        decoded together (``generate`` with ``num_return_sequences`` would encode every prompt n times)."""
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        prefix = self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
-                            use_cache=True)
-        cache = kv_cache(prefix)
-        cache.batch_repeat_interleave(n)
-        kwargs = {**kwargs, "num_return_sequences": 1, CACHE_KWARG: cache}
-        return self.model.generate(input_ids=ids.repeat_interleave(n, dim=0), attention_mask=mask.repeat_interleave(n, dim=0),
-                                   **kwargs)
 
     # ----- embeddings ----------------------------------------------------------------------------
     @torch.no_grad()
