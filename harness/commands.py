@@ -49,6 +49,9 @@ def executor_from_args(args: argparse.Namespace) -> Executor:
 def _report(root) -> None:
     written = write_report(root, root / REPORT_DIR)
     print(f"report: {len(written)} files in {root / REPORT_DIR}")
+    calibration = root / REPORT_DIR / "calibration.md"
+    if calibration.exists():  # the testbed's own check, worth seeing without opening the report
+        print(calibration.read_text().rstrip())
 
 
 def sweep(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate the reference reports in reports/: the quickstart as measured for the README (a fresh sweep,
-# about 8 minutes on a 2-core CPU; pass --no-run to rebuild the report from an existing results/quickstart)
-# and the paper's own tables from its transcribed numbers.
+# about 10 minutes on a 2-core CPU; pass --no-run to rebuild the report from an existing results/quickstart)
+# and the paper's own tables from its transcribed numbers; then the small JSON-only copy of the quickstart's run
+# store that tests/test_report_regression.py recomputes the report from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" != "--no-run" ]; then
@@ -10,3 +11,4 @@ fi
 rm -rf reports/quickstart reports/paper
 python -m harness report results/quickstart --out reports/quickstart
 python -m harness report --paper-only --out reports/paper
+python reports/snapshot_store.py results/quickstart tests/assets/quickstart_store

@@ -16,4 +16,7 @@ def report_command(args: argparse.Namespace) -> int:
             raise ConfigError("report: give a sweep folder (<out>/<sweep name>) or --paper-only")
         written = write_report(args.sweep_dir, args.out, with_paper=not args.no_paper)
     print(f"wrote {len(written)} files to {args.out}")
+    calibration = next((path for path in written if path.name == "calibration.md"), None)
+    if calibration is not None:
+        print(calibration.read_text().rstrip())
     return 0

@@ -1,6 +1,6 @@
 """The paper's figures from a run store (matplotlib, PDF and PNG): RM utilisation (figs. 6-7), accuracy
 against training time (fig. 4), accuracy against reward noise (fig. 3), RM agreement F1 (fig. 5) and the
-normalised MAB reward over training."""
+normalised MAB reward over training; selection accuracy and cumulative regret against the step."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from harness.report.runs import selections  # noqa: E402
 from harness.sweep.layout import RM_SCORES  # noqa: E402
 
 
-def _save(fig, out: Path, name: str) -> list[Path]:
+def save_figure(fig, out: Path, name: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.pdf", out / f"{name}.png"]
     fig.tight_layout()
@@ -58,7 +58,7 @@ def utilisation(frame: pd.DataFrame, out: Path) -> list[Path]:
     ax.set_ylabel("utilisation (% of steps)")
     ax.set_title("LASeR: RM utilisation (mean over seeds)", fontsize=10)
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, out, "fig_utilisation")
+    return save_figure(fig, out, "fig_utilisation")
 
 
 def accuracy_vs_time(frame: pd.DataFrame, out: Path) -> list[Path]:
@@ -77,7 +77,7 @@ def accuracy_vs_time(frame: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_xlabel("wall-clock training time (s)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{task_title(task)} {group}".strip(), fontsize=9)
-    return _save(fig, out, "fig_accuracy_vs_time")
+    return save_figure(fig, out, "fig_accuracy_vs_time")
 
 
 def accuracy_vs_noise(frame: pd.DataFrame, out: Path) -> list[Path]:
@@ -96,7 +96,7 @@ def accuracy_vs_noise(frame: pd.DataFrame, out: Path) -> list[Path]:
     ax.set_xlabel("reward noise sigma")
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=7)
-    return _save(fig, out, "fig_accuracy_vs_noise")
+    return save_figure(fig, out, "fig_accuracy_vs_noise")
 
 
 def mab_reward(frame: pd.DataFrame, out: Path) -> list[Path]:
@@ -125,7 +125,7 @@ def mab_reward(frame: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_xlabel("times the RM was selected")
         ax.set_ylabel("normalised MAB reward")
         ax.legend(fontsize=7)
-    return _save(fig, out, "fig_mab_reward")
+    return save_figure(fig, out, "fig_mab_reward")
 
 
 def pairwise_agreement_f1(first: np.ndarray, second: np.ndarray, num_samples: int) -> tuple[int, int, int]:
@@ -167,7 +167,7 @@ def rm_agreement(frame: pd.DataFrame, out: Path) -> list[Path]:
                     color="white" if matrix[i, j] < 0.6 else "black")
     ax.set_title("RM agreement (F1 of pairwise preferences)", fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046)
-    return _save(fig, out, "fig_rm_agreement")
+    return save_figure(fig, out, "fig_rm_agreement")
 
 
 def utilisation_by_category_figure(shares: pd.DataFrame, out: Path) -> list[Path]:
@@ -189,7 +189,7 @@ def utilisation_by_category_figure(shares: pd.DataFrame, out: Path) -> list[Path
         ax.set_ylabel("utilisation (%)")
         ax.set_title(f"LASeR on {task} {policy}".strip(), fontsize=9)
         ax.legend(fontsize=6)
-    return _save(fig, out, "fig_utilisation_by_category")
+    return save_figure(fig, out, "fig_utilisation_by_category")
 
 
 def winrate_figure(table, out: Path) -> list[Path]:
@@ -212,11 +212,30 @@ def winrate_figure(table, out: Path) -> list[Path]:
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.set_xlim(0, 100)
     ax.set_xlabel("length-controlled win rate (%): model (blue) vs. baseline (orange)")
-    return _save(fig, out, "fig_winrates")
+    return save_figure(fig, out, "fig_winrates")
 
 
 def all_figures(frame: pd.DataFrame, out: Path) -> list[Path]:
     written = []
     for figure in (utilisation, accuracy_vs_time, accuracy_vs_noise, mab_reward, rm_agreement):
         written += figure(frame, out)
+    return written
+
+
+def selection_figure(curves: pd.DataFrame, out: Path) -> list[Path]:
+    """One figure per task: running selection accuracy and cumulative regret against the step."""
+    written: list[Path] = []
+    for task, chunk in curves.groupby("task"):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+        for row, line in chunk.groupby("row"):
+            left.plot(line["step"], 100 * line["selection_accuracy"], label=row)
+            right.plot(line["step"], line["cumulative_regret"], label=row)
+        left.set_xlabel("bandit step")
+        left.set_ylabel("selection accuracy so far (%)")
+        right.set_xlabel("bandit step")
+        right.set_ylabel("cumulative regret (AUC)")
+        left.set_title(f"{task}: choosing the category's best RM", fontsize=9)
+        right.set_title(f"{task}: summed competence gap (mean over seeds)", fontsize=9)
+        right.legend(fontsize=7)
+        written += save_figure(fig, out, f"selection_vs_step_{task}")
     return written

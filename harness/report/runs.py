@@ -16,11 +16,12 @@ PAPER_ROW_NAMES = {
     "random_rm": "Random RM Selection",
     "sequential_rm": "Sequential RM Selection",
     "correctness": "Correctness Reward",
+    "oracle_rm": "Oracle RM (profile)",
 }
 LASER_ROW = "LASeR (Ours)"
 BEST_RM_ROW, AVG_RM_ROW = "Best RM", "Avg. RM"
 ROW_ORDER = ["SFT", BEST_RM_ROW, AVG_RM_ROW, "Offline RM Ensemble", "Random RM Selection", "Sequential RM Selection",
-             "Correctness Reward"]
+             "Correctness Reward", "Oracle RM (profile)"]
 
 
 def run_folders(root: Path) -> list[dict[str, Any]]:

@@ -4,15 +4,18 @@ Reads only JSON files written by runs (never imports torch or retrains). Writes,
 (booktabs, best bold and second underlined), ``.md`` and ``.csv``; ``wilcoxon.md``/``.csv``; the figures
 as PDF and PNG; ``README.md`` listing every file; and, where our rows and columns match the paper's,
 ``<table>_vs_paper.*`` with the paper's numbers and the difference; ``mcnemar.md``/``.csv``, exact
-per-example tests where runs stored their predictions.
+per-example tests where runs stored their predictions; where runs stored a profile, its tables, the selection
+diagnostics (``selection_vs_step_*``, ``bandit_signal``) and the testbed's calibration properties (``calibration.md``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness.common.files import write_text_atomic
-from harness.report.figures import all_figures, utilisation_by_category_figure, winrate_figure
+from harness.common.files import write_json_atomic, write_text_atomic
+from harness.report.calibration import calibration_json, calibration_markdown, calibration_report
+from harness.report.diagnostics import selection_curves, signal_table
+from harness.report.figures import all_figures, selection_figure, utilisation_by_category_figure, winrate_figure
 from harness.report.layouts import build_tables, per_seed
 from harness.report.open_tasks import (
     load_winrates,
@@ -23,6 +26,7 @@ from harness.report.open_tasks import (
     winrates_by_category,
 )
 from harness.report.paper import compare_with_paper, paper_table, paper_table_names
+from harness.report.profiles import profile_tables, stored_profiles
 from harness.report.runs import load_runs
 from harness.report.stats import laser_vs_baselines, per_example_tests, wilcoxon_frame, wilcoxon_markdown
 from harness.report.tables import Table, to_csv, to_latex, to_markdown
@@ -51,6 +55,11 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
     by_category = winrates_by_category(frame, root, comparisons)
     if by_category is not None:
         tables.append(by_category)
+    signals = signal_table(frame)
+    if signals is not None:
+        tables.append(signals)
+    for profile in stored_profiles(frame.loc[frame["finished"], "folder"]):
+        tables += profile_tables(profile, f"profile_{profile['task']}")
     for table in tables:
         written += write_table(table, out)
         if with_paper and table.name in paper_table_names():
@@ -75,6 +84,15 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
         write_text_atomic(out / "mcnemar.md", "\n".join(lines) + "\n")
         written += [out / "mcnemar.md", out / "mcnemar.csv"]
     written += all_figures(frame, out)
+    curves = selection_curves(frame)
+    if not curves.empty:
+        write_text_atomic(out / "selection_vs_step.csv", curves.to_csv(index=False))
+        written += [out / "selection_vs_step.csv"] + selection_figure(curves, out)
+    calibration = calibration_report(frame)
+    if calibration:
+        write_text_atomic(out / "calibration.md", calibration_markdown(calibration))
+        write_json_atomic(out / "calibration.json", calibration_json(calibration))
+        written += [out / "calibration.md", out / "calibration.json"]
     shares = utilisation_by_category(frame)
     if not shares.empty:
         write_text_atomic(out / "utilisation_by_category.md", utilisation_markdown(shares))
@@ -85,6 +103,8 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
     written += winrate_figure(lc, out)
     finished, total = int(frame["finished"].sum()), len(frame)
     summary = [f"# Report for {root}", "", f"{finished} of {total} runs finished.", ""]
+    if calibration:
+        summary += [calibration_markdown(calibration), ""]
     for table in tables:
         summary += [to_markdown(table), ""]
     if (out / "wilcoxon.md").exists():

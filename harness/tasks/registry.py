@@ -15,7 +15,7 @@ TASKS: Registry[type[Task]] = Registry("task", {
     "wildchat": "harness.tasks.wildchat:WildChat",
     "alpaca_eval": "harness.tasks.alpaca_eval:AlpacaEval",
     "longbench": "harness.tasks.longbench:LongBench",
-    "synth_arith": "harness.world.tasks:SynthArith",
+    "synth_count": "harness.world.tasks:SynthCount",
     "synth_facts": "harness.world.tasks:SynthFacts",
     "synth_choice": "harness.world.tasks:SynthChoice",
     "synth_mix": "harness.world.tasks:SynthMix",

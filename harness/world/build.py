@@ -156,7 +156,7 @@ def load_report(config: WorldConfig | None = None) -> dict[str, Any]:
 class WorldModel(ModelSource):
     """``world:NAME``: a model of the synthetic world (built on first use)."""
 
-    description = "a model of the synthetic world, built and cached on first use: world:policy, world:rm_arith, ..."
+    description = "a model of the synthetic world, built and cached on first use: world:policy, world:rm_count, ..."
 
     def locate(self, name: str) -> Path:
         folder = ensure_world() / name

@@ -1,10 +1,10 @@
 """Procedurally generated task families with gold answers, and correct / systematically buggy solutions.
 
-- ``arith``: two-step arithmetic on digits ("Q: 3+4-1"); the bug swaps the last operator.
+- ``count``: count one letter in a short string ("Q: count x in xoexxo"); the bug counts the o's.
 - ``facts``: look-up in a small generated knowledge base given in the prompt ("Q: tam=red kel=blue. kel?");
   the bug answers with the first-listed entity's value.
-- ``choice``: pick the largest of four options ("Q: max (A)12 (B)45 (C)7 (D)30"); the bug compares only
-  the last digit.
+- ``choice``: pick the largest of four single-digit options ("Q: max (A)3 (B)8 (C)1 (D)5"); the bug picks
+  the last option.
 Each problem knows its correct solution and its buggy one, so the world can train a mediocre policy on a
 mix, reward models on chosen mixtures, and measure every RM's ranking accuracy exactly.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FAMILIES = ("arith", "facts", "choice")
+FAMILIES = ("count", "facts", "choice")
 COLOURS = ("red", "blue", "green", "black", "white", "pink", "gold", "grey")
 SYLLABLES = ("ta", "ke", "ro", "mi", "zu", "pa", "lo", "ne", "si", "du", "ga", "vo")
 
@@ -35,17 +35,16 @@ class Problem:
         return self.buggy.rsplit("Final answer: ", 1)[1]
 
 
-def _arith(rng: np.random.Generator, index: int) -> Problem:
-    a, b, c = (int(x) for x in rng.integers(1, 10, size=3))
-    op1, op2 = rng.choice(["+", "-"], size=2)
-    first = a + b if op1 == "+" else a - b
-    result = first + c if op2 == "+" else first - c
-    wrong_op = "-" if op2 == "+" else "+"
-    wrong = first + c if wrong_op == "+" else first - c
-    prompt = f"Q: {a}{op1}{b}{op2}{c}\nA:"
-    correct = f" {a}{op1}{b}={first} {first}{op2}{c}={result} Final answer: {result}"
-    buggy = f" {a}{op1}{b}={first} {first}{wrong_op}{c}={wrong} Final answer: {wrong}"
-    return Problem("arith", f"arith-{index}", prompt, str(result), correct, buggy)
+def _count(rng: np.random.Generator, index: int) -> Problem:
+    while True:
+        letters = "".join(rng.choice(["x", "o", "e"], size=int(rng.integers(6, 10))))
+        count, wrong = letters.count("x"), letters.count("o")
+        if count != wrong:  # the bug (counting the other letter) is always wrong
+            break
+    prompt = f"Q: count x in {letters}\nA:"
+    correct = f" {count} Final answer: {count}"
+    buggy = f" {wrong} Final answer: {wrong}"
+    return Problem("count", f"count-{index}", prompt, str(count), correct, buggy)
 
 
 def _name(rng: np.random.Generator) -> str:
@@ -69,30 +68,33 @@ def _facts(rng: np.random.Generator, index: int) -> Problem:
 
 def _choice(rng: np.random.Generator, index: int) -> Problem:
     while True:
-        options = [int(x) for x in rng.choice(np.arange(10, 100), size=4, replace=False)]
+        options = [int(x) for x in rng.choice(np.arange(10), size=4, replace=False)]
         best = int(np.argmax(options))
-        by_last_digit = max(range(4), key=lambda i: (options[i] % 10, -i))
-        if by_last_digit != best and len({o % 10 for o in options}) == 4:
+        if best != 3:  # the bug (the last option) is always wrong
             break
     letters = "ABCD"
     listed = " ".join(f"({letters[i]}){o}" for i, o in enumerate(options))
     prompt = f"Q: max {listed}\nA:"
-    correct = f" {options[best]} is largest Final answer: {letters[best]}"
-    buggy = f" {options[by_last_digit]} is largest Final answer: {letters[by_last_digit]}"
+    correct = f" {options[best]} Final answer: {letters[best]}"
+    buggy = f" {options[3]} Final answer: {letters[3]}"
     return Problem("choice", f"choice-{index}", prompt, letters[best], correct, buggy,
                    tuple(str(o) for o in options))
 
 
-GENERATORS = {"arith": _arith, "facts": _facts, "choice": _choice}
+GENERATORS = {"count": _count, "facts": _facts, "choice": _choice}
 
 
 def generate(family: str, count: int, seed: int) -> list[Problem]:
     """``count`` distinct problems of a family, deterministic for the seed."""
     rng = np.random.default_rng([seed, FAMILIES.index(family)])
-    problems, prompts = [], set()
+    problems, prompts, draws = [], set(), 0
     while len(problems) < count:
         problem = GENERATORS[family](rng, len(problems))
+        draws += 1
         if problem.prompt not in prompts:
             prompts.add(problem.prompt)
             problems.append(problem)
+        elif draws > 50 * count:
+            raise ValueError(f"family {family!r}: found only {len(problems)} distinct prompts in {draws} draws, "
+                             f"{count} asked for (lower demos_per_family / task_examples_per_family)")
     return problems

@@ -1,10 +1,13 @@
-"""The synthetic world's task families as harness tasks (``synth_arith``, ``synth_facts``, ``synth_choice``).
+"""The synthetic world's task families as harness tasks (``synth_count``, ``synth_facts``, ``synth_choice``).
 
 Examples are generated from the world's config (no files); ``task.path`` is not used. The prompt is
 the family's own short prompt (``Q: ...\\nA:``), which the world's policy was fine-tuned on.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
 
 from harness.config.errors import ConfigError
 from harness.config.schema import TaskConfig
@@ -13,11 +16,19 @@ from harness.tasks.base import Example, Task
 from harness.world.families import FAMILIES, Problem
 from harness.world.problems import WorldConfig, task_problems
 
-WORLD_TASKS = {"arith": "synth_arith", "facts": "synth_facts", "choice": "synth_choice"}
+WORLD_TASKS = {"count": "synth_count", "facts": "synth_facts", "choice": "synth_choice"}
+
+
+@dataclass
+class WorldTaskConfig:
+    gold_reward: Literal["solution", "answer"] = field(default="solution", metadata={
+        "help": "What the correctness reward checks: the whole worked solution (the world knows it, so no reward "
+                "goes to a right answer reached by wrong steps) or only the final answer, as on real tasks."})
 
 
 class WorldTask(Task):
     family = ""
+    Config = WorldTaskConfig
 
     def load(self, config: TaskConfig) -> list[Example]:
         if config.path:
@@ -31,15 +42,20 @@ class WorldTask(Task):
     def prompt(self, example: Example) -> str:
         return example.question
 
+    def gold_reward(self, text: str, example: Example) -> float:
+        if self.options.gold_reward == "answer":
+            return self.score(text, example)
+        return float(text.strip() == example.solution.strip())
+
     def splits(self, config: TaskConfig, seed: int, examples: list[Example] | None = None):
         if config.split_sizes is None and config.max_examples is None:
             config = TaskConfig(**{**config.__dict__, "split_sizes": [300, 100, 300]})
         return super().splits(config, seed, examples)
 
 
-class SynthArith(WorldTask):
-    name, family = "synth_arith", "arith"
-    description = "synthetic world: two-step integer arithmetic (accuracy)"
+class SynthCount(WorldTask):
+    name, family = "synth_count", "count"
+    description = "synthetic world: count a letter in a short string (accuracy)"
 
     def extract_answer(self, text, example):
         return extract_number(text)
@@ -73,7 +89,7 @@ class SynthMix(WorldTask):
     order shuffled per seed), the test set reports each family and the overall mean."""
 
     name, family = "synth_mix", "mix"
-    description = "synthetic world: arith, facts and choice mixed, one family per batch (accuracy per family)"
+    description = "synthetic world: count, facts and choice mixed, one family per batch (accuracy per family)"
     batch_by_category = True
 
     def __init__(self, options=None):
@@ -96,4 +112,4 @@ class SynthMix(WorldTask):
 
 
 def get_world_task(name: str) -> WorldTask:
-    return {"synth_arith": SynthArith, "synth_facts": SynthFacts, "synth_choice": SynthChoice, "synth_mix": SynthMix}[name]()
+    return {"synth_count": SynthCount, "synth_facts": SynthFacts, "synth_choice": SynthChoice, "synth_mix": SynthMix}[name]()
