@@ -102,11 +102,11 @@ def signal_table(frame: pd.DataFrame) -> Table | None:
     signals = signal_rows(frame)
     if signals.empty:
         return None
-    columns = ["steps", "rho (MAB reward)", "p", "rho (-loss)", "p "]
+    columns = ["rho (MAB reward)", "p", "rho (-loss)", "p "]
     rows = {}
     for record in signals.to_dict(orient="records"):
-        rows[f"{record['row']} ({record['task']})"] = [
-            Cell(float(record["steps"]), None, 1), Cell(record["rho_mab_reward"], None, 1), Cell(record["p_mab_reward"], None, 1),
+        rows[f"{record['row']} ({record['task']}, {record['steps']} steps)"] = [
+            Cell(record["rho_mab_reward"], None, 1), Cell(record["p_mab_reward"], None, 1),
             Cell(record["rho_neg_loss"], None, 1), Cell(record["p_neg_loss"], None, 1)]
     return Table("bandit_signal", "Does the bandit's feedback carry information about the RM? Spearman's rho between "
                  "the feedback a choice received and the chosen RM's on-policy AUC on the batch's category", [""], columns, rows,
