@@ -78,3 +78,20 @@ def test_a_task_without_gold_answers_is_refused_with_one_clear_error(tiny_models
     data.pop("profile")
     with pytest.raises(ConfigError, match="no gold answers"):
         measure_profile(build_run_config(data, check_data=False))
+
+
+def test_a_noisy_rm_reuses_its_base_scores_and_the_batch_size_is_part_of_the_key(tiny_models, data_dir, tmp_path, monkeypatch):
+    from harness.rewards.loglik import LogLikelihoodRM
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    data = tiny_run_config(tiny_models, data_dir, tmp_path)
+    data["reward_models"] = data["reward_models"][:1] + [
+        {"name": "rm_noisy", "kind": "noisy", "base": data["reward_models"][0]["name"], "sigma": 1.0}]
+    data["profile"] = {"max_prompts": 4, "num_samples": 2, "resamples": 20}
+    calls = []
+    score = LogLikelihoodRM.score
+    monkeypatch.setattr(LogLikelihoodRM, "score", lambda self, *a, **k: calls.append(len(a[0])) or score(self, *a, **k))
+    profile = ensure_profile(build_run_config(data))
+    assert len(calls) == 1 and set(profile["reward_models"]) == {data["reward_models"][0]["name"], "rm_noisy"}
+    data["profile"]["batch_size"] = 2  # other sampling batches give other draws: another profile
+    assert ensure_profile(build_run_config(data))["key"] != profile["key"]

@@ -109,6 +109,8 @@ class ProfileConfig:
     max_prompts: int | None = field(default=None, metadata={
         "help": "Training prompts per category (null: the whole train split)."})
     num_samples: int | None = field(default=None, metadata={"help": "Samples per prompt (null: train.num_samples)."})
+    batch_size: int | None = field(default=None, metadata={
+        "help": "Prompts sampled together (null: train.batch_size). Larger is faster; the draws depend on it."})
     seed: int = field(default=0, metadata={"help": "The profile's own split and sampling seed: one profile for every run."})
     resamples: int = field(default=1000, metadata={"help": "Bootstrap resamples (over prompts) of the confidence intervals."})
     correct_threshold: float = field(default=0.5, metadata={

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from harness.common.content_cache import cache_home, content_key
+from harness.common.content_cache import ContentCache, cache_home, content_key
 from harness.common.files import read_json, write_json_atomic
 from harness.common.seeding import stable_seed
 from harness.config.errors import ConfigError
@@ -52,7 +52,8 @@ def profile_identity(config: RunConfig) -> dict[str, Any]:
     return {"version": PROFILE_VERSION, "task": to_dict(config.task), "profile": to_dict(profile_settings(config)),
             "policy": {**to_dict(policy), "identity": model_identity(policy.model, policy.dtype, policy.device)},
             "reward_models": rms, "sampling": {"n": train.num_samples, "temperature": train.temperature,
-                                               "top_p": train.top_p, "max_new_tokens": train.max_new_tokens}}
+                                               "top_p": train.top_p, "max_new_tokens": train.max_new_tokens,
+                                               "batch_size": profile_settings(config).batch_size or train.batch_size}}
 
 
 def profile_examples(task: Task, config: RunConfig) -> list[Example]:
@@ -71,8 +72,9 @@ def profile_examples(task: Task, config: RunConfig) -> list[Example]:
     return chosen
 
 
-def measure_profile(config: RunConfig, progress: bool = True) -> dict[str, Any]:
-    """Sample, mark, score and measure: the profile of ``config``'s policy, RMs and task."""
+def measure_profile(config: RunConfig, progress: bool = True, score_cache: ContentCache | None = None) -> dict[str, Any]:
+    """Sample, mark, score and measure: the profile of ``config``'s policy, RMs and task. With ``score_cache``,
+    an RM that wraps another (``noisy``) reuses its base's scores, and a repeated measurement the RM scores."""
     started = time.perf_counter()
     task = get_task(config.task.name, config.task.options)
     if task.kind == "open_ended":
@@ -84,8 +86,8 @@ def measure_profile(config: RunConfig, progress: bool = True) -> dict[str, Any]:
         raise ConfigError(f"profile: task {task.name!r} has no training prompts (check split_sizes / max_prompts)")
     n = settings.num_samples or config.train.num_samples
     policy = Policy(config.policy)
-    pool = build_reward_models(config.reward_models, task.gold_reward, settings.seed)
-    size = config.train.batch_size
+    pool = build_reward_models(config.reward_models, task.gold_reward, settings.seed, cache=score_cache)
+    size = settings.batch_size or config.train.batch_size
     prompts, responses, references, correct, groups, categories = [], [], [], [], [], []
     starts = range(0, len(examples), size)
     for index, start in enumerate(tqdm(starts, desc=f"profile {task.name}: sampling", unit="batch", leave=False,
@@ -105,7 +107,8 @@ def measure_profile(config: RunConfig, progress: bool = True) -> dict[str, Any]:
                 groups.append(example.id)
                 categories.append(example.category or ALL)
     scores = {name: np.asarray(rm.score(prompts, responses, references if rm.needs_references else None), dtype=np.float64)
-              for name, rm in pool.items()}
+              for name, rm in tqdm(pool.items(), desc=f"profile {task.name}: scoring {len(responses)} responses",
+                                   unit="RM", leave=False, disable=not progress)}
     correct_array, group_array, category_array = np.asarray(correct), np.asarray(groups), np.asarray(categories)
     names = sorted(set(categories))
     by_category: dict[str, Any] = {}
@@ -142,5 +145,6 @@ def ensure_profile(config: RunConfig, cache_root: str | Path | None = None, prog
     with open(path.parent / f".{key}.lock", "a+") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         if not path.exists():
-            write_json_atomic(path, {**measure_profile(config, progress=progress), "key": key})
+            scores = ContentCache(path.parent / "rm_scores.sqlite")
+            write_json_atomic(path, {**measure_profile(config, progress=progress, score_cache=scores), "key": key})
     return read_json(path)
