@@ -74,7 +74,7 @@ def test_reported_rm_competence_has_the_intended_ordering(default_world):
         expert = f"rm_{family}"
         assert accuracy[expert][family] > 0.95                                     # an expert on its family
         assert all(accuracy[f"rm_{other}"][family] < 0.1 for other in FAMILIES if other != family)  # backwards elsewhere
-        assert 0.2 < accuracy["rm_generalist"][family] < accuracy[expert][family]  # noisy everywhere
+        assert 0.15 < accuracy["rm_generalist"][family] < accuracy[expert][family]  # noisy, never fully backwards
     best = {family: max(accuracy, key=lambda rm: accuracy[rm][family]) for family in FAMILIES}
     assert best == {family: f"rm_{family}" for family in FAMILIES}
 
