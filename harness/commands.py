@@ -18,7 +18,7 @@ from harness.models.quiet import quiet_libraries
 from harness.profile.build import ensure_profile
 from harness.report.profiles import profile_tables
 from harness.report.tables import to_markdown
-from harness.report.write import write_report, write_table
+from harness.report.write import print_calibration, write_report, write_table
 from harness.sweep.executors.base import Executor
 from harness.sweep.executors.registry import EXECUTORS, build_executor
 from harness.sweep.expand import expand, load_sweep
@@ -49,9 +49,7 @@ def executor_from_args(args: argparse.Namespace) -> Executor:
 def _report(root) -> None:
     written = write_report(root, root / REPORT_DIR)
     print(f"report: {len(written)} files in {root / REPORT_DIR}")
-    calibration = root / REPORT_DIR / "calibration.md"
-    if calibration.exists():  # the testbed's own check, worth seeing without opening the report
-        print(calibration.read_text().rstrip())
+    print_calibration(written)
 
 
 def sweep(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.report.calibration import calibration_report, check_task
-from harness.report.diagnostics import selection_curves, signal_rows
+from harness.report.diagnostics import rated_runs, selection_curves, signal_rows
 from harness.report.runs import load_runs
 from harness.report.write import write_report
 
@@ -84,15 +84,15 @@ def test_calibration_needs_categories_a_profile_and_the_reference_rows(tmp_path)
 
 
 def test_selection_curves_and_the_bandit_signal(tmp_path):
-    frame = load_runs(_store(tmp_path))
-    curves = selection_curves(frame)
+    rated = rated_runs(load_runs(_store(tmp_path)))
+    curves = selection_curves(rated)
     assert set(curves["row"]) == {"LASeR (Ours)"}  # fixed-choice methods have no selection curve
     laser = curves.set_index("step")
     # steps: wrong (gap 0.9 - 0.6), right, right, wrong (gap 0.95 - 0.55)
     assert laser["selection_accuracy"].tolist() == pytest.approx([0.0, 0.5, 2 / 3, 0.5])
     assert laser["cumulative_regret"].tolist() == pytest.approx([0.3, 0.3, 0.3, 0.7])
     assert laser["seeds"].tolist() == [2, 2, 2, 2]
-    signal = signal_rows(frame).iloc[0]
+    signal = signal_rows(rated).iloc[0]
     assert signal["steps"] == 8 and signal["rho_mab_reward"] == pytest.approx(0.6)  # ranks off by one at every step
     assert signal["rho_neg_loss"] == pytest.approx(0.6)
 

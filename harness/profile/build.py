@@ -40,6 +40,11 @@ def profile_settings(config: RunConfig) -> ProfileConfig:
     return config.profile or ProfileConfig()
 
 
+def sampling_batch_size(config: RunConfig) -> int:
+    """Prompts the profile samples together (its draws depend on it, so it is part of the key)."""
+    return profile_settings(config).batch_size or config.train.batch_size
+
+
 def profile_identity(config: RunConfig) -> dict[str, Any]:
     """Everything a profile's numbers depend on (not the method, the run seed or the output folder)."""
     policy = config.policy
@@ -53,7 +58,7 @@ def profile_identity(config: RunConfig) -> dict[str, Any]:
             "policy": {**to_dict(policy), "identity": model_identity(policy.model, policy.dtype, policy.device)},
             "reward_models": rms, "sampling": {"n": train.num_samples, "temperature": train.temperature,
                                                "top_p": train.top_p, "max_new_tokens": train.max_new_tokens,
-                                               "batch_size": profile_settings(config).batch_size or train.batch_size}}
+                                               "batch_size": sampling_batch_size(config)}}
 
 
 def profile_examples(task: Task, config: RunConfig) -> list[Example]:
@@ -87,7 +92,7 @@ def measure_profile(config: RunConfig, progress: bool = True, score_cache: Conte
     n = settings.num_samples or config.train.num_samples
     policy = Policy(config.policy)
     pool = build_reward_models(config.reward_models, task.gold_reward, settings.seed, cache=score_cache)
-    size = settings.batch_size or config.train.batch_size
+    size = sampling_batch_size(config)
     prompts, responses, references, correct, groups, categories = [], [], [], [], [], []
     starts = range(0, len(examples), size)
     for index, start in enumerate(tqdm(starts, desc=f"profile {task.name}: sampling", unit="batch", leave=False,

@@ -59,8 +59,8 @@ def check_task(frame: pd.DataFrame, task: str) -> list[Property] | None:
                 for rm, chunk in singles.groupby([single_rm_name(r) for r in singles.to_dict(orient="records")])}
     auc = {c: {rm: (profile["categories"].get(c, {}).get("reward_models", {}).get(rm) or {}).get("auc") for rm in rm_means}
            for c in categories}
-    best = {c: max((rm for rm in rm_means if auc[c][rm] is not None), key=lambda rm: auc[c][rm], default=None) for c in categories}
-    if any(b is None for b in best.values()):
+    best = {c: profile["best_rm"].get(c) for c in categories}  # the profile's choice, as oracle_rm's
+    if any(b not in rm_means for b in best.values()):  # a category rates no RM, or its best RM has no run
         return None
     found = []
     gains = {c: correct[c] - sft[c] for c in categories}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from harness.config.errors import ConfigError
-from harness.report.write import write_paper_report, write_report
+from harness.report.write import print_calibration, write_paper_report, write_report
 
 
 def report_command(args: argparse.Namespace) -> int:
@@ -16,7 +16,5 @@ def report_command(args: argparse.Namespace) -> int:
             raise ConfigError("report: give a sweep folder (<out>/<sweep name>) or --paper-only")
         written = write_report(args.sweep_dir, args.out, with_paper=not args.no_paper)
     print(f"wrote {len(written)} files to {args.out}")
-    calibration = next((path for path in written if path.name == "calibration.md"), None)
-    if calibration is not None:
-        print(calibration.read_text().rstrip())
+    print_calibration(written)
     return 0

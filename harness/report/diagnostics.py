@@ -26,8 +26,12 @@ from harness.sweep.layout import PROFILE
 FIXED_CHOICE_METHODS = ("base", "single_rm", "correctness", "offline_ensemble")
 
 
-def _rated_runs(frame: pd.DataFrame) -> list[tuple[pd.Series, list[dict[str, Any]], dict[str, Any]]]:
-    """Finished runs of selecting methods with a stored profile: (run, its selections, its profile)."""
+RatedRun = tuple[pd.Series, list[dict[str, Any]], dict[str, Any]]
+
+
+def rated_runs(frame: pd.DataFrame) -> list[RatedRun]:
+    """Finished runs of selecting methods with a stored profile: (run, its selections, its profile), read once
+    for both diagnostics."""
     if "method_name" not in frame:
         return []
     done = frame[frame["finished"] & ~frame["method_name"].isin(FIXED_CHOICE_METHODS)]
@@ -40,10 +44,10 @@ def _rated_runs(frame: pd.DataFrame) -> list[tuple[pd.Series, list[dict[str, Any
     return rated
 
 
-def selection_curves(frame: pd.DataFrame) -> pd.DataFrame:
+def selection_curves(rated: list[RatedRun]) -> pd.DataFrame:
     """Long table (task, row, step, selection_accuracy, cumulative_regret, seeds): means over seeds by step."""
     records = []
-    for run, steps, _ in _rated_runs(frame):
+    for run, steps, _ in rated:
         hits = regret = rated = 0
         for index, step in enumerate(steps):
             if step.get("competence_gap") is None:
@@ -75,10 +79,10 @@ def _spearman(x: list[float], y: list[float]) -> tuple[float | None, float | Non
     return float(result.statistic), float(result.pvalue)
 
 
-def signal_rows(frame: pd.DataFrame) -> pd.DataFrame:
+def signal_rows(rated: list[RatedRun]) -> pd.DataFrame:
     """Per (task, method row): Spearman of the MAB reward and of -loss against the chosen RM's AUC."""
     pooled: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for run, steps, profile in _rated_runs(frame):
+    for run, steps, profile in rated:
         lists = pooled.setdefault((run["task"], run["row"]), {"auc": [], "mab": [], "auc_mab": [], "neg_loss": []})
         for step in steps:
             auc = _chosen_auc(step, profile)
@@ -98,8 +102,8 @@ def signal_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def signal_table(frame: pd.DataFrame) -> Table | None:
-    signals = signal_rows(frame)
+def signal_table(rated: list[RatedRun]) -> Table | None:
+    signals = signal_rows(rated)
     if signals.empty:
         return None
     columns = ["rho (MAB reward)", "p", "rho (-loss)", "p "]

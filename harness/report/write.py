@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.common.files import write_json_atomic, write_text_atomic
 from harness.report.calibration import calibration_json, calibration_markdown, calibration_report
-from harness.report.diagnostics import selection_curves, signal_table
+from harness.report.diagnostics import rated_runs, selection_curves, signal_table
 from harness.report.figures import all_figures, selection_figure, utilisation_by_category_figure, winrate_figure
 from harness.report.layouts import build_tables, per_seed
 from harness.report.open_tasks import (
@@ -55,7 +55,8 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
     by_category = winrates_by_category(frame, root, comparisons)
     if by_category is not None:
         tables.append(by_category)
-    signals = signal_table(frame)
+    rated = rated_runs(frame)
+    signals = signal_table(rated)
     if signals is not None:
         tables.append(signals)
     for profile in stored_profiles(frame.loc[frame["finished"], "folder"]):
@@ -84,7 +85,7 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
         write_text_atomic(out / "mcnemar.md", "\n".join(lines) + "\n")
         written += [out / "mcnemar.md", out / "mcnemar.csv"]
     written += all_figures(frame, out)
-    curves = selection_curves(frame)
+    curves = selection_curves(rated)
     if not curves.empty:
         write_text_atomic(out / "selection_vs_step.csv", curves.to_csv(index=False))
         written += [out / "selection_vs_step.csv"] + selection_figure(curves, out)
@@ -114,6 +115,13 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
     summary += ["Files:", ""] + [f"- {p.name}" for p in written]
     write_text_atomic(out / "README.md", "\n".join(summary) + "\n")
     return written + [out / "README.md"]
+
+
+def print_calibration(written: list[Path]) -> None:
+    """The testbed's calibration check on the terminal, worth seeing without opening the report."""
+    calibration = next((path for path in written if path.name == "calibration.md"), None)
+    if calibration is not None:
+        print(calibration.read_text().rstrip())
 
 
 def write_paper_report(out: str | Path) -> list[Path]:
