@@ -9,7 +9,8 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
-from harness.models.specs import resolve_model_spec
+from harness.models.gguf_cache import dequantised_folder, gguf_cache_enabled
+from harness.models.specs import ModelLocation, resolve_model_spec
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -28,8 +29,18 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return DTYPES[dtype]
 
 
-def load_tokenizer(spec: str) -> PreTrainedTokenizerBase:
+def loadable_location(spec: str) -> ModelLocation:
+    """Where to load ``spec`` from: its location, or for a GGUF file its de-quantised copy (``gguf_cache``)."""
     location = resolve_model_spec(spec)
+    if location.gguf_file and gguf_cache_enabled():
+        folder = dequantised_folder(location)
+        if folder is not None:
+            return ModelLocation(str(folder))
+    return location
+
+
+def load_tokenizer(spec: str) -> PreTrainedTokenizerBase:
+    location = loadable_location(spec)
     kwargs = {"gguf_file": location.gguf_file} if location.gguf_file else {}
     tokenizer = AutoTokenizer.from_pretrained(location.source, **kwargs)
     if tokenizer.pad_token_id is None:
@@ -38,7 +49,7 @@ def load_tokenizer(spec: str) -> PreTrainedTokenizerBase:
 
 
 def _load(auto_class, spec: str, dtype: str, device: str) -> torch.nn.Module:
-    location = resolve_model_spec(spec)
+    location = loadable_location(spec)
     target = pick_device(device)
     kwargs = {"gguf_file": location.gguf_file} if location.gguf_file else {}
     model = auto_class.from_pretrained(location.source, dtype=pick_dtype(dtype, target), **kwargs)
