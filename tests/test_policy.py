@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from harness.config.schema import LoraConfig, PolicyConfig
+from harness.models import decoding
 from harness.models.decoding import select_tokens
 from harness.models.logprobs import completion_logps, make_token_batch
 from harness.models.policy import Policy
@@ -33,6 +34,27 @@ def test_greedy_decoding_equals_transformers_generate(policy):
                                       pad_token_id=policy.tokenizer.pad_token_id, eos_token_id=sorted(policy.eos_ids))
     expected = [policy.sample_of(row).token_ids for row in reference[:, ids.shape[1]:].tolist()]
     assert ours == [[tokens, tokens] for tokens in expected]
+
+
+@pytest.mark.parametrize("room", [None, 3])
+def test_preallocated_kv_cache_samples_the_same_tokens_as_concatenation(policy, monkeypatch, room):
+    """Writing the KV cache into buffers (with room for the whole decode, or too little, so that it falls back
+    to concatenation mid-way) draws exactly the tokens transformers' growing cache does."""
+    prompt_ids = policy.encode_prompts(["Question: 1+1?", "Q: hi", "A considerably longer prompt here"])
+    draw = lambda: [[s.token_ids for s in g] for g in policy.generate(prompt_ids, 4, do_sample=True, temperature=0.9,
+                                                                        max_new_tokens=10, seed=5)]
+    converted = []
+    plain_reserve = decoding.reserve_cache
+
+    def reserve(cache, extra):
+        plain_reserve(cache, extra if room is None else room)
+        converted.append(sum(isinstance(layer, decoding.PreallocatedLayer) for layer in cache.layers))
+
+    monkeypatch.setattr(decoding, "reserve_cache", reserve)
+    preallocated = draw()
+    assert converted and all(count == policy.model.config.num_hidden_layers for count in converted)
+    monkeypatch.setattr(decoding, "reserve_cache", lambda cache, extra: None)
+    assert draw() == preallocated
 
 
 def test_a_sample_keeps_the_eos_it_stopped_at_for_training(policy):

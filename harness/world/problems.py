@@ -4,6 +4,7 @@ world lives. Pure data: nothing here trains or loads a model."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -67,20 +68,27 @@ def world_dir(config: WorldConfig | None = None) -> Path:
     return cache_root() / (config or WorldConfig()).digest()
 
 
+@functools.lru_cache(maxsize=32)
+def _generated(family: str, count: int, seed: int) -> tuple[Problem, ...]:
+    """``families.generate``, once per process: each run loads its task twice, and a sweep worker runs many
+    (the 2,000 demonstrations per family are regenerated to exclude their prompts; ~1 s per load)."""
+    return tuple(generate(family, count, seed))
+
+
 def demo_problems(config: WorldConfig, family: str) -> list[Problem]:
-    return generate(family, config.demos_per_family, seed=config.seed * 1000 + 1)
+    return list(_generated(family, config.demos_per_family, config.seed * 1000 + 1))
 
 
 def task_problems(config: WorldConfig, family: str) -> list[Problem]:
     """The task's own problems: a different stream, with every prompt seen in training removed."""
     seen = {p.prompt for p in demo_problems(config, family)}
-    pool = generate(family, config.task_examples_per_family + len(seen), seed=config.seed * 1000 + 2)
+    pool = _generated(family, config.task_examples_per_family + len(seen), config.seed * 1000 + 2)
     return [p for p in pool if p.prompt not in seen][: config.task_examples_per_family]
 
 
 def ranking_problems(config: WorldConfig, family: str) -> list[Problem]:
     seen = {p.prompt for p in demo_problems(config, family)}
-    pool = generate(family, config.ranking_prompts + len(seen), seed=config.seed * 1000 + 3)
+    pool = _generated(family, config.ranking_prompts + len(seen), config.seed * 1000 + 3)
     return [p for p in pool if p.prompt not in seen][: config.ranking_prompts]
 
 
