@@ -6,6 +6,12 @@ of identical (prompt, response) pairs, and the test generations of the untrained
 result is stored under the SHA-256 of everything it depends on (model identity, inputs, decoding
 settings; a model's identity comes from ``harness.models.loading.model_identity``), so a hit is exact, and a
 miss simply computes and stores.
+
+The cache is an optimisation and never fails a run: the journal mode is switched to WAL once per file under
+a file lock (switching it is a write that SQLite refuses at once, without waiting, when another process holds
+a read lock); lock contention is retried with backoff; a file that is not a readable database is moved aside
+(``<name>.corrupt-<time>``) with one warning and rebuilt; and when the database stays locked beyond
+``max_wait`` seconds the cache turns itself off for this process (one warning) and the run computes without it.
 """
 
 from __future__ import annotations
@@ -15,8 +21,14 @@ import json
 import os
 import sqlite3
 import threading
+import time
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
+
+from filelock import FileLock
+
+T = TypeVar("T")
 
 
 def cache_home() -> Path:
@@ -29,42 +41,154 @@ def content_key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _is_contention(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
 class ContentCache:
     """``get(key)`` / ``put(key, value)`` of JSON values in one SQLite file; hits and misses are counted."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, max_wait: float = 120.0):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_wait = max_wait
+        self.disabled = False
         self._local = threading.local()
         self.hits = self.misses = 0
-        with self._connection() as db:
+        self._guarded(self._initialise, None)
+
+    # ----- opening and repairing -------------------------------------------------------------------
+    def _initialise(self) -> None:
+        """WAL mode and the table, once per file, one process at a time; a file that is not a database is
+        moved aside and replaced by an empty one."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.path) + ".lock", timeout=self.max_wait):
+            try:
+                self._setup(self._connection())
+            except sqlite3.DatabaseError as error:
+                if isinstance(error, sqlite3.OperationalError):
+                    raise
+                self._move_aside(error)
+                self._setup(self._connection())
+
+    def _repair(self, error: sqlite3.DatabaseError) -> None:
+        """After a read or write found the file damaged: check it (another process may have replaced it
+        already) and move it aside if it is still damaged."""
+        with FileLock(str(self.path) + ".lock", timeout=self.max_wait):
+            self._close()
+            try:
+                healthy = self._connection().execute("PRAGMA quick_check").fetchone()[0] == "ok"
+            except sqlite3.OperationalError:
+                raise
+            except sqlite3.DatabaseError:
+                healthy = False
+            if not healthy:
+                self._move_aside(error)
+            self._setup(self._connection())
+
+    @staticmethod
+    def _setup(db: sqlite3.Connection) -> None:
+        if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
+        with db:
             db.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+    def _move_aside(self, error: Exception) -> None:
+        self._close()
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(str(self.path) + suffix)
+            if source.exists():
+                os.replace(source, Path(str(aside) + suffix))
+        warnings.warn(f"cache {self.path} is not a readable SQLite database ({error}); moved it aside to "
+                      f"{aside.name} and started an empty one", RuntimeWarning, stacklevel=2)
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=60)
-            db.execute("PRAGMA journal_mode=WAL")
+            db = sqlite3.connect(self.path, timeout=min(60.0, self.max_wait))
             self._local.db = db
         return db
 
+    def _close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # ----- every access: retried on contention, repaired once, else turned off ---------------------------
+    def _guarded(self, operation: Callable[[], T], fallback: T) -> T:
+        if self.disabled:
+            return fallback
+        deadline, pause = time.monotonic() + self.max_wait, 0.05
+        damage: sqlite3.DatabaseError | None = None
+        repaired = False
+        while True:
+            try:
+                if damage is not None:
+                    self._repair(damage)
+                    damage, repaired = None, True
+                return operation()
+            except sqlite3.OperationalError as error:
+                if not _is_contention(error):
+                    self._disable(f"cannot be used ({error})")
+                    return fallback
+                if time.monotonic() + pause > deadline:
+                    self._disable(f"is still locked after {self.max_wait:.0f} s ({error})")
+                    return fallback
+            except sqlite3.DatabaseError as error:  # a damaged file
+                if repaired:
+                    self._disable(f"is still unreadable after a repair ({error})")
+                    return fallback
+                damage = error
+                continue
+            except TimeoutError as error:  # the file lock of _initialise / _repair
+                self._disable(f"could not be locked within {self.max_wait:.0f} s ({error})")
+                return fallback
+            except OSError as error:  # e.g. a read-only folder
+                self._disable(f"cannot be used ({error})")
+                return fallback
+            time.sleep(pause)
+            pause = min(2.0, pause * 2)
+
+    def _disable(self, why: str) -> None:
+        self.disabled = True
+        self._close()
+        warnings.warn(f"cache {self.path} {why}: this process goes on without it", RuntimeWarning, stacklevel=2)
+
+    # ----- reads and writes -----------------------------------------------------------------------
     def get_many(self, keys: list[str]) -> dict[str, Any]:
+        found = self._guarded(lambda: self._read(keys), {})
+        self.hits += len(found)
+        self.misses += len(set(keys)) - len(found)
+        return found
+
+    def _read(self, keys: list[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
+        damaged: list[str] = []
         db = self._connection()
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
             rows = db.execute(f"SELECT key, value FROM entries WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-            found.update((key, json.loads(value)) for key, value in rows)
-        self.hits += len(found)
-        self.misses += len(set(keys)) - len(found)
+            for key, value in rows:
+                try:
+                    found[key] = json.loads(value)
+                except ValueError:  # a damaged entry is a miss, removed so that the next put stores it again
+                    damaged.append(key)
+        if damaged:
+            with db:
+                db.executemany("DELETE FROM entries WHERE key = ?", [(key,) for key in damaged])
         return found
 
     def put_many(self, items: dict[str, Any]) -> None:
         if not items:
             return
+        rows = [(key, json.dumps(value)) for key, value in items.items()]
+        self._guarded(lambda: self._write(rows), None)
+
+    def _write(self, rows: list[tuple[str, str]]) -> None:
         with self._connection() as db:
-            db.executemany("INSERT OR IGNORE INTO entries (key, value) VALUES (?, ?)",
-                           [(key, json.dumps(value)) for key, value in items.items()])
+            db.executemany("INSERT OR IGNORE INTO entries (key, value) VALUES (?, ?)", rows)  # entries are immutable
 
     def get(self, key: str) -> Any | None:
         return self.get_many([key]).get(key)
