@@ -57,6 +57,9 @@ def sweep(args: argparse.Namespace) -> int:
     result = run_sweep(args.config, args.overrides, args.out, executor_from_args(args))
     if not args.no_report and result.done:
         _report(result.root)
+    if result.busy:
+        print(f"sweep incomplete: {result.busy} run(s) still running in another process; the report lacks them "
+              "(rerun the sweep, or `python -m harness report`, once they have finished)")
     return result.exit_code
 
 

@@ -31,6 +31,8 @@ from harness.report.runs import load_runs
 from harness.report.stats import laser_vs_baselines, per_example_tests, wilcoxon_frame, wilcoxon_markdown
 from harness.report.tables import Table, to_csv, to_latex, to_markdown
 
+INCOMPLETE = "INCOMPLETE.md"  # written (and named in README.md) while some of the store's runs are unfinished
+
 
 def write_table(table: Table, out: Path) -> list[Path]:
     paths = []
@@ -104,6 +106,16 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
     written += winrate_figure(lc, out)
     finished, total = int(frame["finished"].sum()), len(frame)
     summary = [f"# Report for {root}", "", f"{finished} of {total} runs finished.", ""]
+    marker = out / INCOMPLETE
+    if finished < total:
+        unfinished = sorted(frame.loc[~frame["finished"], "run_id"])
+        write_text_atomic(marker, f"# This report is incomplete\n\n{total - finished} of {total} runs of {root} had not "
+                                  "finished when it was written (failed, or still running elsewhere); rerun "
+                                  "`python -m harness report` once they have:\n\n" + "".join(f"- {r}\n" for r in unfinished))
+        written.append(marker)
+        summary[2] += f" **Incomplete**: see {INCOMPLETE}."
+    else:
+        marker.unlink(missing_ok=True)
     if calibration:
         summary += [calibration_markdown(calibration), ""]
     for table in tables:

@@ -42,7 +42,8 @@ class SweepResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        """Non-zero unless every run is finished: a run failed, or is still running in another process."""
+        return 1 if self.failed or self.busy else 0
 
 
 def setup_hooks(setup: dict[str, Any], source: str) -> list[tuple[type, Any]]:

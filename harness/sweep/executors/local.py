@@ -1,9 +1,21 @@
-"""``local``: runs one after another in this process, or in N spawned worker processes."""
+"""``local``: runs one after another in this process, or in N spawned worker processes.
+
+Workers die with their sweep: each one, on start, asks the kernel to kill it when its parent dies (Linux
+``PR_SET_PDEATHSIG``; a watchdog thread that polls the parent's pid does the same elsewhere), so a sweep
+killed even by ``kill -9`` leaves no orphan training on and holding its run's lock. Runs are handed out one at
+a time, as workers become free, so nothing is queued to a worker that is about to die.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
@@ -11,11 +23,33 @@ from harness.config.schema import RunConfig
 from harness.sweep.executors.base import Executor, threads_per_run
 from harness.sweep.run import execute_in_store
 
+PR_SET_PDEATHSIG = 1
+PARENT_POLL_SECONDS = 1.0
+
 
 @dataclass
 class LocalConfig:
     workers: int = field(default=1, metadata={"help": "Worker processes (1: runs one after another here)."})
     threads_per_run: int | None = field(default=None, metadata={"help": "torch threads per run (default: cores / workers)."})
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Pool initializer: end this worker as soon as the sweep process that started it is gone."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_SECONDS)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 class LocalExecutor(Executor):
@@ -29,7 +63,13 @@ class LocalExecutor(Executor):
             for config in configs:
                 yield execute_in_store(config, threads)
             return
-        with ProcessPoolExecutor(max_workers=self.config.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(execute_in_store, config, threads) for config in configs]
-            for future in as_completed(futures):
-                yield future.result()
+        waiting = list(configs)[::-1]
+        with ProcessPoolExecutor(max_workers=self.config.workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+            running: set[Future] = set()
+            while waiting or running:
+                while waiting and len(running) < self.config.workers:
+                    running.add(pool.submit(execute_in_store, waiting.pop(), threads))
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()
