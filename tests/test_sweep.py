@@ -214,3 +214,32 @@ def test_compare_section_is_checked_when_the_sweep_loads(tmp_path, tiny_models, 
     sweep = load_sweep(path)
     with pytest.raises(ConfigError, match=r"compare.pairs: \['laser', 'nope'\] must name two method labels"):
         run_comparisons(sweep, expand(sweep, tmp_path / "out", check_data=False), tmp_path / "out")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "other_seed"])
+def test_an_untrustworthy_result_counts_as_unfinished_and_is_redone(tmp_path, tiny_models, data_dir, damage):
+    """A truncated metrics.json (a crash mid-write by another tool, a full disk) or one that names another
+    run's seed is not a result: status and report do not count it, one warning names it, and the next
+    execution keeps it aside and redoes the run."""
+    from harness.loop.run_config import build_run_config
+    from harness.report.runs import load_runs
+    from harness.sweep import layout
+
+    config = build_run_config(tiny_run_config(tiny_models, data_dir, tmp_path))
+    folder = Path(config.out)
+    assert execute_in_store(config)["status"] == "done"
+    good = (folder / "metrics.json").read_text()
+    if damage == "truncated":
+        (folder / "metrics.json").write_text(good[: len(good) // 2])
+    else:
+        (folder / "metrics.json").write_text(good.replace('"seed": 0', '"seed": 7', 1))
+    layout._warned.clear()
+    with pytest.warns(RuntimeWarning, match="counts as unfinished"):
+        assert run_state(folder) != DONE
+    (tmp_path / "sweep.json").write_text(json.dumps({"runs": [{"run_id": "r", "out": str(folder)}]}))
+    assert not load_runs(tmp_path)["finished"].any()
+    assert execute_in_store(config)["status"] == "done"
+    assert json.loads((folder / "metrics.json").read_text())["seed"] == 0
+    kept = list(folder.glob("metrics.json.unreadable-*"))
+    assert len(kept) == 1 and kept[0].read_text() != good
+    assert run_state(folder) == DONE

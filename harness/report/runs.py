@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from harness.common.files import read_json, read_jsonl
-from harness.sweep.layout import CONFIG, MANIFEST, METRICS, SELECTIONS
+from harness.sweep.layout import CONFIG, MANIFEST, METRICS, SELECTIONS, is_finished
 
 PAPER_ROW_NAMES = {
     "base": "SFT",
@@ -39,6 +40,18 @@ def run_folders(root: Path) -> list[dict[str, Any]]:
     return runs
 
 
+def _stored_config(path: Path) -> dict[str, Any] | None:
+    """A run's stored config, or None (with one warning) when it is missing or unreadable."""
+    if not path.exists():
+        return None
+    try:
+        return read_json(path)["config"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        warnings.warn(f"{path}: unreadable ({type(error).__name__}: {error}); the run is listed without its settings",
+                      RuntimeWarning, stacklevel=2)
+        return None
+
+
 def load_runs(root: str | Path) -> pd.DataFrame:
     """One row per listed run: identity, config facts, and (when finished) its metrics."""
     root = Path(root)
@@ -54,13 +67,14 @@ def load_runs(root: str | Path) -> pd.DataFrame:
         for key, value in (run.get("axes") or {}).items():
             row[f"axis:{key}"] = value
         config_file = folder / CONFIG
-        if config_file.exists():
-            config = read_json(config_file)["config"]
+        finished = is_finished(folder)  # a metrics.json that does not parse or match its config is named, not read
+        config = _stored_config(config_file)
+        if config is not None:
             row.update(method_name=config["method"]["name"], method_args=config["method"]["args"],
                        best_rm=config.get("best_rm", ""), policy=config["policy"]["model"], loss=config["train"]["loss"],
                        task=row["task"] or config["task"]["name"], seed=row["seed"] if row["seed"] is not None else config["seed"])
         metrics_file = folder / METRICS
-        if metrics_file.exists():
+        if finished:
             metrics = read_json(metrics_file)
             test = metrics["test"]
             row.update(finished=True, train_seconds=metrics.get("train_seconds"), mode=metrics.get("mode", "train"),

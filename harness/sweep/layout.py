@@ -4,7 +4,8 @@
 one folder per run ``<task>/<method label>[@axis=value,...]/seed<k>/``, the judged comparisons under
 ``comparisons/``, the shared content cache under ``.cache/`` and the report under ``report/``.
 
-A run folder's state is read from its files: ``metrics.json`` (done), a held ``.lock`` (running,
+A run folder's state is read from its files: ``metrics.json`` (done, when it parses and names the method,
+task and seed of the folder's ``config.json``; an unreadable one counts as unfinished), a held ``.lock`` (running,
 possibly in another process), ``error.json`` (failed, with the traceback), ``checkpoint.pt`` (partial:
 resumes from its last completed iteration) or nothing (pending). Two sweep processes pointed at the
 same store never run one run twice: each run is guarded by an exclusive, non-blocking ``flock``.
@@ -14,8 +15,11 @@ Nothing here imports torch: the report reads the store through this module.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
+import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -95,8 +99,57 @@ def lock_is_held(folder: Path) -> bool:
         return False
 
 
+def result_problem(folder: Path) -> str | None:
+    """Why the run's ``metrics.json`` cannot be trusted as its result (None: it can, or there is none yet)."""
+    path = folder / METRICS
+    if not path.exists():
+        return None
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        return f"unreadable ({type(error).__name__}: {error})"
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("test"), dict):
+        return "no 'test' block"
+    try:
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))["config"]
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        return f"its {CONFIG} is unreadable ({type(error).__name__}: {error})"
+    expected = {"method": config.get("method", {}).get("name"), "task": config.get("task", {}).get("name"),
+                "seed": config.get("seed")}
+    differs = [f"{key} {metrics.get(key)!r} (config: {value!r})" for key, value in expected.items()
+               if key in metrics and metrics[key] != value]
+    return f"does not match {CONFIG}: " + ", ".join(differs) if differs else None
+
+
+_warned: set[str] = set()
+
+
+def is_finished(folder: Path) -> bool:
+    """The run has a trustworthy result; an untrustworthy ``metrics.json`` is named in one warning."""
+    if not (folder / METRICS).exists():
+        return False
+    problem = result_problem(folder)
+    if problem is not None and str(folder) not in _warned:
+        _warned.add(str(folder))
+        warnings.warn(f"{folder / METRICS}: {problem}; the run counts as unfinished (a sweep re-runs it)",
+                      RuntimeWarning, stacklevel=2)
+    return problem is None
+
+
+def set_aside_result(folder: Path) -> Path | None:
+    """Move an untrustworthy ``metrics.json`` out of the way (kept for inspection) before the run is redone."""
+    path = folder / METRICS
+    if not path.exists() or result_problem(folder) is None:
+        return None
+    aside = folder / f"{METRICS}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}"
+    os.replace(path, aside)
+    return aside
+
+
 def run_state(folder: Path) -> str:
-    if (folder / METRICS).exists():
+    if is_finished(folder):
         return DONE
     if lock_is_held(folder):
         return RUNNING

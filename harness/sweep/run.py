@@ -57,8 +57,10 @@ from harness.sweep.layout import (
     SELECTIONS,
     TASK_DATA,
     TEST_SELECTIONS,
+    is_finished,
     predictions_file,
     run_lock,
+    set_aside_result,
 )
 from harness.tasks.registry import get_task
 
@@ -242,13 +244,14 @@ def execute_in_store(config: RunConfig, threads: int | None = None, progress: bo
         torch.set_num_threads(threads)
     folder = Path(config.out)
     started = time.perf_counter()
-    if (folder / METRICS).exists():
+    if is_finished(folder):
         return {"status": "skipped", "out": str(folder), "seconds": 0.0}
     with run_lock(folder) as held:
         if not held:
             return {"status": "busy", "out": str(folder), "seconds": 0.0}
-        if (folder / METRICS).exists():  # finished by another process between the check and the lock
+        if is_finished(folder):  # finished by another process between the check and the lock
             return {"status": "skipped", "out": str(folder), "seconds": 0.0}
+        set_aside_result(folder)  # an unreadable or mismatched metrics.json: kept beside, the run redone
         (folder / ERROR).unlink(missing_ok=True)
         try:
             metrics = execute_run(config, progress=progress)
