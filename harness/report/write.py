@@ -10,6 +10,10 @@ diagnostics (``selection_vs_step_*``, ``bandit_signal``) and the testbed's calib
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from harness.common.files import write_json_atomic, write_text_atomic
@@ -32,6 +36,7 @@ from harness.report.stats import laser_vs_baselines, per_example_tests, wilcoxon
 from harness.report.tables import Table, to_csv, to_latex, to_markdown
 
 INCOMPLETE = "INCOMPLETE.md"  # written (and named in README.md) while some of the store's runs are unfinished
+REPORT_MARKER = ".harness-report"  # a folder holding it holds only a report, so a new report may replace it whole
 
 
 def write_table(table: Table, out: Path) -> list[Path]:
@@ -44,7 +49,52 @@ def write_table(table: Table, out: Path) -> list[Path]:
 
 
 def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> list[Path]:
-    root, out = Path(root), Path(out)
+    """Write the report of run store ``root`` to ``out``, all or nothing: it is built in a temporary folder
+    beside ``out`` (figures included) and then published (``publish``), one writer at a time."""
+    root, out = Path(root), Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # a second report of the same folder waits for the first
+        staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.writing-"))
+        try:
+            os.chmod(staging, 0o777 & ~_umask())
+            written = _write_report(root, staging, with_paper)
+            (staging / REPORT_MARKER).write_text(f"written by harness from {root}\n")
+            publish(staging, out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return [out / path.relative_to(staging) for path in written]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Put a finished report in place. A folder that only ever held harness reports (or none) is swapped
+    whole: renamed aside, the new one renamed in, the old one removed. A folder that holds other files too
+    gets the report's files moved in one by one (each replace is atomic), never deleted."""
+    if out.exists() and not (out / REPORT_MARKER).exists():
+        complete = not (staging / INCOMPLETE).exists()
+        for path in sorted(staging.rglob("*")):
+            if path.is_file() and path.name != REPORT_MARKER:  # the folder is not the report's alone
+                target = out / path.relative_to(staging)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+        if complete:
+            (out / INCOMPLETE).unlink(missing_ok=True)
+        return
+    previous = out.with_name(f".{out.name}.previous-{os.getpid()}") if out.exists() else None
+    if previous is not None:
+        os.replace(out, previous)
+    os.replace(staging, out)
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
+
+
+def _write_report(root: Path, out: Path, with_paper: bool) -> list[Path]:
     frame = load_runs(root)
     written: list[Path] = []
     tables = build_tables(frame)
@@ -106,16 +156,13 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
     written += winrate_figure(lc, out)
     finished, total = int(frame["finished"].sum()), len(frame)
     summary = [f"# Report for {root}", "", f"{finished} of {total} runs finished.", ""]
-    marker = out / INCOMPLETE
     if finished < total:
         unfinished = sorted(frame.loc[~frame["finished"], "run_id"])
-        write_text_atomic(marker, f"# This report is incomplete\n\n{total - finished} of {total} runs of {root} had not "
+        write_text_atomic(out / INCOMPLETE, f"# This report is incomplete\n\n{total - finished} of {total} runs of {root} had not "
                                   "finished when it was written (failed, or still running elsewhere); rerun "
                                   "`python -m harness report` once they have:\n\n" + "".join(f"- {r}\n" for r in unfinished))
-        written.append(marker)
+        written.append(out / INCOMPLETE)
         summary[2] += f" **Incomplete**: see {INCOMPLETE}."
-    else:
-        marker.unlink(missing_ok=True)
     if calibration:
         summary += [calibration_markdown(calibration), ""]
     for table in tables:
