@@ -243,3 +243,23 @@ def test_an_untrustworthy_result_counts_as_unfinished_and_is_redone(tmp_path, ti
     kept = list(folder.glob("metrics.json.unreadable-*"))
     assert len(kept) == 1 and kept[0].read_text() != good
     assert run_state(folder) == DONE
+
+
+def test_sweeps_on_one_store_merge_their_runs_and_a_conflicting_one_is_refused(tmp_path, tiny_models, data_dir):
+    """A second sweep with other methods on the same --out keeps the first one's runs listed; one that would
+    redo an existing run with other settings is refused in one line before any work."""
+    first = _sweep_file(tmp_path, tiny_models, data_dir, seeds=[0], methods=[{"name": "random_rm"}])
+    out = tmp_path / "out"
+    assert main(["sweep", str(first), "--out", str(out), "--no-report"]) == 0
+    second = _sweep_file(tmp_path, tiny_models, data_dir, seeds=[0], methods=[{"name": "sequential_rm"}])
+    assert main(["sweep", str(second), "--out", str(out), "--no-report"]) == 0
+    manifest = json.loads((out / "tiny" / "sweep.json").read_text())
+    assert sorted(r["method"] for r in manifest["runs"]) == ["random_rm", "sequential_rm"]
+    assert len(manifest["previous_sweeps"]) == 1
+    assert main(["sweep", str(second), "--out", str(out), "--no-report"]) == 0  # a plain resume is no conflict
+    manifest = json.loads((out / "tiny" / "sweep.json").read_text())
+
+    changed = _sweep_file(tmp_path, tiny_models, data_dir, seeds=[0], methods=[{"name": "random_rm"}])
+    with pytest.raises(ConfigError, match=r"random_rm/seed0 already exists with other settings \(train.learning_rate: 0.001 -> 0.5\)"):
+        run_sweep(str(changed), ["base.train.learning_rate=0.5"], str(out), build_executor("local"))
+    assert json.loads((out / "tiny" / "sweep.json").read_text()) == manifest  # nothing written

@@ -8,6 +8,7 @@ the command line (``harness.cli``) after the sweep: the sweep stage never import
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from harness.common.files import write_json_atomic
+from harness.common.files import read_json, write_json_atomic
 from harness.config.errors import ConfigError
 from harness.config.parse import to_dict
 from harness.config.registry import Registry
@@ -24,7 +25,7 @@ from harness.config.schema import SweepConfig
 from harness.sweep.comparisons import run_comparisons
 from harness.sweep.executors.base import Executor
 from harness.sweep.expand import RunSpec, expand, load_sweep, sweep_root
-from harness.sweep.layout import DONE, ERROR, MANIFEST, run_state
+from harness.sweep.layout import CONFIG, DONE, ERROR, MANIFEST, run_state
 
 # Work a sweep needs done once before its runs. An entry is a class with a ``description``, a dataclass
 # ``Config`` (the hook's settings under ``setup.<name>``) and ``run(config)``.
@@ -57,12 +58,57 @@ def setup_hooks(setup: dict[str, Any], source: str) -> list[tuple[type, Any]]:
     return hooks
 
 
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            flat.update(_flat(value, f"{prefix}{key}."))
+        return flat
+    return {prefix.rstrip("."): data}
+
+
+def check_store(specs: list[RunSpec]) -> None:
+    """Refuse, in one line, a run whose folder already holds a run with other settings (a second sweep with
+    other overrides on the same ``--out``): its results would be silently mixed with, or counted as, the new ones."""
+    for spec in specs:
+        stored_file = spec.folder / CONFIG
+        if not stored_file.exists():
+            continue
+        try:
+            stored = read_json(stored_file)["config"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # unreadable: the run is redone (harness.sweep.layout.result_problem)
+        old, new = _flat(stored), _flat(json.loads(json.dumps(to_dict(spec.config), default=str)))  # as stored
+        differs = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
+        if differs:
+            shown = ", ".join(f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in differs[:3])
+            more = f" (and {len(differs) - 3} more)" if len(differs) > 3 else ""
+            raise ConfigError(f"{stored_file}: run {spec.run_id} already exists with other settings ({shown}{more}); "
+                              "give this sweep another --out or name, or delete that run folder")
+
+
 def write_manifest(root: Path, sweep: SweepConfig, specs: list[RunSpec], source: str) -> None:
-    write_json_atomic(root / MANIFEST, {
+    """Write ``sweep.json``, merged with the one already there: the runs of earlier sweeps on this store stay
+    listed (a run of this sweep replaces its own entry), so status and report keep seeing them."""
+    path = root / MANIFEST
+    runs: dict[str, dict[str, Any]] = {}
+    previous_sweeps: list[dict[str, Any]] = []
+    if path.exists():
+        try:
+            previous = read_json(path)
+            runs = {run["run_id"]: run for run in previous["runs"]}
+            previous_sweeps = previous.get("previous_sweeps", []) + [
+                {key: previous.get(key) for key in ("name", "source", "created")}]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ConfigError(f"{path}: unreadable run-store manifest ({type(error).__name__}: {error}); "
+                              "repair or remove it (the run folders are untouched)") from None
+    for s in specs:
+        runs[s.run_id] = {"run_id": s.run_id, "task": s.task, "method": s.method_label, "method_name": s.config.method.name,
+                          "seed": s.seed, "axes": s.axes, "out": str(s.folder)}
+    write_json_atomic(path, {
         "name": sweep.name, "source": source, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "sweep": to_dict(sweep),
-        "runs": [{"run_id": s.run_id, "task": s.task, "method": s.method_label, "method_name": s.config.method.name,
-                  "seed": s.seed, "axes": s.axes, "out": str(s.folder)} for s in specs],
+        "sweep": to_dict(sweep), "previous_sweeps": previous_sweeps[-20:],
+        "runs": list(runs.values()),
     })
 
 
@@ -71,6 +117,7 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
     started = time.perf_counter()
     hooks = setup_hooks(sweep.setup, path)
     specs = expand(sweep, out, source=path)  # every run config checked before the (slow) setup work
+    check_store(specs)
     for hook, config in hooks:
         hook().run(config)
     root = sweep_root(sweep, out)
