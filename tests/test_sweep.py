@@ -263,3 +263,20 @@ def test_sweeps_on_one_store_merge_their_runs_and_a_conflicting_one_is_refused(t
     with pytest.raises(ConfigError, match=r"random_rm/seed0 already exists with other settings \(train.learning_rate: 0.001 -> 0.5\)"):
         run_sweep(str(changed), ["base.train.learning_rate=0.5"], str(out), build_executor("local"))
     assert json.loads((out / "tiny" / "sweep.json").read_text()) == manifest  # nothing written
+
+
+def test_an_unreadable_checkpoint_is_set_aside_and_the_run_restarts_cleanly(tmp_path, tiny_models, data_dir):
+    from harness.loop.run_config import build_run_config
+
+    data = tiny_run_config(tiny_models, data_dir, tmp_path, method={"name": "laser", "args": {"bandit": "exp3"}})
+    data["train"].update(iterations=2, max_steps_per_iteration=2)
+    data["out"] = str(tmp_path / "straight")
+    execute_in_store(build_run_config(data), threads=1)
+    data["out"] = str(tmp_path / "damaged")
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / "checkpoint.pt").write_bytes(b"PK\x03\x04 truncated by a full disk")
+    with pytest.warns(RuntimeWarning, match="unreadable checkpoint"):
+        assert execute_in_store(build_run_config(data), threads=1)["status"] == "done"
+    assert len(list((tmp_path / "damaged").glob("checkpoint.pt.unreadable-*"))) == 1
+    assert "resuming after iteration" not in (tmp_path / "damaged" / "run.log").read_text()
+    assert _comparable(tmp_path / "damaged") == _comparable(tmp_path / "straight")

@@ -113,3 +113,20 @@ def test_quickstart_smoke_sweep_records_regret_and_writes_the_report(default_wor
     assert expert["selection"]["regret"] == pytest.approx(2 * (auc[best] - auc["rm_facts"]))
     table = (root / "report" / "table1.md").read_text()
     assert "SFT" in table and "LASeR (Ours)" in table and "RM: rm_facts" not in table
+
+
+def test_a_damaged_cached_world_is_named_moved_aside_and_rebuilt(tmp_path, monkeypatch):
+    from harness.world import build
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path))
+    config = _small_config()
+    folder = ensure_world(config, verbose=False)
+    weights = folder / "rm_a" / "model.safetensors"
+    original = weights.read_bytes()
+    weights.write_bytes(original[:100])  # a copy cut short
+    build._VERIFIED.clear()
+    assert "rm_a" in build.world_problem(folder, config)
+    with pytest.warns(RuntimeWarning, match="is damaged .*rm_a.*moved aside"):
+        assert ensure_world(config, verbose=False) == folder
+    assert build.world_problem(folder, config) is None and weights.read_bytes() == original  # deterministic rebuild
+    assert len(list(tmp_path.glob("world/*.corrupt-*"))) == 1

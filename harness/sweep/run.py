@@ -20,10 +20,13 @@ Files in ``config.out`` (each written atomically):
 from __future__ import annotations
 
 import logging
+import os
+import pickle
 import platform
 import subprocess
 import time
 import traceback
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -138,6 +141,21 @@ def metrics_test_block(test: dict[str, Any], config: RunConfig, trained: bool) -
     return summary
 
 
+def read_checkpoint(path: Path) -> dict[str, Any] | None:
+    """A run's checkpoint, or None when the file cannot be read (truncated, not a torch file): it is then moved
+    aside (``checkpoint.pt.unreadable-<time>``) with one warning and the run restarts from its first iteration,
+    which gives the same result (every step's randomness comes from seeds, not from the process)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, ValueError) as error:
+        aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, aside)
+        warnings.warn(f"{path}: unreadable checkpoint ({type(error).__name__}: {str(error)[:120]}); moved aside to "
+                      f"{aside.name}, the run restarts from iteration 1", RuntimeWarning, stacklevel=2)
+        log.warning("unreadable checkpoint %s moved aside to %s; restarting", path, aside.name)
+        return None
+
+
 def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
     """Run one configuration end to end and return its metrics (also written to ``metrics.json``)."""
     out = Path(config.out)
@@ -176,8 +194,9 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     loop = loop_class(config, policy, task, splits, pool, method, progress=report, cache=cache)
     checkpoint = out / CHECKPOINT
     first = 1
-    if checkpoint.exists():
-        first = loop.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)) + 1
+    state = read_checkpoint(checkpoint) if checkpoint.exists() else None
+    if state is not None:
+        first = loop.load_state_dict(state) + 1
         report(f"resuming after iteration {first - 1} from {checkpoint}")
     iterations = config.train.iterations if method.trains else 0
     for iteration in range(first, iterations + 1):

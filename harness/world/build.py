@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import shutil
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from transformers import LlamaForCausalLM
 
 from harness.config.schema import PolicyConfig
@@ -106,17 +108,59 @@ def policy_accuracy(model_folder: Path, config: WorldConfig) -> dict[str, float]
     return out
 
 
+_VERIFIED: set[Path] = set()  # built worlds this process has checked
+
+
+def world_problem(target: Path, config: WorldConfig) -> str | None:
+    """What is wrong with a cached world (None: nothing): its report, and every model's config and weights
+    (the safetensors header and tensor index are read, not the tensors)."""
+    try:
+        json.loads((target / "report.json").read_text())
+    except (OSError, ValueError) as error:
+        return f"report.json: {error}"
+    for name in config.models:
+        folder = target / name
+        for required in ("config.json", "model.safetensors", "tokenizer.json"):
+            if not (folder / required).is_file():
+                return f"{name}/{required} missing"
+        try:
+            json.loads((folder / "config.json").read_text())
+            with safe_open(str(folder / "model.safetensors"), framework="pt") as weights:
+                if not list(weights.keys()):
+                    return f"{name}/model.safetensors holds no tensors"
+        except Exception as error:  # safetensors raises its own error types for a damaged file
+            return f"{name}: {type(error).__name__}: {str(error)[:120]}"
+    return None
+
+
+def _usable(target: Path, config: WorldConfig) -> bool:
+    if target in _VERIFIED:
+        return True
+    if world_problem(target, config) is None:
+        _VERIFIED.add(target)
+        return True
+    return False
+
+
 def ensure_world(config: WorldConfig | None = None, verbose: bool = True, **overrides: Any) -> Path:
     """The world's folder, built first if the cache does not hold it yet."""
     config = config or WorldConfig(**overrides)
     target = world_dir(config)
-    if (target / "report.json").exists():
+    if (target / "report.json").exists() and _usable(target, config):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{target.name}.lock", "a+") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # one builder; the others wait and then reuse its work
         if (target / "report.json").exists():
-            return target
+            _VERIFIED.discard(target)
+            problem = world_problem(target, config)
+            if problem is None:
+                _VERIFIED.add(target)
+                return target
+            aside = target.with_name(f"{target.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(target, aside)
+            warnings.warn(f"cached synthetic world {target} is damaged ({problem}); moved aside to {aside.name} "
+                          "and rebuilt", RuntimeWarning, stacklevel=2)
         log = print if verbose else (lambda message: None)
         started = time.perf_counter()
         log(f"building the synthetic world in {target} (once; cached afterwards)")
