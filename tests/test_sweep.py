@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -280,3 +281,22 @@ def test_an_unreadable_checkpoint_is_set_aside_and_the_run_restarts_cleanly(tmp_
     assert len(list((tmp_path / "damaged").glob("checkpoint.pt.unreadable-*"))) == 1
     assert "resuming after iteration" not in (tmp_path / "damaged" / "run.log").read_text()
     assert _comparable(tmp_path / "damaged") == _comparable(tmp_path / "straight")
+
+
+def test_two_sweeps_started_together_on_one_store_run_each_run_once_and_end_with_one_complete_report(
+        tmp_path, tiny_models, data_dir):
+    path = _sweep_file(tmp_path, tiny_models, data_dir, seeds=[0, 1], methods=[{"name": "random_rm"}, {"name": "sequential_rm"}])
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "harness", "sweep", str(path), "--out", str(out)]
+    root = Path(__file__).resolve().parents[1]
+    sweeps = [subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [s.communicate(timeout=600)[0] for s in sweeps]
+    codes = sorted(s.returncode for s in sweeps)
+    assert codes[0] == 0, outputs  # at least one sweep saw every run finished
+    store = out / "tiny"
+    runs = json.loads((store / "sweep.json").read_text())["runs"]
+    assert len(runs) == 4 and all(run_state(Path(r["out"])) == DONE for r in runs)
+    executed = sum(len(re.findall(r"(?m)^\s*done\s", output.replace("\r", "\n"))) for output in outputs)
+    assert executed == 4, outputs  # each run trained by exactly one of the two sweeps
+    assert not (store / "report" / "INCOMPLETE.md").exists()
+    assert "4 of 4 runs finished." in (store / "report" / "README.md").read_text()

@@ -127,6 +127,7 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
     print(f"sweep {sweep.name}: {len(specs)} runs, {counts['done']} already finished, {len(todo)} to run "
           f"({executor.name}, {executor.workers} worker(s)) -> {root}", flush=True)
     failures: list[tuple[str, str]] = []
+    elsewhere: list[Path] = []
     with tqdm(total=len(specs), initial=counts["done"], desc=sweep.name, unit="run", file=sys.stdout, dynamic_ncols=True) as bar:
         for result in executor.run([s.config for s in todo]):
             status = result["status"]
@@ -137,10 +138,14 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
                 failures.append((result["out"], result.get("error", "")))
             else:
                 counts["busy"] += 1
+                elsewhere.append(Path(result["out"]))
             bar.write(finished_line(result, root))
             bar.update(1)
             if counts["failed"] or counts["busy"]:
                 bar.set_postfix(failed=counts["failed"], running_elsewhere=counts["busy"])
+    finished_meanwhile = sum(run_state(folder) == DONE for folder in elsewhere)  # the other process may be done now
+    counts["done"] += finished_meanwhile
+    counts["busy"] -= finished_meanwhile
     elapsed = time.perf_counter() - started
     print(f"sweep {sweep.name} finished in {elapsed:.1f}s: {counts['done']} done, {counts['failed']} failed, "
           f"{counts['busy']} running elsewhere", flush=True)
