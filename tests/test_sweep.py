@@ -224,7 +224,6 @@ def test_an_untrustworthy_result_counts_as_unfinished_and_is_redone(tmp_path, ti
     execution keeps it aside and redoes the run."""
     from harness.loop.run_config import build_run_config
     from harness.report.runs import load_runs
-    from harness.sweep import layout
 
     config = build_run_config(tiny_run_config(tiny_models, data_dir, tmp_path))
     folder = Path(config.out)
@@ -234,7 +233,6 @@ def test_an_untrustworthy_result_counts_as_unfinished_and_is_redone(tmp_path, ti
         (folder / "metrics.json").write_text(good[: len(good) // 2])
     else:
         (folder / "metrics.json").write_text(good.replace('"seed": 0', '"seed": 7', 1))
-    layout._warned.clear()
     with pytest.warns(RuntimeWarning, match="counts as unfinished"):
         assert run_state(folder) != DONE
     (tmp_path / "sweep.json").write_text(json.dumps({"runs": [{"run_id": "r", "out": str(folder)}]}))

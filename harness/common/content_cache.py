@@ -58,33 +58,23 @@ class ContentCache:
         self._guarded(self._initialise, None)
 
     # ----- opening and repairing -------------------------------------------------------------------
-    def _initialise(self) -> None:
-        """WAL mode and the table, once per file, one process at a time; a file that is not a database is
-        moved aside and replaced by an empty one."""
+    def _initialise(self, damage: sqlite3.DatabaseError | None = None) -> None:
+        """Under the file lock, one process at a time: WAL mode and the table. A file that is not a readable
+        database (after ``damage`` was seen in use: one that fails ``PRAGMA quick_check``, as another process
+        may have replaced it already) is moved aside and replaced by an empty one."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.path) + ".lock", timeout=self.max_wait):
-            try:
-                self._setup(self._connection())
-            except sqlite3.DatabaseError as error:
-                if isinstance(error, sqlite3.OperationalError):
-                    raise
-                self._move_aside(error)
-                self._setup(self._connection())
-
-    def _repair(self, error: sqlite3.DatabaseError) -> None:
-        """After a read or write found the file damaged: check it (another process may have replaced it
-        already) and move it aside if it is still damaged."""
         with FileLock(str(self.path) + ".lock", timeout=self.max_wait):
             self._close()
             try:
-                healthy = self._connection().execute("PRAGMA quick_check").fetchone()[0] == "ok"
+                db = self._connection()
+                if damage is not None and db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                    raise damage
+                self._setup(db)
             except sqlite3.OperationalError:
-                raise
-            except sqlite3.DatabaseError:
-                healthy = False
-            if not healthy:
-                self._move_aside(error)
-            self._setup(self._connection())
+                raise  # contention or an unusable path: _guarded retries or turns the cache off
+            except sqlite3.DatabaseError as error:
+                self._move_aside(damage or error)
+                self._setup(self._connection())
 
     @staticmethod
     def _setup(db: sqlite3.Connection) -> None:
@@ -126,7 +116,7 @@ class ContentCache:
         while True:
             try:
                 if damage is not None:
-                    self._repair(damage)
+                    self._initialise(damage)
                     damage, repaired = None, True
                 return operation()
             except sqlite3.OperationalError as error:
@@ -142,7 +132,7 @@ class ContentCache:
                     return fallback
                 damage = error
                 continue
-            except TimeoutError as error:  # the file lock of _initialise / _repair
+            except TimeoutError as error:  # the file lock of _initialise
                 self._disable(f"could not be locked within {self.max_wait:.0f} s ({error})")
                 return fallback
             except OSError as error:  # e.g. a read-only folder

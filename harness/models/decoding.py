@@ -10,8 +10,8 @@ decoding gives exactly ``generate``'s tokens.
 Two copies a step would otherwise make are avoided: the prompt pass runs the decoder only (its logits are
 never used), and the KV cache and attention mask are written into buffers sized for the whole decode
 instead of being re-concatenated at every token (transformers' ``DynamicLayer`` copies the whole cache per
-step; 18-36% of sampling time here). The model sees the same tensors either way, so the tokens are
-identical (tested).
+step). Measured side by side: SmolLM2-135M, 16 prompts x 4 x 96 tokens, 85 s -> 76-79 s; the world's tiny
+policy, overhead-bound, 3%. The model sees the same tensors either way, so the tokens are identical (tested).
 """
 
 from __future__ import annotations

@@ -51,8 +51,6 @@ def dequantised_folder(location: ModelLocation) -> Path | None:
 def _build(gguf: Path, folder: Path) -> None:
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        tokenizer.save_pretrained(staging)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype="float32")
         quantizer = getattr(model, "hf_quantizer", None)
         if getattr(quantizer, "supported", False) or not all(p.is_floating_point() for p in model.parameters()):
@@ -63,6 +61,7 @@ def _build(gguf: Path, folder: Path) -> None:
             if hasattr(model.config, "quantization_config"):
                 del model.config.quantization_config
             model.save_pretrained(staging)
+            AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(staging)
             (staging / COMPLETE_MARKER).write_text(f"{gguf}\n")
         shutil.rmtree(folder, ignore_errors=True)  # a partial folder from an interrupted build
         os.replace(staging, folder)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from harness.common.files import read_json, read_jsonl
-from harness.sweep.layout import CONFIG, MANIFEST, METRICS, SELECTIONS, is_finished
+from harness.sweep.layout import CONFIG, MANIFEST, SELECTIONS, finished_metrics
 
 PAPER_ROW_NAMES = {
     "base": "SFT",
@@ -67,15 +67,13 @@ def load_runs(root: str | Path) -> pd.DataFrame:
         for key, value in (run.get("axes") or {}).items():
             row[f"axis:{key}"] = value
         config_file = folder / CONFIG
-        finished = is_finished(folder)  # a metrics.json that does not parse or match its config is named, not read
         config = _stored_config(config_file)
         if config is not None:
             row.update(method_name=config["method"]["name"], method_args=config["method"]["args"],
                        best_rm=config.get("best_rm", ""), policy=config["policy"]["model"], loss=config["train"]["loss"],
                        task=row["task"] or config["task"]["name"], seed=row["seed"] if row["seed"] is not None else config["seed"])
-        metrics_file = folder / METRICS
-        if finished:
-            metrics = read_json(metrics_file)
+        metrics = finished_metrics(folder)  # None also for one that does not parse or match its config (warned)
+        if metrics is not None:
             test = metrics["test"]
             row.update(finished=True, train_seconds=metrics.get("train_seconds"), mode=metrics.get("mode", "train"),
                        task_kind=metrics.get("task_kind", "accuracy"), selection_counts=metrics.get("selection_counts", {}))

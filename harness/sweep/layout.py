@@ -99,53 +99,51 @@ def lock_is_held(folder: Path) -> bool:
         return False
 
 
-def result_problem(folder: Path) -> str | None:
-    """Why the run's ``metrics.json`` cannot be trusted as its result (None: it can, or there is none yet)."""
+def _read_result(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(metrics, None) for a trustworthy ``metrics.json``, (None, why not) for one that is not, (None, None)
+    when there is none yet."""
     path = folder / METRICS
     if not path.exists():
-        return None
+        return None, None
     try:
         metrics = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        return f"unreadable ({type(error).__name__}: {error})"
+        return None, f"unreadable ({type(error).__name__}: {error})"
     if not isinstance(metrics, dict) or not isinstance(metrics.get("test"), dict):
-        return "no 'test' block"
+        return None, "no 'test' block"
     try:
         config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))["config"]
     except FileNotFoundError:
-        return None
+        return metrics, None
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-        return f"its {CONFIG} is unreadable ({type(error).__name__}: {error})"
+        return None, f"its {CONFIG} is unreadable ({type(error).__name__}: {error})"
     expected = {"method": config.get("method", {}).get("name"), "task": config.get("task", {}).get("name"),
                 "seed": config.get("seed")}
     differs = [f"{key} {metrics.get(key)!r} (config: {value!r})" for key, value in expected.items()
                if key in metrics and metrics[key] != value]
-    return f"does not match {CONFIG}: " + ", ".join(differs) if differs else None
+    return (None, f"does not match {CONFIG}: " + ", ".join(differs)) if differs else (metrics, None)
 
 
-_warned: set[str] = set()
+def finished_metrics(folder: Path) -> dict[str, Any] | None:
+    """The run's metrics when it has a trustworthy result, else None; an untrustworthy ``metrics.json`` (it
+    does not parse, or names another method, task or seed than its ``config.json``) is named in a warning
+    (once per file: see below)."""
+    metrics, problem = _read_result(folder)
+    if problem is not None:
+        # issued from this one line whoever asks, so Python shows each file's warning once per process
+        warnings.warn(f"{folder / METRICS}: {problem}; the run counts as unfinished (a sweep re-runs it)", RuntimeWarning)
+    return metrics
 
 
 def is_finished(folder: Path) -> bool:
-    """The run has a trustworthy result; an untrustworthy ``metrics.json`` is named in one warning."""
-    if not (folder / METRICS).exists():
-        return False
-    problem = result_problem(folder)
-    if problem is not None and str(folder) not in _warned:
-        _warned.add(str(folder))
-        warnings.warn(f"{folder / METRICS}: {problem}; the run counts as unfinished (a sweep re-runs it)",
-                      RuntimeWarning, stacklevel=2)
-    return problem is None
+    return finished_metrics(folder) is not None
 
 
-def set_aside_result(folder: Path) -> Path | None:
-    """Move an untrustworthy ``metrics.json`` out of the way (kept for inspection) before the run is redone."""
+def set_aside_result(folder: Path) -> None:
+    """Move the ``metrics.json`` of a run found unfinished out of the way (kept for inspection) before it is redone."""
     path = folder / METRICS
-    if not path.exists() or result_problem(folder) is None:
-        return None
-    aside = folder / f"{METRICS}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}"
-    os.replace(path, aside)
-    return aside
+    if path.exists():
+        os.replace(path, folder / f"{METRICS}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def run_state(folder: Path) -> str:

@@ -270,7 +270,7 @@ def execute_in_store(config: RunConfig, threads: int | None = None, progress: bo
             return {"status": "busy", "out": str(folder), "seconds": 0.0}
         if is_finished(folder):  # finished by another process between the check and the lock
             return {"status": "skipped", "out": str(folder), "seconds": 0.0}
-        set_aside_result(folder)  # an unreadable or mismatched metrics.json: kept beside, the run redone
+        set_aside_result(folder)  # not finished, so any metrics.json is untrustworthy: kept beside, the run redone
         (folder / ERROR).unlink(missing_ok=True)
         try:
             metrics = execute_run(config, progress=progress)

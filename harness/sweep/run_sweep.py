@@ -77,7 +77,7 @@ def check_store(specs: list[RunSpec]) -> None:
         try:
             stored = read_json(stored_file)["config"]
         except (OSError, ValueError, KeyError, TypeError):
-            continue  # unreadable: the run is redone (harness.sweep.layout.result_problem)
+            continue  # unreadable: the run counts as unfinished and is redone (harness.sweep.layout)
         old, new = _flat(stored), _flat(json.loads(json.dumps(to_dict(spec.config), default=str)))  # as stored
         differs = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
         if differs:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.common.files import read_json, read_jsonl
 from harness.config.errors import ConfigError
-from harness.sweep.layout import DONE, FAILED, ITERATIONS, MANIFEST, METRICS, read_error, run_state
+from harness.sweep.layout import DONE, FAILED, ITERATIONS, MANIFEST, finished_metrics, read_error, run_state
 
 
 def sweep_status(root: str | Path) -> int:
@@ -21,7 +21,7 @@ def sweep_status(root: str | Path) -> int:
         state = run_state(folder)
         detail = ""
         if state == DONE:
-            test = read_json(folder / METRICS)["test"]
+            test = finished_metrics(folder)["test"]
             detail = ", ".join(f"{k}={test[k]:.4f}" for k in ("accuracy", "score", "mean_output_chars") if k in test)
         elif state == FAILED:
             detail = read_error(folder)[:80]

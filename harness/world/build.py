@@ -133,26 +133,16 @@ def world_problem(target: Path, config: WorldConfig) -> str | None:
     return None
 
 
-def _usable(target: Path, config: WorldConfig) -> bool:
-    if target in _VERIFIED:
-        return True
-    if world_problem(target, config) is None:
-        _VERIFIED.add(target)
-        return True
-    return False
-
-
 def ensure_world(config: WorldConfig | None = None, verbose: bool = True, **overrides: Any) -> Path:
     """The world's folder, built first if the cache does not hold it yet."""
     config = config or WorldConfig(**overrides)
     target = world_dir(config)
-    if (target / "report.json").exists() and _usable(target, config):
+    if target in _VERIFIED:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{target.name}.lock", "a+") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # one builder; the others wait and then reuse its work
-        if (target / "report.json").exists():
-            _VERIFIED.discard(target)
+        if (target / "report.json").exists():  # built (by us earlier, or by the process we waited for)
             problem = world_problem(target, config)
             if problem is None:
                 _VERIFIED.add(target)
@@ -188,6 +178,7 @@ def ensure_world(config: WorldConfig | None = None, verbose: bool = True, **over
         (building / "report.json").write_text(json.dumps(report, indent=2))
         shutil.rmtree(target, ignore_errors=True)
         os.replace(building, target)
+        _VERIFIED.add(target)
         log(format_report(report))
     return target
 
