@@ -19,9 +19,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
+from typing import NoReturn
 
-from harness.config.errors import ConfigError
+from harness.config.errors import ConfigError, unknown_name_message
 
 # command -> "module:function(args) -> exit code", imported on use
 COMMANDS = {
@@ -37,8 +39,30 @@ COMMANDS = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad command line gets the harness's one line ``error: <argument>: <problem>`` (exit 2)
+    with a pointer to ``--help`` instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        message = re.sub(r"^argument ([^:]+): ", r"\1: ", message)
+        choice = re.match(r"(\S+): invalid choice: '([^']*)'", message)
+        if choice and choice.group(1) == "command":
+            message = f"command: {unknown_name_message('command', choice.group(2), COMMANDS)}"
+        fail(f"{message} (see {self.prog} --help)")
+
+
+def print_error(message: str) -> int:
+    """Print ``error: <message>`` on one line; returns the exit status of an expected failure, 2."""
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    return 2
+
+
+def fail(message: str) -> NoReturn:
+    raise SystemExit(print_error(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__.split("\n")[0], allow_abbrev=False)
+    parser = OneLineParser(prog="python -m harness", description=__doc__.split("\n")[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
     sweep = sub.add_parser("sweep", help="run every (task, method, seed, ...) of a sweep YAML, then write its report",
                            allow_abbrev=False)
@@ -97,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     overrides = [item for item in extra if "=" in item and not item.startswith("-")]
     if len(overrides) != len(extra) or (overrides and not hasattr(args, "overrides")):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        parser.error(f"unrecognized arguments: {' '.join(extra)} (overrides are key=value)")
     if overrides:
         args.overrides = list(args.overrides) + overrides  # key=value given after an option
     if getattr(args, "verbose", False):
@@ -105,6 +129,5 @@ def main(argv: list[str] | None = None) -> int:
     module, _, function = COMMANDS[args.command].partition(":")
     try:
         return getattr(importlib.import_module(module), function)(args)
-    except ConfigError as error:
-        print(f"config error: {error}", file=sys.stderr)
-        return 2
+    except ConfigError as error:  # an expected failure: bad config, data, argument or store; nothing was written
+        return print_error(str(error))

@@ -9,7 +9,7 @@ import dataclasses
 from pathlib import Path
 
 from harness.catalog import REGISTRIES
-from harness.common.files import write_json_atomic
+from harness.common.files import unwritable_folder, write_json_atomic
 from harness.config.errors import ConfigError
 from harness.config.parse import read_yaml
 from harness.config.schema import ProfileConfig, RunConfig
@@ -33,15 +33,21 @@ EXECUTOR_FLAGS = {"workers": "workers", "ray_address": "address", "cpus_per_run"
 
 def executor_from_args(args: argparse.Namespace) -> Executor:
     """The ``--executor`` with its settings from the flags given; a flag of another executor is an error."""
-    EXECUTORS.check(args.executor)
+    try:
+        EXECUTORS.check(args.executor)
+    except ConfigError as error:
+        raise ConfigError(f"--executor: {error}") from None
     accepted = {f.name for f in dataclasses.fields(EXECUTORS.config_class(args.executor))}
     options = {}
     for flag, key in EXECUTOR_FLAGS.items():
         value = getattr(args, flag)
         if value is None:
             continue
+        option = f"--{flag.replace('_', '-')}"
         if key not in accepted:
-            raise ConfigError(f"--{flag.replace('_', '-')} does not apply to --executor {args.executor}")
+            raise ConfigError(f"{option}: does not apply to --executor {args.executor}")
+        if isinstance(value, (int, float)) and (value < 0 or (value == 0 and flag in ("workers", "cpus_per_run"))):
+            raise ConfigError(f"{option}: expected a positive number, got {value}")
         options[key] = value
     return build_executor(args.executor, **options)
 
@@ -97,8 +103,15 @@ def profile_configs(path: str, overrides: list[str]) -> list[tuple[str, RunConfi
 
 def profile(args: argparse.Namespace) -> int:
     """``python -m harness profile CONFIG.yaml``: each RM's competence on the policy's own samples, per category."""
+    for flag, value, least in (("--max-prompts", args.max_prompts, 1), ("--num-samples", args.num_samples, 2)):
+        if value is not None and value < least:
+            raise ConfigError(f"{flag}: expected an integer >= {least}, got {value}")
+    problem = unwritable_folder(args.out)
+    if problem:
+        raise ConfigError(f"--out: {problem}")
+    configs = profile_configs(args.config, args.overrides)  # every config checked before the first measurement
     quiet_libraries()
-    for label, config in profile_configs(args.config, args.overrides):
+    for label, config in configs:
         settings = dataclasses.replace(config.profile, **{k: v for k, v in (("max_prompts", args.max_prompts),
                                                                             ("num_samples", args.num_samples)) if v})
         config = dataclasses.replace(config, profile=settings)

@@ -87,13 +87,18 @@ def test_every_shipped_sweep_parses(path):
 
 
 def test_sweep_skips_finished_runs_isolates_failures_and_reports(tmp_path, tiny_models, data_dir, capsys):
+    broken = tmp_path / "broken-model"  # exists, so it passes validation, but holds no model: the run fails
+    broken.mkdir()
     path = _sweep_file(tmp_path, tiny_models, data_dir, seeds=[0],
-                       methods=[{"name": "laser"}, {"name": "random_rm", "overrides": {"policy.model": str(tmp_path / "missing-model")}}])
+                       methods=[{"name": "laser"}, {"name": "random_rm", "overrides": {"policy.model": str(broken)}}])
     out = tmp_path / "results"
     assert main(["sweep", str(path), "--out", str(out)]) == 1  # one failed run: non-zero exit
     root = out / "tiny"
     error = json.loads((root / "gsm8k/random_rm/seed0/error.json").read_text())
-    assert "missing-model" in error["traceback"]
+    assert error["traceback"].startswith("Traceback") and error["error"]
+    summary = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  FAILED")]
+    assert summary == [f"  FAILED {root / 'gsm8k/random_rm/seed0'}: {error['error'].splitlines()[0]} "
+                       f"(traceback in {root / 'gsm8k/random_rm/seed0'}/error.json)"]
     assert (root / "gsm8k/laser/seed0/metrics.json").exists()
     assert (root / "report" / "table1.md").exists()
     first = (root / "gsm8k/laser/seed0/metrics.json").stat().st_mtime_ns

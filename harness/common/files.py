@@ -56,3 +56,23 @@ def read_jsonl(path: str | Path) -> list[Any]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def unwritable_folder(path: str | Path) -> str | None:
+    """Why ``path`` cannot be (made into) a folder this process writes in, or None when it can: checked
+    on the path or its nearest existing parent, without creating anything."""
+    path = Path(os.path.expandvars(str(path))).expanduser().absolute()
+    existing = path
+    while not existing.exists():
+        if existing.is_symlink():
+            return f"{existing} is a broken symbolic link"
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, expected a folder" if existing == path else f"{existing} is a file, not a folder"
+    try:  # a probe, not os.access: root passes access checks on read-only mounts and modes
+        handle, probe = tempfile.mkstemp(prefix=".harness-write-probe-", dir=existing)
+    except OSError as error:
+        return f"cannot write in {existing} ({error.strerror})"
+    os.close(handle)
+    os.unlink(probe)
+    return None

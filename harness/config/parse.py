@@ -102,6 +102,8 @@ def from_dict(cls: type, data: dict[str, Any] | None, prefix: str = "", also_acc
 
     A field marked ``rest`` receives every key that is not a field (checked later against the Config of
     the kind named beside it); ``also_accepted`` names keys accepted elsewhere, for the suggestions."""
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{prefix or cls.__name__}: expected a mapping of settings, got {type(data).__name__} {data!r}")
     data = dict(data or {})
     hints = get_type_hints(cls)
     rest = rest_field(cls)
@@ -183,24 +185,44 @@ def parse_value(text: str) -> Any:
     return yaml.safe_load(text) if text != "" else ""
 
 
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error in one line: where (line:column) and what."""
+    mark = getattr(error, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    what = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context = getattr(error, "context", None)
+    return f"{where}{what}" + (f" ({context})" if context else "")
+
+
 def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
     pairs = []
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"override {item!r}: expected key=value, e.g. train.iterations=2")
-        pairs.append((key.strip(), parse_value(value)))
+        try:
+            pairs.append((key.strip(), parse_value(value)))
+        except yaml.YAMLError as error:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML ({_yaml_problem(error)}); "
+                              "quote it, e.g. 'seeds=[0, 1]'") from None
     return pairs
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: expected a YAML config file, found a folder")
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[:error.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: expected UTF-8 text, found byte 0x{error.object[error.start]:02x}") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: invalid YAML: {error}") from None
+        raise ConfigError(f"{path}: invalid YAML at {_yaml_problem(error)}") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error.strerror})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data

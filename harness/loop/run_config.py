@@ -12,9 +12,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from harness.common.content_cache import cache_home
+from harness.common.files import unwritable_folder
 from harness.config.errors import ConfigError, UnknownNameError, unknown_name_message
 from harness.config.parse import parse_overrides, parse_with_overrides, read_yaml
 from harness.config.schema import RunConfig, TaskConfig
+from harness.models.specs import model_spec_problem
 from harness.rewards.registry import RM_KINDS
 from harness.selection.registry import METHODS, build_method
 from harness.tasks.registry import TASKS, get_task
@@ -39,6 +42,8 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
 
     if not config.policy.model:
         fail("policy.model: give a hub name, a local folder or a .gguf file")
+    if config.seed < 0:
+        fail(f"seed: expected a non-negative integer, got {config.seed}")
     names = [rm.name for rm in config.reward_models]
     for i, rm in enumerate(config.reward_models):
         key = f"reward_models[{i}]"
@@ -66,6 +71,8 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
     for key in ("iterations", "batch_size", "num_samples", "pairs_per_prompt", "micro_batch_size", "updates_per_step", "max_new_tokens"):
         if getattr(train, key) < 1:
             fail(f"train.{key}: must be >= 1, got {getattr(train, key)}")
+    if train.max_steps_per_iteration is not None and train.max_steps_per_iteration < 1:
+        fail(f"train.max_steps_per_iteration: must be >= 1 (or null for every batch), got {train.max_steps_per_iteration}")
     if train.num_samples < 2:
         fail(f"train.num_samples: preference pairs need at least 2 samples per prompt, got {train.num_samples}")
     if train.temperature <= 0:
@@ -97,6 +104,22 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
                 fail(f"reward_models: {rm.name!r} ({rm.kind}) needs gold answers, but {config.task.name!r} has none")
     if check_data:
         check_task_data(config, source)
+        check_files(config, source)
+
+
+def check_files(config: RunConfig, source: str) -> None:
+    """The models can be found (without loading them) and the run's folders can be written."""
+    models = [("policy.model", config.policy.model)]
+    models += [(f"reward_models[{i}].model", rm.settings["model"]) for i, rm in enumerate(config.reward_models)
+               if isinstance(rm.settings.get("model"), str) and rm.settings["model"]]
+    for key, spec in models:
+        problem = model_spec_problem(spec)
+        if problem:
+            raise ConfigError(f"{source}: {key}: {problem}")
+    for key, folder in (("out", config.out), ("cache_dir", config.cache_dir), ("$HARNESS_CACHE", str(cache_home()))):
+        problem = folder and unwritable_folder(folder)
+        if problem:
+            raise ConfigError(f"{source}: {key}: {problem}")
 
 
 @lru_cache(maxsize=16)

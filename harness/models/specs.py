@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.common import hub
 from harness.config.registry import Registry
 
 
@@ -97,3 +99,35 @@ def resolve_model_spec(spec: str) -> ModelLocation:
         path = Path(spec).expanduser()
         return ModelLocation(str(path.parent), path.name)
     return ModelLocation(spec)
+
+
+def looks_like_path(spec: str) -> bool:
+    return spec.startswith(("/", "./", "../", "~", "$")) or spec.endswith(".gguf") or "::" in spec or spec.count("/") > 1
+
+
+def model_spec_problem(spec: str) -> str | None:
+    """Why ``spec`` cannot be loaded here, found without loading it (a missing file or package, a hub name
+    neither cached nor reachable), or None. ``world:`` models are built by the sweep's setup, so they pass."""
+    spec = MODEL_ALIASES.get(spec, spec)
+    source, sep, name = spec.partition(":")
+    if sep and source in MODEL_SOURCES:
+        if source == "world":
+            return None
+        package = name.partition("/")[0]
+        if importlib.util.find_spec(package) is None:
+            return f"{spec!r}: Python package {package!r} is not installed"
+        if source == "pkg":
+            try:
+                MODEL_SOURCES.get(source)().locate(name)
+            except FileNotFoundError as error:
+                return str(error)
+        return None
+    local = Path(os.path.expandvars(spec.partition("::")[0])).expanduser()
+    if local.exists():
+        return None
+    if looks_like_path(spec):
+        return f"{spec!r}: no such file or folder"
+    if hub.hub_reachable() or hub.cached_on_this_machine(spec):
+        return None
+    return (f"{spec!r} is not a local file or folder, not in the local Hugging Face cache, and the hub is "
+            "unreachable: download it, or give a local path")

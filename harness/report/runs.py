@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 
 from harness.common.files import read_json, read_jsonl
-from harness.sweep.layout import CONFIG, MANIFEST, SELECTIONS, finished_metrics
+from harness.config.errors import ConfigError
+from harness.sweep.layout import CONFIG, MANIFEST, SELECTIONS, finished_metrics, read_manifest
 
 PAPER_ROW_NAMES = {
     "base": "SFT",
@@ -27,9 +28,8 @@ ROW_ORDER = ["SFT", BEST_RM_ROW, AVG_RM_ROW, "Offline RM Ensemble", "Random RM S
 
 def run_folders(root: Path) -> list[dict[str, Any]]:
     """The runs a sweep manifest lists, or, without one, every folder holding a config.json."""
-    manifest = root / MANIFEST
-    if manifest.exists():
-        return read_json(manifest)["runs"]
+    if (root / MANIFEST).exists():
+        return read_manifest(root)["runs"]
     runs = []
     for config_file in sorted(root.rglob(CONFIG)):
         folder = config_file.parent
@@ -56,7 +56,7 @@ def load_runs(root: str | Path) -> pd.DataFrame:
     """One row per listed run: identity, config facts, and (when finished) its metrics."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"run store {root} not found")
+        raise ConfigError(f"{root}: run store not found; point at a sweep folder (<out>/<sweep name>)")
     rows = []
     for run in run_folders(root):
         folder = Path(run["out"])
@@ -93,7 +93,7 @@ def load_runs(root: str | Path) -> pd.DataFrame:
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
-        raise FileNotFoundError(f"no runs found under {root}")
+        raise ConfigError(f"{root}: no runs found (neither a {MANIFEST} nor run folders with a {CONFIG})")
     frame["row"] = [row_name(r) for r in frame.to_dict(orient="records")]
     return frame
 

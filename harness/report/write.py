@@ -16,7 +16,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness.common.files import write_json_atomic, write_text_atomic
+import pandas as pd
+
+from harness.common.files import unwritable_folder, write_json_atomic, write_text_atomic
+from harness.config.errors import ConfigError
 from harness.report.calibration import calibration_json, calibration_markdown, calibration_report
 from harness.report.diagnostics import rated_runs, selection_curves, signal_table
 from harness.report.figures import all_figures, selection_figure, utilisation_by_category_figure, winrate_figure
@@ -52,13 +55,17 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
     """Write the report of run store ``root`` to ``out``, all or nothing: it is built in a temporary folder
     beside ``out`` (figures included) and then published (``publish``), one writer at a time."""
     root, out = Path(root), Path(out).resolve()
+    frame = load_runs(root)  # a missing or unreadable store fails here, before anything is written
+    problem = unwritable_folder(out)
+    if problem:
+        raise ConfigError(f"--out: {problem}")
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out.parent / f".{out.name}.lock", "a+") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # a second report of the same folder waits for the first
         staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.writing-"))
         try:
             os.chmod(staging, 0o777 & ~_umask())
-            written = _write_report(root, staging, with_paper)
+            written = _write_report(frame, root, staging, with_paper)
             (staging / REPORT_MARKER).write_text(f"written by harness from {root}\n")
             publish(staging, out)
         finally:
@@ -94,8 +101,7 @@ def publish(staging: Path, out: Path) -> None:
         shutil.rmtree(previous, ignore_errors=True)
 
 
-def _write_report(root: Path, out: Path, with_paper: bool) -> list[Path]:
-    frame = load_runs(root)
+def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) -> list[Path]:
     written: list[Path] = []
     tables = build_tables(frame)
     long_context = table2(frame)
@@ -186,6 +192,9 @@ def print_calibration(written: list[Path]) -> None:
 def write_paper_report(out: str | Path) -> list[Path]:
     """The paper's own tables, rendered from the transcribed numbers alone."""
     out = Path(out)
+    problem = unwritable_folder(out)
+    if problem:
+        raise ConfigError(f"--out: {problem}")
     written: list[Path] = []
     for name in paper_table_names():
         written += write_table(paper_table(name), out)

@@ -52,6 +52,19 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
             judge_settings(sweep.compare.judge)
         except ConfigError as error:
             raise ConfigError(f"{path}: {error}") from None
+    if not sweep.name or sweep.name in (".", "..") or safe_name(sweep.name) != sweep.name:
+        raise ConfigError(f"{path}: name: expected a folder name of letters, digits and ._=,+@- (not '.' or '..'), "
+                          f"got {sweep.name!r}")
+    for key, values in (("seeds", sweep.seeds), ("tasks", [t.name for t in sweep.tasks]),
+                        ("policies", [p.name for p in sweep.policies]),
+                        *((f"grid.{k}", [repr(v) for v in vs]) for k, vs in sweep.grid.items())):
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise ConfigError(f"{path}: {key}: each value must be listed once (a run would count twice), "
+                              f"repeated: {', '.join(repeated)}")
+    negative = [seed for seed in sweep.seeds if seed < 0]
+    if negative:
+        raise ConfigError(f"{path}: seeds: expected non-negative integers, got {negative[0]}")
     labels = [m.label or m.name for m in sweep.methods]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:

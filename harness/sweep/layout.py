@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from harness.common.files import read_json
+from harness.config.errors import ConfigError
 
 # a sweep folder
 MANIFEST, REPORT_DIR, CACHE_DIR, COMPARISONS_DIR = "sweep.json", "report", ".cache", "comparisons"
@@ -38,6 +39,21 @@ PROFILE = "profile.json"   # the on-policy RM competence the run was measured ag
 ANNOTATIONS, WINRATES = "annotations.json", "winrates.json"
 
 DONE, RUNNING, FAILED, PARTIAL, PENDING = "done", "running", "failed", "partial", "pending"
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    """A sweep folder's ``sweep.json``; a missing or unreadable one is a ConfigError naming the file."""
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found; point at a sweep folder (<out>/<sweep name>)")
+    try:
+        manifest = read_json(path)
+        if not isinstance(manifest.get("runs"), list) or not all(isinstance(run, dict) and "out" in run for run in manifest["runs"]):
+            raise ValueError("expected a 'runs' list of run entries with 'out'")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as error:
+        raise ConfigError(f"{path}: unreadable sweep manifest ({type(error).__name__}: {error}); repair or "
+                          "remove it (the run folders are untouched)") from None
+    return manifest
 
 
 def predictions_file(task: str | None = None) -> str:

@@ -25,7 +25,7 @@ from harness.config.schema import SweepConfig
 from harness.sweep.comparisons import run_comparisons
 from harness.sweep.executors.base import Executor
 from harness.sweep.expand import RunSpec, expand, load_sweep, sweep_root
-from harness.sweep.layout import CONFIG, DONE, ERROR, MANIFEST, run_state
+from harness.sweep.layout import CONFIG, DONE, ERROR, MANIFEST, read_manifest, run_state
 
 # Work a sweep needs done once before its runs. An entry is a class with a ``description``, a dataclass
 # ``Config`` (the hook's settings under ``setup.<name>``) and ``run(config)``.
@@ -54,7 +54,7 @@ def setup_hooks(setup: dict[str, Any], source: str) -> list[tuple[type, Any]]:
         try:
             hooks.append((SETUP_HOOKS.get(name), SETUP_HOOKS.parse(name, args, prefix=f"setup.{name}")))
         except ConfigError as error:
-            raise ConfigError(f"{source}: setup: {error}") from None
+            raise ConfigError(f"{source}: {error}" if str(error).startswith("setup.") else f"{source}: setup: {error}") from None
     return hooks
 
 
@@ -87,25 +87,21 @@ def check_store(specs: list[RunSpec]) -> None:
                               "give this sweep another --out or name, or delete that run folder")
 
 
-def write_manifest(root: Path, sweep: SweepConfig, specs: list[RunSpec], source: str) -> None:
-    """Write ``sweep.json``, merged with the one already there: the runs of earlier sweeps on this store stay
-    listed (a run of this sweep replaces its own entry), so status and report keep seeing them."""
-    path = root / MANIFEST
+def write_manifest(root: Path, sweep: SweepConfig, specs: list[RunSpec], source: str,
+                   previous: dict[str, Any] | None) -> None:
+    """Write ``sweep.json``, merged with the ``previous`` one (``read_manifest``, or None): the runs of earlier
+    sweeps on this store stay listed (a run of this sweep replaces its own entry), so status and report keep
+    seeing them."""
     runs: dict[str, dict[str, Any]] = {}
     previous_sweeps: list[dict[str, Any]] = []
-    if path.exists():
-        try:
-            previous = read_json(path)
-            runs = {run["run_id"]: run for run in previous["runs"]}
-            previous_sweeps = previous.get("previous_sweeps", []) + [
-                {key: previous.get(key) for key in ("name", "source", "created")}]
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise ConfigError(f"{path}: unreadable run-store manifest ({type(error).__name__}: {error}); "
-                              "repair or remove it (the run folders are untouched)") from None
+    if previous is not None:
+        runs = {run["run_id"]: run for run in previous["runs"]}
+        previous_sweeps = previous.get("previous_sweeps", []) + [
+            {key: previous.get(key) for key in ("name", "source", "created")}]
     for s in specs:
         runs[s.run_id] = {"run_id": s.run_id, "task": s.task, "method": s.method_label, "method_name": s.config.method.name,
                           "seed": s.seed, "axes": s.axes, "out": str(s.folder)}
-    write_json_atomic(path, {
+    write_json_atomic(root / MANIFEST, {
         "name": sweep.name, "source": source, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "sweep": to_dict(sweep), "previous_sweeps": previous_sweeps[-20:],
         "runs": list(runs.values()),
@@ -118,10 +114,11 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
     hooks = setup_hooks(sweep.setup, path)
     specs = expand(sweep, out, source=path)  # every run config checked before the (slow) setup work
     check_store(specs)
+    root = sweep_root(sweep, out)
+    previous = read_manifest(root) if (root / MANIFEST).exists() else None  # unreadable: fails before the setup
     for hook, config in hooks:
         hook().run(config)
-    root = sweep_root(sweep, out)
-    write_manifest(root, sweep, specs, path)
+    write_manifest(root, sweep, specs, path, previous)
     todo = [s for s in specs if run_state(s.folder) != DONE]
     counts = {"done": len(specs) - len(todo), "failed": 0, "busy": 0}
     print(f"sweep {sweep.name}: {len(specs)} runs, {counts['done']} already finished, {len(todo)} to run "
@@ -150,7 +147,8 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
     print(f"sweep {sweep.name} finished in {elapsed:.1f}s: {counts['done']} done, {counts['failed']} failed, "
           f"{counts['busy']} running elsewhere", flush=True)
     for folder, error in failures:
-        print(f"  FAILED {folder}: {error} (traceback in {folder}/{ERROR})")
+        first_line = error.strip().splitlines()[0] if error.strip() else "failed"
+        print(f"  FAILED {folder}: {first_line} (traceback in {folder}/{ERROR})")
     if sweep.compare is not None:
         judged = run_comparisons(sweep, specs, root)
         print(f"comparisons: {judged['done']} judged, {judged['skipped']} already judged, {judged['waiting']} waiting for runs")
@@ -163,7 +161,7 @@ def finished_line(result: dict[str, Any], root: Path) -> str:
     name = folder.relative_to(root) if folder.is_relative_to(root) else folder
     detail = "  ".join(f"{k} {v:.4f}" for k, v in (result.get("test") or {}).items())
     if result["status"] == "failed":
-        detail = result.get("error", "")[:100]
+        detail = (result.get("error", "").strip().splitlines() or [""])[0][:100]
     return f"{result['status']:7s} {name}  {detail}  ({result['seconds']:.1f} s)".replace("    ", "  ")
 
 

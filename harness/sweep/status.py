@@ -5,18 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from harness.common.files import read_json, read_jsonl
+from harness.common.files import read_jsonl
 from harness.config.errors import ConfigError
-from harness.sweep.layout import DONE, FAILED, ITERATIONS, MANIFEST, finished_metrics, read_error, run_state
+from harness.sweep.layout import DONE, FAILED, ITERATIONS, MANIFEST, finished_metrics, read_error, read_manifest, run_state
 
 
 def sweep_status(root: str | Path) -> int:
-    root = Path(root)
-    manifest = root / MANIFEST
-    if not manifest.exists():
-        raise ConfigError(f"{manifest} not found: point status at a sweep folder (<out>/<sweep name>)")
     rows = []
-    for run in read_json(manifest)["runs"]:
+    for run in read_manifest(Path(root))["runs"]:
         folder = Path(run["out"])
         state = run_state(folder)
         detail = ""
@@ -28,6 +24,8 @@ def sweep_status(root: str | Path) -> int:
         elif (folder / ITERATIONS).exists():
             detail = f"{len(read_jsonl(folder / ITERATIONS))} iteration(s)"
         rows.append((run["run_id"], state, detail))
+    if not rows:
+        raise ConfigError(f"{Path(root) / MANIFEST}: the sweep lists no runs")
     width = max(len(r[0]) for r in rows)
     for run_id, state, detail in rows:
         print(f"{run_id:{width}s}  {state:8s}  {detail}")

@@ -23,7 +23,9 @@ from typing import Any, ClassVar, Literal, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow
 
+from harness.common import hub
 from harness.config.errors import ConfigError
 from harness.config.parse import from_dict
 from harness.config.registry import NoArgs
@@ -119,17 +121,31 @@ class Task:
         return self.score(text, example)
 
     def load(self, config: TaskConfig) -> list[Example]:
-        records = load_local_records(config.path, self.local_suffixes) if config.path else self._hub_records()
+        records = load_local_records(config.path, self.local_suffixes) if config.path else self._records_from_hub()
         examples = []
         for where, record in records:
             try:
                 examples.append(self.from_record(record))
-            except (KeyError, TypeError, ValueError, IndexError) as error:
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
                 raise ConfigError(f"{where}: not a {self.name} record ({type(error).__name__}: {error}); "
                                   f"keys present: {sorted(record)}") from None
         if not examples:
             raise ConfigError(f"task {self.name!r}: no examples in {config.path or self.hub_id}")
         return examples
+
+    def _records_from_hub(self) -> list[tuple[str, dict[str, Any]]]:
+        """``_hub_records()``; offline (hub unreachable, dataset not cached) one line with the ``task.path`` hint."""
+        name = getattr(self.options, "hub_id", None) or self.hub_id
+        with hub.offline_unless_reachable() as online:
+            try:
+                return self._hub_records()
+            except Exception as error:
+                if online and not isinstance(error, (OSError, ConnectionError, ValueError)):
+                    raise
+                reason = (f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}" if online else
+                          "the hub is unreachable and the dataset is not in the local Hugging Face cache")
+                raise ConfigError(f"cannot load hub dataset {name!r} ({reason}); "
+                                  "set task.path to a local JSONL/JSON/Parquet copy") from None
 
     def _hub_records(self) -> list[tuple[str, dict[str, Any]]]:
         from datasets import load_dataset
@@ -154,13 +170,32 @@ class Task:
 def local_files(path: str | Path, suffixes: Sequence[str]) -> list[Path]:
     path = Path(os.path.expandvars(str(path))).expanduser()  # "$HARNESS_DATA/gsm8k" works in configs
     if path.is_file():
+        if path.suffix not in suffixes:
+            raise ConfigError(f"{path}: expected a {'/'.join(suffixes)} file, found {path.suffix or 'no suffix'}")
         return [path]
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix in suffixes)
         if not files:
             raise ConfigError(f"{path}: folder holds no {'/'.join(suffixes)} files")
         return files
-    raise ConfigError(f"data file or folder not found: {path}")
+    raise ConfigError(f"{path}: data file or folder not found")
+
+
+def _read_text(file: Path) -> str:
+    """A data file's text; bytes that are not UTF-8 are named by line."""
+    data = file.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise ConfigError(f"{file}:{line}: expected UTF-8 text, found byte 0x{data[error.start]:02x}") from None
+
+
+def _parquet_records(file: Path) -> list[dict[str, Any]]:
+    try:
+        return pd.read_parquet(file).to_dict(orient="records")
+    except (pyarrow.ArrowException, OSError, ValueError) as error:
+        raise ConfigError(f"{file}: expected a Parquet file, could not read it ({str(error).splitlines()[0]})") from None
 
 
 def load_local_records(path: str | Path, suffixes: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -168,25 +203,26 @@ def load_local_records(path: str | Path, suffixes: Sequence[str]) -> list[tuple[
     records: list[tuple[str, dict[str, Any]]] = []
     for file in local_files(path, suffixes):
         if file.suffix == ".parquet":
-            frame = pd.read_parquet(file)
-            records.extend((f"{file} row {i}", row) for i, row in enumerate(frame.to_dict(orient="records")))
+            records.extend((f"{file} row {i}", row) for i, row in enumerate(_parquet_records(file)))
         elif file.suffix == ".json":
-            data = json.loads(file.read_text())
+            try:
+                data = json.loads(_read_text(file))
+            except json.JSONDecodeError as error:
+                raise ConfigError(f"{file}:{error.lineno}: invalid JSON ({error.msg}, column {error.colno})") from None
             if not isinstance(data, list):
-                raise ConfigError(f"{file}: expected a JSON array of records")
+                raise ConfigError(f"{file}: expected a JSON array of records, got {type(data).__name__}")
             records.extend((f"{file} item {i}", row) for i, row in enumerate(data))
         else:
-            with file.open(encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as error:
-                        raise ConfigError(f"{file}:{number}: invalid JSON ({error.msg})") from None
-                    if not isinstance(row, dict):
-                        raise ConfigError(f"{file}:{number}: expected a JSON object, got {type(row).__name__}")
-                    records.append((f"{file}:{number}", row))
+            for number, line in enumerate(_read_text(file).split("\n"), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise ConfigError(f"{file}:{number}: invalid JSON ({error.msg})") from None
+                if not isinstance(row, dict):
+                    raise ConfigError(f"{file}:{number}: expected a JSON object, got {type(row).__name__}")
+                records.append((f"{file}:{number}", row))
     return records
 
 
