@@ -21,6 +21,25 @@ def tiny_models(tmp_path_factory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def world_cache(tmp_path_factory) -> Path:
+    """A $HARNESS_CACHE for the tests that need the quickstart's world: the first of them builds it there
+    (a kill-during-build test, or ``default_world``), the others reuse it."""
+    return tmp_path_factory.mktemp("world_cache")
+
+
+@pytest.fixture(scope="session")
+def default_world(world_cache):
+    """The quickstart's world, built (or found) in the session's world cache."""
+    from harness.world.build import ensure_world
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HARNESS_CACHE", str(world_cache))
+    folder = ensure_world(verbose=False)
+    yield folder
+    patch.undo()
+
+
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The real-data folder ($HARNESS_TEST_DATA, default ../shared/data); tests skip without it."""
     path = Path(os.environ.get(DATA_ENV, DEFAULT_DATA)).resolve()

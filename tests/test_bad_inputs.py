@@ -112,6 +112,8 @@ CASES = [
     sweep_case("setup.world unknown setting", "unknown key 'setup.world.rm_stps'", "world: {}", "world: {rm_stps: 3}"),
     sweep_case("setup.world not a mapping", "s.yaml: setup.world: expected a mapping of settings, got int",
                "world: {}", "world: 3"),
+    sweep_case("setup.world setting no run would use", "s.yaml: setup.world.hidden_size: the world's models",
+               "world: {}", "world: {hidden_size: 32}"),
     sweep_case("unknown setup hook", "unknown setup hook 'wrld'. Did you mean 'world'", "world: {}", "wrld: {}"),
     Case("config file missing", ["sweep", "nope.yaml"], "nope.yaml: config file not found"),
     Case("config is a folder", ["sweep", "folder"], "folder: expected a YAML config file, found a folder", {"folder/x": ""}),

@@ -15,7 +15,7 @@ PARENT = textwrap.dedent("""
     import multiprocessing, os, sys, time
     from concurrent.futures import ProcessPoolExecutor
     sys.path.insert(0, {folder!r})
-    from harness.sweep.executors.local import die_with_parent
+    from harness.common.processes import die_with_parent
     from slow_task import record_pid_then_sleep
 
     if __name__ == "__main__":

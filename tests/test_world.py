@@ -16,17 +16,6 @@ from harness.world.families import FAMILIES, generate
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
-@pytest.fixture(scope="session")
-def default_world(tmp_path_factory):
-    """The quickstart's world, built once per test session in a private cache."""
-    cache = tmp_path_factory.mktemp("world_cache")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("HARNESS_CACHE", str(cache))
-    folder = ensure_world(verbose=False)
-    yield folder
-    patch.undo()
-
-
 def _small_config(seed: int = 0) -> WorldConfig:
     recipe = {"policy": ModelRecipe({"count": 0.4, "facts": 0.4}, steps=30),
               "rm_a": ModelRecipe({"count": 1.0}, steps=30)}

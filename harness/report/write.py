@@ -11,6 +11,7 @@ diagnostics (``selection_vs_step_*``, ``bandit_signal``) and the testbed's calib
 from __future__ import annotations
 
 import fcntl
+import glob
 import os
 import shutil
 import tempfile
@@ -62,6 +63,9 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> 
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out.parent / f".{out.name}.lock", "a+") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # a second report of the same folder waits for the first
+        for pattern in (".{}.writing-*", ".{}.previous-*"):  # left by a writer killed mid-way (we hold the lock)
+            for stale in out.parent.glob(pattern.format(glob.escape(out.name))):
+                shutil.rmtree(stale, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.writing-"))
         try:
             os.chmod(staging, 0o777 & ~_umask())

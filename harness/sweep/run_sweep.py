@@ -28,7 +28,8 @@ from harness.sweep.expand import RunSpec, expand, load_sweep, sweep_root
 from harness.sweep.layout import CONFIG, DONE, ERROR, MANIFEST, read_manifest, run_state
 
 # Work a sweep needs done once before its runs. An entry is a class with a ``description``, a dataclass
-# ``Config`` (the hook's settings under ``setup.<name>``) and ``run(config)``.
+# ``Config`` (the hook's settings under ``setup.<name>``), ``run(config)`` and optionally ``check(config)``
+# (a problem with the settings, "<key>: <problem>", or None; called before any run config is checked).
 SETUP_HOOKS: Registry[type] = Registry("setup hook", {
     "world": "harness.world.build:WorldSetup",
 })
@@ -52,7 +53,11 @@ def setup_hooks(setup: dict[str, Any], source: str) -> list[tuple[type, Any]]:
     hooks = []
     for name, args in setup.items():
         try:
-            hooks.append((SETUP_HOOKS.get(name), SETUP_HOOKS.parse(name, args, prefix=f"setup.{name}")))
+            hook, config = SETUP_HOOKS.get(name), SETUP_HOOKS.parse(name, args, prefix=f"setup.{name}")
+            problem = hook().check(config) if hasattr(hook, "check") else None
+            if problem:
+                raise ConfigError(f"setup.{name}.{problem}")
+            hooks.append((hook, config))
         except ConfigError as error:
             raise ConfigError(f"{source}: {error}" if str(error).startswith("setup.") else f"{source}: setup: {error}") from None
     return hooks

@@ -9,6 +9,7 @@ same held-out prompt), measured through the same ``loglik`` reward code that tra
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import multiprocessing
@@ -26,6 +27,7 @@ import torch
 from safetensors import safe_open
 from transformers import LlamaForCausalLM
 
+from harness.common.processes import die_with_parent
 from harness.config.schema import PolicyConfig
 from harness.models.loading import load_causal_lm, load_tokenizer
 from harness.models.logprobs import completion_logps, make_token_batch
@@ -165,7 +167,8 @@ def ensure_world(config: WorldConfig | None = None, verbose: bool = True, **over
             for job in jobs:
                 _train_and_measure(*job)
         else:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
                 list(pool.map(_train_and_measure, *zip(*jobs)))
         report: dict[str, Any] = {"config": asdict(config), "ranking_accuracy": {}, "policy_greedy_accuracy": {}}
         for name in sorted(config.models):
@@ -215,6 +218,16 @@ class WorldSetup:
 
     Config = WorldConfig
     description = "build (once, cached) the synthetic world's policy and reward models"
+
+    def check(self, config: WorldConfig) -> str | None:
+        """Settings other than the defaults are refused: ``world:NAME`` models and the ``synth_*`` tasks always
+        use the default world, so a world built with them would be built for nothing."""
+        default = WorldConfig()
+        changed = [f.name for f in dataclasses.fields(WorldConfig) if getattr(config, f.name) != getattr(default, f.name)]
+        if changed:
+            return (f"{changed[0]}: the world's models (world:NAME) and tasks (synth_*) always use the default world, "
+                    "so a world built with other settings would not be used; leave setup.world empty ({})")
+        return None
 
     def run(self, config: WorldConfig) -> None:
         ensure_world(config)

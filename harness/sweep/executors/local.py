@@ -1,55 +1,28 @@
 """``local``: runs one after another in this process, or in N spawned worker processes.
 
-Workers die with their sweep: each one, on start, asks the kernel to kill it when its parent dies (Linux
-``PR_SET_PDEATHSIG``; a watchdog thread that polls the parent's pid does the same elsewhere), so a sweep
-killed even by ``kill -9`` leaves no orphan training on and holding its run's lock. Runs are handed out one at
+Workers die with their sweep (``harness.common.processes.die_with_parent``), so a sweep killed even by
+``kill -9`` leaves no orphan training on and holding its run's lock. Runs are handed out one at
 a time, as workers become free, so nothing is queued to a worker that is about to die.
 """
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
-import signal
-import sys
-import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
+from harness.common.processes import die_with_parent
 from harness.config.schema import RunConfig
 from harness.sweep.executors.base import Executor, threads_per_run
 from harness.sweep.run import execute_in_store
-
-PR_SET_PDEATHSIG = 1
-PARENT_POLL_SECONDS = 1.0
 
 
 @dataclass
 class LocalConfig:
     workers: int = field(default=1, metadata={"help": "Worker processes (1: runs one after another here)."})
     threads_per_run: int | None = field(default=None, metadata={"help": "torch threads per run (default: cores / workers)."})
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Pool initializer: end this worker as soon as the sweep process that started it is gone."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(PARENT_POLL_SECONDS)
-            if os.getppid() != parent_pid:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 class LocalExecutor(Executor):
