@@ -98,7 +98,7 @@ def test_sweep_skips_finished_runs_isolates_failures_and_reports(tmp_path, tiny_
     assert error["traceback"].startswith("Traceback") and error["error"]
     summary = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  FAILED")]
     assert summary == [f"  FAILED {root / 'gsm8k/random_rm/seed0'}: {error['error'].splitlines()[0]} "
-                       f"(traceback in {root / 'gsm8k/random_rm/seed0'}/error.json)"]
+                       f"(traceback in {root / 'gsm8k/random_rm/seed0'}/error.json, log {root / 'gsm8k/random_rm/seed0'}/run.log)"]
     assert (root / "gsm8k/laser/seed0/metrics.json").exists()
     assert (root / "report" / "table1.md").exists()
     first = (root / "gsm8k/laser/seed0/metrics.json").stat().st_mtime_ns

@@ -25,7 +25,7 @@ from harness.config.schema import SweepConfig
 from harness.sweep.comparisons import run_comparisons
 from harness.sweep.executors.base import Executor
 from harness.sweep.expand import RunSpec, expand, load_sweep, sweep_root
-from harness.sweep.layout import CONFIG, DONE, ERROR, MANIFEST, read_manifest, run_state
+from harness.sweep.layout import CONFIG, DONE, ERROR, MANIFEST, RUN_LOG, read_manifest, run_state
 
 # Work a sweep needs done once before its runs. An entry is a class with a ``description``, a dataclass
 # ``Config`` (the hook's settings under ``setup.<name>``), ``run(config)`` and optionally ``check(config)``
@@ -153,7 +153,8 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
           f"{counts['busy']} running elsewhere", flush=True)
     for folder, error in failures:
         first_line = error.strip().splitlines()[0] if error.strip() else "failed"
-        print(f"  FAILED {folder}: {first_line} (traceback in {folder}/{ERROR})")
+        log = f", log {folder}/{RUN_LOG}" if (Path(folder) / RUN_LOG).exists() else ""
+        print(f"  FAILED {folder}: {first_line} (traceback in {folder}/{ERROR}{log})")
     if sweep.compare is not None:
         judged = run_comparisons(sweep, specs, root)
         print(f"comparisons: {judged['done']} judged, {judged['skipped']} already judged, {judged['waiting']} waiting for runs")
