@@ -1,33 +1,38 @@
-"""Offline RM ensemble (after Coste et al., 2023): every response is scored by all reward models and the
-preference pairs come from the mean score. ``standardize`` z-scores each RM's scores over the batch first,
-so an RM with a wide scale does not dominate the mean.
+"""Offline RM ensemble (after Coste et al., 2024): every response is scored by all reward models and the
+preference pairs come from one combined score: the mean by default, or any reward combiner
+(``python -m harness ls``): ``standardized_mean``, worst-case ``min`` (WCO), uncertainty-weighted ``uwo``,
+GDPO's ``normalize_then_sum``, ``rank_mean``, with its settings in ``combine_args``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.config.errors import ConfigError
-from harness.selection.method import BatchContext, Method, RewardChoice, check_reward_model
+from harness.selection.method import BatchContext, Method, RewardChoice, check_combiner, check_reward_model
 
 
 @dataclass
 class OfflineEnsembleConfig:
-    standardize: bool = field(default=False, metadata={"help": "z-score each RM over the batch before averaging."})
-    members: list[str] | None = field(default=None, metadata={"help": "RMs to average; default: the whole pool."})
+    combine: str = field(default="mean", metadata={"help": "A reward combiner (python -m harness ls): mean, "
+                                                           "standardized_mean, min, uwo, normalize_then_sum, rank_mean."})
+    combine_args: dict[str, Any] = field(default_factory=dict, metadata={"help": "The combiner's settings, e.g. {weight: 0.5} for uwo."})
+    members: list[str] | None = field(default=None, metadata={"help": "RMs to combine; default: the whole pool."})
 
 
 class OfflineEnsemble(Method):
     Config = OfflineEnsembleConfig
-    description = "all reward models score every response; pairs from the (standardised) mean score"
+    description = "all reward models score every response; pairs from one combined score (mean, min, uwo, ...)"
 
     def validate(self) -> None:
         members = self.config.members or self.reward_models
         if not members:
-            raise ConfigError("method offline_ensemble: no reward models to average")
+            raise ConfigError("method offline_ensemble: no reward models to combine")
         for i, name in enumerate(members):
             check_reward_model(f"method.args.members[{i}]", name, self.reward_models)
+        check_combiner(self.config.combine, self.config.combine_args, len(members), key="method.args.combine")
 
     def select(self, context: BatchContext) -> RewardChoice:
         members = tuple(self.config.members or self.reward_models)
-        return RewardChoice(members, "standardized_mean" if self.config.standardize else "mean")
+        return RewardChoice(members, self.config.combine, self.config.combine_args)

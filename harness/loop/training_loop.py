@@ -27,7 +27,7 @@ from harness.loop.pairs import sample_pairs
 from harness.loop.train_step import PairTokens, PreferenceTrainer
 from harness.models.policy import Policy, Sample
 from harness.rewards.base import RewardModel
-from harness.selection.combiners import COMBINERS
+from harness.selection.combiners import combine_groups
 from harness.selection.method import BatchContext, Method, RewardChoice, StepFeedback
 from harness.tasks.base import Example, Splits, Task
 
@@ -44,9 +44,11 @@ def score_table(choice: RewardChoice, pool: dict[str, RewardModel], prompts: Seq
     return table
 
 
-def combine_scores(choice: RewardChoice, table: dict[str, np.ndarray]) -> np.ndarray:
-    """One score per response from the chosen RMs' scores, by the choice's combiner."""
-    return COMBINERS.get(choice.combine)().combine({name: table[name] for name in choice.reward_models})
+def combine_scores(choice: RewardChoice, table: dict[str, np.ndarray], group_size: int) -> np.ndarray:
+    """One score per response from the chosen RMs' scores (responses in prompt groups of ``group_size``), by
+    the choice's combiner."""
+    scores = np.stack([np.asarray(table[name]) for name in choice.reward_models], axis=1)
+    return combine_groups(choice.combiner(), scores, group_size)
 
 
 @dataclass
@@ -169,7 +171,7 @@ class TrainingLoop:
             flat_texts = [s.text for group in samples for s in group]
             flat_refs = [e for e, group in zip(batch, samples) for _ in group]
             table = score_table(choice, self.pool, flat_prompts, flat_texts, flat_refs)
-            scores = combine_scores(choice, table).reshape(len(batch), n)
+            scores = combine_scores(choice, table, n).reshape(len(batch), n)
         return Scored(prompt_ids, context, choice, samples, table, scores)
 
     def sample_quality(self, batch: list[Example], samples: list[list[Sample]]) -> float | None:

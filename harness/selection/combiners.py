@@ -1,61 +1,140 @@
 """How the scores of the reward models a method chose for a batch become one score per response.
 
-A combiner takes the table of raw scores (RM name -> one score per response of the batch, in the order
-of the choice) and returns one score per response; preference pairs are then drawn from that score.
-``single`` passes one RM through; ``mean`` averages; ``standardized_mean`` z-scores each RM over the
-batch first, so an RM with a wide scale does not dominate. A new combiner is one class here (or in your
-own file) plus one line in ``COMBINERS``.
+A combiner gets a score table, responses x RMs (columns in the order of the choice), and returns one score
+per response; preference pairs are then drawn from that score within each prompt's group of responses.
+Most combiners see one prompt group at a time (``scope = "group"``); a ``"batch"`` combiner sees the whole
+batch at once (e.g. to z-score each RM over the batch). A combiner's settings are a dataclass ``Config``,
+given as ``combine_args`` beside ``combine`` in a method's arguments.
+
+- ``single``: the one chosen RM's scores;
+- ``mean``: the mean of the raw scores; ``standardized_mean``: each RM z-scored over the batch first;
+- ``min``: worst-case optimisation (WCO) and ``uwo``: uncertainty-weighted optimisation, the mean minus
+  ``weight`` x the RMs' variance, both from Coste et al., "Reward Model Ensembles Help Mitigate
+  Overoptimization" (ICLR 2024);
+- ``normalize_then_sum``: each RM standardised within the prompt group, then summed (GDPO, arXiv 2601.05242;
+  TRL's ``multi_objective_aggregation="normalize_then_sum"``, with the same sample std and 1e-4);
+- ``rank_mean``: the mean over RMs of each response's rank within its group (ties share their mean rank).
+
+A new combiner is one class (here or in your own file) plus one line in ``COMBINERS``.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
+from scipy.stats import rankdata
 
+from harness.config.errors import ConfigError
 from harness.config.registry import NoArgs, Registry
+
+GDPO_EPSILON = 1e-4  # TRL's GRPOTrainer adds it to each reward's group std
 
 
 class Combiner:
     Config: ClassVar[type] = NoArgs
     description: ClassVar[str] = ""
+    scope: ClassVar[str] = "group"   # "group": one prompt group's responses at a time; "batch": the whole batch
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()
 
-    def combine(self, table: Mapping[str, np.ndarray]) -> np.ndarray:
+    def combine(self, scores: np.ndarray) -> np.ndarray:
+        """``scores``: responses x RMs -> one score per response."""
         raise NotImplementedError
 
 
 class Single(Combiner):
     description = "the one chosen RM's scores"
 
-    def combine(self, table):
-        if len(table) != 1:
-            raise ValueError(f"combine 'single' takes one reward model, got {list(table)}")
-        return next(iter(table.values()))
+    def combine(self, scores):
+        if scores.shape[1] != 1:
+            raise ValueError(f"combine 'single' takes one reward model, got {scores.shape[1]}")
+        return scores[:, 0]
 
 
 class Mean(Combiner):
     description = "the mean of the chosen RMs' raw scores"
 
-    def combine(self, table):
-        return np.mean(list(table.values()), axis=0)
+    def combine(self, scores):
+        return scores.mean(axis=1)
 
 
 class StandardizedMean(Combiner):
     description = "the mean of the chosen RMs' scores, each z-scored over the batch first"
+    scope = "batch"
 
-    def combine(self, table):
-        columns = []
-        for scores in table.values():
-            spread = scores.std()
-            columns.append((scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores))
-        return np.mean(columns, axis=0)
+    def combine(self, scores):
+        spread = scores.std(axis=0)
+        safe = np.where(spread > 0, spread, 1.0)
+        return np.where(spread > 0, (scores - scores.mean(axis=0)) / safe, 0.0).mean(axis=1)
+
+
+class WorstCase(Combiner):
+    description = "worst-case optimisation (WCO, Coste et al. 2024): the lowest of the chosen RMs' scores"
+
+    def combine(self, scores):
+        return scores.min(axis=1)
+
+
+@dataclass
+class UncertaintyWeightedConfig:
+    weight: float = field(default=0.5, metadata={"help": "lambda: how much the RMs' disagreement (variance) costs."})
+
+    def __post_init__(self):
+        if self.weight < 0:
+            raise ConfigError(f"weight: expected lambda >= 0, got {self.weight}")
+
+
+class UncertaintyWeighted(Combiner):
+    Config = UncertaintyWeightedConfig
+    description = "uncertainty-weighted optimisation (UWO, Coste et al. 2024): mean - lambda x variance over the RMs"
+
+    def combine(self, scores):
+        return scores.mean(axis=1) - self.config.weight * scores.var(axis=1)
+
+
+@dataclass
+class NormalizeThenSumConfig:
+    weights: list[float] | None = field(default=None, metadata={"help": "One weight per chosen RM (default: all 1)."})
+
+
+class NormalizeThenSum(Combiner):
+    Config = NormalizeThenSumConfig
+    description = "GDPO: each RM standardised within the prompt group (sample std + 1e-4), then a weighted sum"
+
+    def combine(self, scores):
+        weights = np.ones(scores.shape[1]) if self.config.weights is None else np.asarray(self.config.weights, float)
+        if weights.shape != (scores.shape[1],):
+            raise ValueError(f"combine_args.weights: expected {scores.shape[1]} weights (one per RM), got {len(weights)}")
+        if scores.shape[0] < 2:  # one response: nothing to standardise against
+            return np.zeros(scores.shape[0])
+        normalised = (scores - scores.mean(axis=0)) / (scores.std(axis=0, ddof=1) + GDPO_EPSILON)
+        return normalised @ weights
+
+
+class RankMean(Combiner):
+    description = "the mean over the chosen RMs of each response's rank within its prompt group"
+
+    def combine(self, scores):
+        return rankdata(scores, method="average", axis=0).mean(axis=1)
 
 
 COMBINERS: Registry[type[Combiner]] = Registry("reward combiner", {
     "single": "harness.selection.combiners:Single",
     "mean": "harness.selection.combiners:Mean",
     "standardized_mean": "harness.selection.combiners:StandardizedMean",
+    "min": "harness.selection.combiners:WorstCase",
+    "uwo": "harness.selection.combiners:UncertaintyWeighted",
+    "normalize_then_sum": "harness.selection.combiners:NormalizeThenSum",
+    "rank_mean": "harness.selection.combiners:RankMean",
 }, base=Combiner)
+
+
+def combine_groups(combiner: Combiner, scores: np.ndarray, group_size: int) -> np.ndarray:
+    """One score per response of a batch whose ``scores`` rows are prompt groups of ``group_size`` in a row."""
+    if combiner.scope == "batch":
+        return combiner.combine(scores)
+    groups = scores.reshape(-1, group_size, scores.shape[1])
+    return np.concatenate([combiner.combine(group) for group in groups])

@@ -12,14 +12,14 @@ How to add a method: one file in ``baselines/`` and one line in ``METHODS``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
 from harness.config.errors import ConfigError, unknown_name_message
 from harness.config.registry import NoArgs
-from harness.selection.combiners import COMBINERS
+from harness.selection.combiners import COMBINERS, Combiner
 
 
 @dataclass
@@ -37,13 +37,15 @@ class BatchContext:
 class RewardChoice:
     reward_models: tuple[str, ...]
     combine: str = "single"   # a name in harness.selection.combiners.COMBINERS
+    combine_args: Mapping[str, Any] = field(default_factory=dict)  # the combiner's settings (its Config)
 
     def __post_init__(self):
         if not self.reward_models:
             raise ValueError("a RewardChoice needs at least one reward model")
-        COMBINERS.check(self.combine)
-        if self.combine == "single" and len(self.reward_models) != 1:
-            raise ValueError(f"combine='single' takes one reward model, got {self.reward_models}")
+        check_combiner(self.combine, self.combine_args, len(self.reward_models))
+
+    def combiner(self) -> Combiner:
+        return COMBINERS.get(self.combine)(COMBINERS.parse(self.combine, dict(self.combine_args), prefix="combine_args"))
 
     @property
     def label(self) -> str:
@@ -93,6 +95,18 @@ class Method:
 
     def validate(self) -> None:
         """Raise ConfigError for arguments that contradict the reward-model pool (before any compute)."""
+
+
+def check_combiner(name: str, args: Mapping[str, Any], num_reward_models: int, key: str = "combine") -> None:
+    """A ConfigError naming ``key`` for an unknown combiner, settings its Config refuses, or ``single`` over
+    several reward models."""
+    try:
+        COMBINERS.check(name)
+    except ConfigError as error:
+        raise ConfigError(f"{key}: {error}") from None
+    COMBINERS.parse(name, dict(args), prefix=f"{key}_args")
+    if name == "single" and num_reward_models != 1:
+        raise ConfigError(f"{key}: 'single' takes one reward model, got {num_reward_models}")
 
 
 def check_reward_model(key: str, name: str, reward_models: Sequence[str]) -> None:
