@@ -1,7 +1,8 @@
 """``python -m harness bench``: speed figures measured side by side in one process, one ``name: value`` a line.
 
 - LinUCB select+update at d=4096, K=4 after 500 updates: the Woodbury form against the paper code's
-  per-step dense inverse (and against rank-one Sherman-Morrison updates of dense inverses);
+  per-step dense inverse (and against rank-one Sherman-Morrison updates of dense inverses); LinTS (same
+  Woodbury arms), Gaussian TS and Exp3 on the same stream;
 - sampling n responses per prompt: one batched call against n separate calls, and the project's KV-cache
   decoder (``harness.models.decoding``) against transformers' ``generate`` on the same batch;
 - RM scoring throughput against a bare forward pass over the same token batches, and against scoring
@@ -38,7 +39,9 @@ from harness.models.tiny import byte_tokenizer
 from harness.rewards.base import ModelScorerConfig
 from harness.rewards.loglik import LogLikelihoodRM
 from harness.rewards.scoring import encode_pairs, sequence_logps
+from harness.selection.bandits.exp3 import Exp3
 from harness.selection.bandits.linucb import LinUCB, NaiveLinUCB
+from harness.selection.bandits.thompson import GaussianTS, LinTS
 from harness.sweep.executors.registry import build_executor
 from harness.sweep.layout import METRICS
 from harness.sweep.run_sweep import run_sweep
@@ -104,6 +107,16 @@ def bench_linucb(dim: int = 4096, arms: int = 4, warmup_updates: int = 500, time
     _emit("linucb_dense_inverse_ms_per_step", inverse * 1e3, "ms")
     _emit("linucb_speedup_vs_dense_inverse", inverse / woodbury, "x")
     _emit("linucb_speedup_vs_sherman_morrison", sherman / woodbury, "x")
+    for name, bandit in (("lints", LinTS(arms, dim, v=0.5, seed=0)), ("gaussian_ts", GaussianTS(arms, v=1.0, seed=0)),
+                         ("exp3", Exp3(arms, gamma=0.1, seed=0))):
+        for t in range(warmup_updates):
+            bandit.update(bandit.select(contexts[t]), contexts[t], rewards[t])
+
+        def steps(bandit=bandit):
+            for t in range(warmup_updates, warmup_updates + timed_steps):
+                bandit.update(bandit.select(contexts[t]), contexts[t], rewards[t])
+
+        _emit(f"{name}_ms_per_step", _timed(steps) / timed_steps * 1e3, "ms")
 
 
 def _bench_model_dir(model: str, quick: bool) -> tuple[str, str]:

@@ -136,6 +136,8 @@ CASES = [
              "method: {name: laser}", "method: {name: laser, args: {alpah: 1}}"),
     run_case("unknown reward combiner", "method.args.combine: unknown reward combiner 'mni'. Did you mean 'min'",
              "method: {name: laser}", "method: {name: offline_ensemble, args: {combine: mni}}"),
+    run_case("unknown bandit", "method.args.bandit: unknown bandit 'lintz'. Did you mean 'lints'",
+             "method: {name: laser}", "method: {name: laser, args: {bandit: lintz}}"),
     run_case("run split sizes", "task.split_sizes: expected three sizes", "split_sizes: [8, 2, 4]", "split_sizes: [8, 2]"),
     run_case("run split sizes too large", "need 20000 examples", "split_sizes: [8, 2, 4]", "split_sizes: [20000, 0, 0]"),
     run_case("policy folder missing", "r.yaml: policy.model: './nope': no such file or folder", "model: POLICY", "model: ./nope"),

@@ -3,7 +3,8 @@
 Arms are the configured reward models. The MAB reward of a step is the negative training loss of that
 step, mapped to [0, 1] by the 20th/80th quantiles of earlier raw rewards (appendix A.2). LinUCB uses the
 mean sentence embedding of the batch's prompts as context (L2-normalised by default so that alpha has
-the same meaning for every policy size); Exp3 ignores the context.
+the same meaning for every policy size), as does linear Thompson sampling (``lints``); Exp3 and Gaussian
+Thompson sampling (``gaussian_ts``) ignore the context.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from harness.selection.method import BatchContext, Method, RewardChoice, StepFee
 
 @dataclass
 class LaserConfig:
-    bandit: str = field(default="linucb", metadata={"help": "A bandit (python -m harness ls): linucb (contextual) or exp3."})
+    bandit: str = field(default="linucb", metadata={"help": "A bandit (python -m harness ls): linucb or lints (contextual), "
+                                                             "exp3 or gaussian_ts."})
     normalize_context: bool = field(default=True, metadata={"help": "L2-normalise the context vector."})
     quantiles: list[float] = field(default_factory=lambda: [0.2, 0.8])
     arms: list[str] | None = field(default=None, metadata={"help": "Subset of reward models to choose from."})
@@ -32,7 +34,7 @@ class LaserConfig:
 
 class Laser(Method):
     Config = LaserConfig
-    description = "LASeR: a bandit (LinUCB or Exp3) picks the RM per batch from the negative training loss"
+    description = "LASeR: a bandit (LinUCB, LinTS, Exp3, Gaussian TS) picks the RM per batch from the negative training loss"
 
     def __init__(self, config: LaserConfig, reward_models, seed: int, best_rm: str = "", profile=None):
         super().__init__(config, reward_models, seed, best_rm, profile)

@@ -38,13 +38,18 @@ class _WoodburyArm:
     def M(self) -> np.ndarray:
         return self._M[: self.n, : self.n]
 
-    def score(self, x: np.ndarray, alpha: float) -> float:
-        """x^T theta + alpha sqrt(x^T A^-1 x), with theta = A^-1 b."""
+    def mean_and_variance(self, x: np.ndarray) -> tuple[float, float]:
+        """x^T theta with theta = A^-1 b, and x^T A^-1 x (clipped at 0)."""
         Cx = self.C @ x
         MCx = self.M @ Cx
         mean = x @ self.b - MCx @ self._Cb[: self.n]
         variance = x @ x - Cx @ MCx
-        return float(mean + alpha * math.sqrt(max(variance, 0.0)))
+        return float(mean), max(float(variance), 0.0)
+
+    def score(self, x: np.ndarray, alpha: float) -> float:
+        """x^T theta + alpha sqrt(x^T A^-1 x)."""
+        mean, variance = self.mean_and_variance(x)
+        return mean + alpha * math.sqrt(variance)
 
     def _grow(self) -> None:
         capacity = 2 * self._C.shape[0]

@@ -8,4 +8,6 @@ from harness.selection.bandits.base import Bandit
 BANDITS: Registry[type[Bandit]] = Registry("bandit", {
     "linucb": "harness.selection.bandits.linucb:LinUCB",
     "exp3": "harness.selection.bandits.exp3:Exp3",
+    "lints": "harness.selection.bandits.thompson:LinTS",
+    "gaussian_ts": "harness.selection.bandits.thompson:GaussianTS",
 }, base=Bandit)

@@ -1,0 +1,137 @@
+"""Thompson sampling bandits: linear (contextual) and Gaussian (non-contextual).
+
+``LinTS`` (Agrawal & Goyal, "Thompson Sampling for Contextual Bandits with Linear Payoffs", ICML 2013), one
+disjoint linear model per arm as in LinUCB: theta_k ~ N(A_k^-1 b_k, v^2 A_k^-1), arm = argmax_k c^T theta_k.
+With one context c per round and independent arms, c^T theta_k is a scalar Gaussian with mean c^T A_k^-1 b_k
+and variance v^2 c^T A_k^-1 c, so drawing that scalar is the same draw as drawing theta_k and projecting it,
+and the arms keep LinUCB's Woodbury form: O(n_k d) per step, never a d x d matrix.
+
+``GaussianTS`` (Agrawal & Goyal, "Further Optimal Regret Bounds for Thompson Sampling", AISTATS 2013):
+theta_k ~ N(S_k / (n_k + 1), v^2 / (n_k + 1)), with S_k the sum of arm k's n_k rewards; arm = argmax.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.config.errors import ConfigError
+from harness.selection.bandits.base import Bandit, rng_from_state
+from harness.selection.bandits.linucb import _WoodburyArm
+
+
+@dataclass
+class LinTSConfig:
+    v: float = field(default=0.5, metadata={"help": "Posterior scale v: theta_k ~ N(mu_k, v^2 A_k^-1)."})
+    b_init_std: float = field(default=0.01, metadata={"help": "Std of the random initial b_k (as LASeR's LinUCB)."})
+
+    def __post_init__(self):
+        if self.v < 0:
+            raise ConfigError(f"v: expected a posterior scale >= 0, got {self.v}")
+
+
+class LinTS(Bandit):
+    """Disjoint linear Thompson sampling; its draws come from its own seeded generator (resumable)."""
+
+    Config = LinTSConfig
+    description = "linear Thompson sampling (Agrawal & Goyal 2013) on the batch's prompt embedding, Woodbury form"
+    needs_context = True
+
+    @classmethod
+    def from_config(cls, config: LinTSConfig, num_arms: int, dim: int | None, seed: int) -> LinTS:
+        if dim is None:
+            raise ValueError("LinTS needs the context size")
+        return cls(num_arms, dim, v=config.v, b_init_std=config.b_init_std, seed=seed)
+
+    def __init__(self, num_arms: int, dim: int, v: float = 0.5, b_init_std: float = 0.01, seed: int = 0):
+        if num_arms < 1 or dim < 1:
+            raise ValueError(f"LinTS needs num_arms >= 1 and dim >= 1, got {num_arms}, {dim}")
+        self.num_arms, self.dim, self.v = num_arms, dim, v
+        rng = np.random.default_rng(seed)
+        self.arms = [_WoodburyArm(rng.normal(0.0, b_init_std, size=dim)) for _ in range(num_arms)]
+        self.rng = np.random.default_rng([seed, 1])  # the draws; apart from b's initialisation
+
+    def _check(self, context: np.ndarray | None) -> np.ndarray:
+        if context is None:
+            raise ValueError("LinTS needs a context vector")
+        x = np.asarray(context, dtype=np.float64).reshape(-1)
+        if x.shape[0] != self.dim:
+            raise ValueError(f"context has dimension {x.shape[0]}, LinTS was built for {self.dim}")
+        return x
+
+    def sampled_scores(self, context: np.ndarray) -> np.ndarray:
+        """One posterior draw of c^T theta_k per arm."""
+        x = self._check(context)
+        moments = [arm.mean_and_variance(x) for arm in self.arms]
+        noise = self.rng.standard_normal(self.num_arms)
+        return np.array([mean + self.v * math.sqrt(variance) * z for (mean, variance), z in zip(moments, noise)])
+
+    def select(self, context: np.ndarray | None) -> int:
+        return int(np.argmax(self.sampled_scores(context)))
+
+    def update(self, arm: int, context: np.ndarray | None, reward: float) -> None:
+        self.arms[arm].update(self._check(context), float(reward))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"type": "lints", "v": self.v, "dim": self.dim, "arms": [a.state_dict() for a in self.arms],
+                "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.v, self.dim = state["v"], state["dim"]
+        self.arms = [_WoodburyArm.from_state(s) for s in state["arms"]]
+        self.num_arms = len(self.arms)
+        self.rng = rng_from_state(state["rng"])
+
+
+@dataclass
+class GaussianTSConfig:
+    v: float = field(default=1.0, metadata={"help": "Posterior scale: theta_k ~ N(S_k/(n_k+1), v^2/(n_k+1))."})
+
+    def __post_init__(self):
+        if self.v < 0:
+            raise ConfigError(f"v: expected a posterior scale >= 0, got {self.v}")
+
+
+class GaussianTS(Bandit):
+    """Gaussian Thompson sampling over the arms' mean rewards; no context."""
+
+    Config = GaussianTSConfig
+    description = "Gaussian Thompson sampling (Agrawal & Goyal 2013): N(S_k/(n_k+1), v^2/(n_k+1)) per arm; no context"
+
+    @classmethod
+    def from_config(cls, config: GaussianTSConfig, num_arms: int, dim: int | None, seed: int) -> GaussianTS:
+        return cls(num_arms, v=config.v, seed=seed)
+
+    def __init__(self, num_arms: int, v: float = 1.0, seed: int = 0):
+        if num_arms < 1:
+            raise ValueError(f"Gaussian TS needs num_arms >= 1, got {num_arms}")
+        self.num_arms, self.v = num_arms, v
+        self.sums = np.zeros(num_arms)
+        self.counts = np.zeros(num_arms)
+        self.rng = np.random.default_rng(seed)
+
+    def posterior(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each arm's posterior mean and standard deviation."""
+        return self.sums / (self.counts + 1.0), self.v / np.sqrt(self.counts + 1.0)
+
+    def select(self, context: np.ndarray | None = None) -> int:
+        mean, std = self.posterior()
+        return int(np.argmax(mean + std * self.rng.standard_normal(self.num_arms)))
+
+    def update(self, arm: int, context: np.ndarray | None, reward: float) -> None:
+        self.sums[arm] += float(reward)
+        self.counts[arm] += 1.0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"type": "gaussian_ts", "v": self.v, "sums": self.sums.copy(), "counts": self.counts.copy(),
+                "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.v = state["v"]
+        self.sums = np.asarray(state["sums"], dtype=np.float64).copy()
+        self.counts = np.asarray(state["counts"], dtype=np.float64).copy()
+        self.num_arms = len(self.sums)
+        self.rng = rng_from_state(state["rng"])
