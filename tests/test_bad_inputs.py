@@ -136,6 +136,8 @@ CASES = [
              "method: {name: laser}", "method: {name: laser, args: {alpah: 1}}"),
     run_case("unknown reward combiner", "method.args.combine: unknown reward combiner 'mni'. Did you mean 'min'",
              "method: {name: laser}", "method: {name: offline_ensemble, args: {combine: mni}}"),
+    run_case("plug-in method that does not import", "method.name: method 'not_my_methods:EpsilonGreedy': cannot "
+             "import module 'not_my_methods'", "method: {name: laser}", "method: {name: 'not_my_methods:EpsilonGreedy'}"),
     run_case("unknown bandit", "method.args.bandit: unknown bandit 'lintz'. Did you mean 'lints'",
              "method: {name: laser}", "method: {name: laser, args: {bandit: lintz}}"),
     run_case("run split sizes", "task.split_sizes: expected three sizes", "split_sizes: [8, 2, 4]", "split_sizes: [8, 2]"),
@@ -223,8 +225,13 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int] | None]:
             for p in sorted(root.rglob("*"))}
 
 
+@pytest.fixture(scope="session")
+def empty_hub_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("empty_hub_cache")
+
+
 @pytest.fixture
-def isolated(tmp_path, tmp_path_factory, monkeypatch):
+def isolated(tmp_path, empty_hub_cache, monkeypatch):
     """The test's own folder as cwd and cache; hub unreachable; the expensive steps replaced by tripwires."""
     import datasets.config
     import huggingface_hub.constants
@@ -237,9 +244,9 @@ def isolated(tmp_path, tmp_path_factory, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(harness.common.hub, "hub_reachable", lambda: False)
-    hub_cache = tmp_path_factory.mktemp("empty_hub_cache")  # what a user has cached must not answer the test
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub_cache))
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", hub_cache)
+    # what a user has cached must not answer the test
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(empty_hub_cache))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", empty_hub_cache)
     for module, name in ((harness.world.build.WorldSetup, "run"), (harness.commands, "execute_run"),
                          (harness.commands, "ensure_profile"), (harness.report.write, "_write_report")):
         monkeypatch.setattr(module, name, _tripwire)

@@ -10,8 +10,10 @@ unknown names and keys fail at load time with "did you mean ...?".
 How to add anything (a method, an RM kind, a task, ...):
 1. write one file with a class that subclasses the registry's base (``Method``, ``RewardModel``, ``Task``, ...)
    and, if it takes arguments, a dataclass ``Config``;
-2. add one line to the registry (``"my_name": "my_package.my_module:MyClass"``) or call
-   ``REGISTRY.register("my_name", "my_package.my_module:MyClass")`` from your own code;
+2. add one line to the registry (``"my_name": "my_package.my_module:MyClass"``), or call
+   ``REGISTRY.register("my_name", "my_package.my_module:MyClass")`` from your own code, or name the class as
+   ``my_module:MyClass`` in the YAML (imported then, from the Python path), or (methods) declare it as an
+   entry point of group ``harness.methods`` in your package;
 3. run the tests: ``tests/test_registries.py`` walks every registry, so the new entry is checked against
    its contract without writing a new test (methods are also run end to end on a tiny model).
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.metadata
 from dataclasses import dataclass
 from typing import Any, Generic, Iterable, TypeVar
 
@@ -37,17 +40,30 @@ class NoArgs:
 class Registry(Generic[T]):
     """Maps names to lazily imported classes, checked against a base class when one is given."""
 
-    def __init__(self, kind: str, entries: dict[str, str], base: type | None = None):
+    def __init__(self, kind: str, entries: dict[str, str], base: type | None = None, entry_point_group: str = ""):
         self.kind = kind
         self._entries = dict(entries)
         self._base = base
         self._loaded: dict[str, T] = {}
+        self._entry_point_group = entry_point_group  # installed packages' entries, read on first use
+
+    def _add_entry_points(self) -> None:
+        if not self._entry_point_group:
+            return
+        group, self._entry_point_group = self._entry_point_group, ""
+        for point in importlib.metadata.entry_points(group=group):
+            self._entries.setdefault(point.name, point.value)
 
     def names(self) -> list[str]:
+        self._add_entry_points()
         return sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        try:
+            self.check(name)  # type: ignore[arg-type]
+        except UnknownNameError:
+            return False
+        return True
 
     def register(self, name: str, target: str) -> None:
         """Add ``name -> "module:Attribute"`` (for plugins and tests)."""
@@ -57,8 +73,26 @@ class Registry(Generic[T]):
         self._loaded.pop(name, None)
 
     def check(self, name: str) -> None:
-        if name not in self._entries:
-            raise UnknownNameError(unknown_name_message(self.kind, name, self._entries))
+        """Known names pass; so does ``"module:Class"`` naming an importable class of the right base (a user's
+        own entry, registered under that name on first use); anything else is an UnknownNameError."""
+        self._add_entry_points()
+        if name in self._entries:
+            return
+        if not isinstance(name, str) or ":" not in name:
+            raise UnknownNameError(unknown_name_message(self.kind, str(name), self._entries)
+                                   + " Or name your own class as 'module:Class'.")
+        module_name, _, attribute = name.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise UnknownNameError(f"{self.kind} {name!r}: cannot import module {module_name!r} ({error}); "
+                                   "is its folder on the Python path (the folder you run from is)?") from None
+        obj = getattr(module, attribute, None)
+        if obj is None:
+            raise UnknownNameError(f"{self.kind} {name!r}: module {module_name!r} has no {attribute!r}")
+        if self._base is not None and not (isinstance(obj, type) and issubclass(obj, self._base)):
+            raise UnknownNameError(f"{self.kind} {name!r} is not a subclass of {self._base.__name__}")
+        self._entries[name] = name
 
     def get(self, name: str) -> T:
         self.check(name)

@@ -17,7 +17,7 @@ METHODS: Registry[type[Method]] = Registry("method", {
     "correctness": "baselines.correctness:Correctness",
     "base": "baselines.base_model:BaseModel",
     "oracle_rm": "baselines.oracle_rm:OracleRM",
-}, base=Method)
+}, base=Method, entry_point_group="harness.methods")
 
 
 def build_method(name: str, args: dict[str, Any], reward_models: Sequence[str], seed: int, best_rm: str = "",
