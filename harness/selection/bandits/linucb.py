@@ -98,12 +98,35 @@ class LinUCBConfig:
     b_init_std: float = field(default=0.01, metadata={"help": "Std of the random initial b_k."})
 
 
-class LinUCB(Bandit):
+class WoodburyBandit(Bandit):
+    """Disjoint linear bandits on a context: one Woodbury-form arm per RM, b_k drawn from N(0, b_init_std^2)."""
+
+    needs_context = True
+
+    def _build_arms(self, num_arms: int, dim: int, b_init_std: float, seed: int) -> None:
+        if num_arms < 1 or dim < 1:
+            raise ValueError(f"{type(self).__name__} needs num_arms >= 1 and dim >= 1, got {num_arms}, {dim}")
+        self.num_arms, self.dim = num_arms, dim
+        rng = np.random.default_rng(seed)
+        self.arms = [_WoodburyArm(rng.normal(0.0, b_init_std, size=dim)) for _ in range(num_arms)]
+
+    def _check(self, context: np.ndarray | None) -> np.ndarray:
+        if context is None:
+            raise ValueError(f"{type(self).__name__} needs a context vector")
+        x = np.asarray(context, dtype=np.float64).reshape(-1)
+        if x.shape[0] != self.dim:
+            raise ValueError(f"context has dimension {x.shape[0]}, {type(self).__name__} was built for {self.dim}")
+        return x
+
+    def update(self, arm: int, context: np.ndarray | None, reward: float) -> None:
+        self.arms[arm].update(self._check(context), float(reward))
+
+
+class LinUCB(WoodburyBandit):
     """Disjoint LinUCB with A_k = I, random b_k, exploration ``alpha``; ties go to the lowest index."""
 
     Config = LinUCBConfig
     description = "disjoint LinUCB on the batch's prompt embedding (paper eq. 2-3), Woodbury-form inverses"
-    needs_context = True
 
     @classmethod
     def from_config(cls, config: LinUCBConfig, num_arms: int, dim: int | None, seed: int) -> LinUCB:
@@ -112,19 +135,8 @@ class LinUCB(Bandit):
         return cls(num_arms, dim, alpha=config.alpha, b_init_std=config.b_init_std, seed=seed)
 
     def __init__(self, num_arms: int, dim: int, alpha: float = 0.5, b_init_std: float = 0.01, seed: int = 0):
-        if num_arms < 1 or dim < 1:
-            raise ValueError(f"LinUCB needs num_arms >= 1 and dim >= 1, got {num_arms}, {dim}")
-        self.num_arms, self.dim, self.alpha = num_arms, dim, alpha
-        rng = np.random.default_rng(seed)
-        self.arms = [_WoodburyArm(rng.normal(0.0, b_init_std, size=dim)) for _ in range(num_arms)]
-
-    def _check(self, context: np.ndarray | None) -> np.ndarray:
-        if context is None:
-            raise ValueError("LinUCB needs a context vector")
-        x = np.asarray(context, dtype=np.float64).reshape(-1)
-        if x.shape[0] != self.dim:
-            raise ValueError(f"context has dimension {x.shape[0]}, LinUCB was built for {self.dim}")
-        return x
+        self.alpha = alpha
+        self._build_arms(num_arms, dim, b_init_std, seed)
 
     def scores(self, context: np.ndarray) -> np.ndarray:
         x = self._check(context)
@@ -132,9 +144,6 @@ class LinUCB(Bandit):
 
     def select(self, context: np.ndarray | None) -> int:
         return int(np.argmax(self.scores(context)))
-
-    def update(self, arm: int, context: np.ndarray | None, reward: float) -> None:
-        self.arms[arm].update(self._check(context), float(reward))
 
     def state_dict(self) -> dict[str, Any]:
         return {"type": "linucb", "alpha": self.alpha, "dim": self.dim, "arms": [a.state_dict() for a in self.arms]}

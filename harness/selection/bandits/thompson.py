@@ -20,7 +20,7 @@ import numpy as np
 
 from harness.config.errors import ConfigError
 from harness.selection.bandits.base import Bandit, rng_from_state
-from harness.selection.bandits.linucb import _WoodburyArm
+from harness.selection.bandits.linucb import WoodburyBandit, _WoodburyArm
 
 
 @dataclass
@@ -33,12 +33,11 @@ class LinTSConfig:
             raise ConfigError(f"v: expected a posterior scale >= 0, got {self.v}")
 
 
-class LinTS(Bandit):
+class LinTS(WoodburyBandit):
     """Disjoint linear Thompson sampling; its draws come from its own seeded generator (resumable)."""
 
     Config = LinTSConfig
     description = "linear Thompson sampling (Agrawal & Goyal 2013) on the batch's prompt embedding, Woodbury form"
-    needs_context = True
 
     @classmethod
     def from_config(cls, config: LinTSConfig, num_arms: int, dim: int | None, seed: int) -> LinTS:
@@ -47,20 +46,9 @@ class LinTS(Bandit):
         return cls(num_arms, dim, v=config.v, b_init_std=config.b_init_std, seed=seed)
 
     def __init__(self, num_arms: int, dim: int, v: float = 0.5, b_init_std: float = 0.01, seed: int = 0):
-        if num_arms < 1 or dim < 1:
-            raise ValueError(f"LinTS needs num_arms >= 1 and dim >= 1, got {num_arms}, {dim}")
-        self.num_arms, self.dim, self.v = num_arms, dim, v
-        rng = np.random.default_rng(seed)
-        self.arms = [_WoodburyArm(rng.normal(0.0, b_init_std, size=dim)) for _ in range(num_arms)]
+        self.v = v
+        self._build_arms(num_arms, dim, b_init_std, seed)
         self.rng = np.random.default_rng([seed, 1])  # the draws; apart from b's initialisation
-
-    def _check(self, context: np.ndarray | None) -> np.ndarray:
-        if context is None:
-            raise ValueError("LinTS needs a context vector")
-        x = np.asarray(context, dtype=np.float64).reshape(-1)
-        if x.shape[0] != self.dim:
-            raise ValueError(f"context has dimension {x.shape[0]}, LinTS was built for {self.dim}")
-        return x
 
     def sampled_scores(self, context: np.ndarray) -> np.ndarray:
         """One posterior draw of c^T theta_k per arm."""
@@ -71,9 +59,6 @@ class LinTS(Bandit):
 
     def select(self, context: np.ndarray | None) -> int:
         return int(np.argmax(self.sampled_scores(context)))
-
-    def update(self, arm: int, context: np.ndarray | None, reward: float) -> None:
-        self.arms[arm].update(self._check(context), float(reward))
 
     def state_dict(self) -> dict[str, Any]:
         return {"type": "lints", "v": self.v, "dim": self.dim, "arms": [a.state_dict() for a in self.arms],
