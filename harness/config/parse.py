@@ -208,6 +208,16 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
     return pairs
 
 
+def read_utf8(path: Path) -> str:
+    """A text file's contents; bytes that are not UTF-8 are a ConfigError naming the file and line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: expected UTF-8 text, found byte 0x{data[error.start]:02x}") from None
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
@@ -215,10 +225,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
-    except UnicodeDecodeError as error:
-        line = path.read_bytes()[:error.start].count(b"\n") + 1
-        raise ConfigError(f"{path}:{line}: expected UTF-8 text, found byte 0x{error.object[error.start]:02x}") from None
+        data = yaml.safe_load(read_utf8(path)) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: invalid YAML at {_yaml_problem(error)}") from None
     except OSError as error:

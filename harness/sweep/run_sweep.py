@@ -53,13 +53,17 @@ def setup_hooks(setup: dict[str, Any], source: str) -> list[tuple[type, Any]]:
     hooks = []
     for name, args in setup.items():
         try:
-            hook, config = SETUP_HOOKS.get(name), SETUP_HOOKS.parse(name, args, prefix=f"setup.{name}")
-            problem = hook().check(config) if hasattr(hook, "check") else None
-            if problem:
-                raise ConfigError(f"setup.{name}.{problem}")
-            hooks.append((hook, config))
+            hook = SETUP_HOOKS.get(name)
         except ConfigError as error:
-            raise ConfigError(f"{source}: {error}" if str(error).startswith("setup.") else f"{source}: setup: {error}") from None
+            raise ConfigError(f"{source}: setup.{name}: {error}") from None
+        try:
+            config = SETUP_HOOKS.parse(name, args, prefix=f"setup.{name}")  # its errors name setup.<name>.<key>
+            problem = hook().check(config) if hasattr(hook, "check") else None
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}") from None
+        if problem:
+            raise ConfigError(f"{source}: setup.{name}.{problem}")
+        hooks.append((hook, config))
     return hooks
 
 

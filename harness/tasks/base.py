@@ -27,7 +27,7 @@ import pyarrow
 
 from harness.common import hub
 from harness.config.errors import ConfigError
-from harness.config.parse import from_dict
+from harness.config.parse import from_dict, read_utf8
 from harness.config.registry import NoArgs
 from harness.config.schema import TaskConfig
 
@@ -181,16 +181,6 @@ def local_files(path: str | Path, suffixes: Sequence[str]) -> list[Path]:
     raise ConfigError(f"{path}: data file or folder not found")
 
 
-def _read_text(file: Path) -> str:
-    """A data file's text; bytes that are not UTF-8 are named by line."""
-    data = file.read_bytes()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise ConfigError(f"{file}:{line}: expected UTF-8 text, found byte 0x{data[error.start]:02x}") from None
-
-
 def _parquet_records(file: Path) -> list[dict[str, Any]]:
     try:
         return pd.read_parquet(file).to_dict(orient="records")
@@ -206,14 +196,14 @@ def load_local_records(path: str | Path, suffixes: Sequence[str]) -> list[tuple[
             records.extend((f"{file} row {i}", row) for i, row in enumerate(_parquet_records(file)))
         elif file.suffix == ".json":
             try:
-                data = json.loads(_read_text(file))
+                data = json.loads(read_utf8(file))
             except json.JSONDecodeError as error:
                 raise ConfigError(f"{file}:{error.lineno}: invalid JSON ({error.msg}, column {error.colno})") from None
             if not isinstance(data, list):
                 raise ConfigError(f"{file}: expected a JSON array of records, got {type(data).__name__}")
             records.extend((f"{file} item {i}", row) for i, row in enumerate(data))
         else:
-            for number, line in enumerate(_read_text(file).split("\n"), start=1):
+            for number, line in enumerate(read_utf8(file).split("\n"), start=1):
                 if not line.strip():
                     continue
                 try:
