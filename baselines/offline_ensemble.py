@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.config.errors import ConfigError
-from harness.selection.method import BatchContext, Method, RewardChoice, check_combiner, check_reward_model
+from harness.selection.method import BatchContext, Method, Reporting, RewardChoice, check_combiner, check_reward_model
 
 
 @dataclass
@@ -24,6 +24,7 @@ class OfflineEnsembleConfig:
 class OfflineEnsemble(Method):
     Config = OfflineEnsembleConfig
     description = "all reward models score every response; pairs from one combined score (mean, min, uwo, ...)"
+    reporting = Reporting(row="Offline RM Ensemble", short="Ensemble", rank=30, fixed_choice=True)
 
     def validate(self) -> None:
         members = self.config.members or self.reward_models

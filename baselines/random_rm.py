@@ -7,11 +7,12 @@ from typing import Any
 import numpy as np
 
 from harness.config.errors import ConfigError
-from harness.selection.method import BatchContext, Method, RewardChoice
+from harness.selection.method import BatchContext, Method, Reporting, RewardChoice
 
 
 class RandomRM(Method):
     description = "a uniformly random reward model for each batch"
+    reporting = Reporting(row="Random RM Selection", short="Random", rank=40)
 
     def __init__(self, config, reward_models, seed: int, best_rm: str = "", profile=None):
         super().__init__(config, reward_models, seed, best_rm, profile)

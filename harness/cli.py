@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True)
     report.add_argument("--paper-only", action="store_true", help="render the paper's own tables from its numbers")
     report.add_argument("--no-paper", action="store_true", help="leave out the paper's numbers beside ours")
+    report.add_argument("--target", action="append", default=None, metavar="LABEL",
+                        help="a method label or name the significance tests put against every other row (repeatable; "
+                             "default: the sweep's report.target, else laser)")
     run = sub.add_parser("run", help="one run: train a policy with one method on one task and seed", allow_abbrev=False)
     run.add_argument("config")
     run.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.iterations=2 seed=3")

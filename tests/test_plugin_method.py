@@ -1,12 +1,14 @@
 """The README's "Add a baseline" example, taken verbatim from README.md: a method in the user's own file, named
 in a sweep as ``module:Class``, validated like a built-in, run in a small sweep, and a row of the report's
-tables."""
+tables and a line of every figure that lists methods."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -61,6 +63,15 @@ def test_the_readme_plugin_method_runs_in_a_sweep_and_is_a_row_of_every_table(tm
     assert re.search(r"^\| eps-greedy \|", table1, re.M), table1
     assert "eps-greedy" in (report / "wilcoxon.md").read_text()
     assert "eps-greedy" in (report / "mcnemar.md").read_text()
+    figures = {path.stem for path in report.glob("fig_*.png")}
+    assert {"fig_utilisation", "fig_mab_reward", "fig_accuracy_vs_time"} <= figures
+    for figure in figures - {"fig_rm_agreement"}:  # every figure that lists methods (RM agreement lists RMs)
+        rows = set(pd.read_csv(report / f"{figure}.csv")["row"])
+        assert "eps-greedy" in rows and "LASeR (Ours)" in rows, (figure, rows)
+    mab = pd.read_csv(report / "fig_mab_reward.csv")
+    recorded = [json.loads(line)["mab_reward"] for seed in (0, 1)
+                for line in (root / "gsm8k" / "eps-greedy" / f"seed{seed}" / "selections.jsonl").read_text().splitlines()]
+    assert mab[mab["row"] == "eps-greedy"]["times_chosen"].count() > 0 and any(r is not None for r in recorded)
 
 
 def test_a_plugin_method_is_validated_like_a_built_in(tmp_path, monkeypatch):

@@ -171,6 +171,21 @@ class CompareConfig:
     max_examples: int | None = None
 
 
+DEFAULT_REPORT_TARGETS = ("laser",)
+
+
+@dataclass
+class ReportSettings:
+    target: str | list[str] | None = field(default=None, metadata={
+        "help": "The method label(s) or name(s) whose rows the one-sided Wilcoxon and McNemar tests put against "
+                "every other row (H1: the target is better); default: laser."})
+
+    def targets(self) -> list[str]:
+        if self.target is None:
+            return list(DEFAULT_REPORT_TARGETS)
+        return [self.target] if isinstance(self.target, str) else list(self.target)
+
+
 @dataclass
 class SweepMethod:
     name: str
@@ -199,3 +214,5 @@ class SweepConfig:
     shared_cache: bool = field(default=True, metadata={"help": "Share identical work between runs (<out>/<name>/.cache)."})
     compare: CompareConfig | None = field(default=None, metadata={
         "help": "Open-ended tasks: judge pairs of methods' test outputs after the runs (AlpacaEval win rates)."})
+    report: ReportSettings = field(default_factory=ReportSettings, metadata={
+        "help": "What the report tests: the target method(s) of its significance tests."})

@@ -1,14 +1,15 @@
 """Does the testbed discriminate? The calibration properties of a mixed-category task, checked on a run store.
 
 For a task whose runs report per-category accuracy and stored an on-policy profile (``harness.profile``), with
-the SFT (``base``), correctness-reward and single-RM rows present, the properties are (means over seeds):
+the starting policy's, the gold reward's and single-RM rows present (the methods whose ``Reporting.role`` is
+``start`` and ``gold``, and those with a ``fixed_reward_model``), the properties are (means over seeds):
 
 1. the correctness reward beats SFT by >= 10 points in every category (the loop can learn from a perfect reward);
 2. in every category the most competent RM by on-policy AUC beats SFT by >= 5 points, and every RM with
    AUC < 0.5 ends below SFT (competence as measured predicts training value at both ends);
 3. the most competent RM differs between categories, and no single RM is within 3 points of the oracle on the
-   average over categories (choosing matters); the oracle is the ``oracle_rm`` row where present, else the
-   best-AUC RM's run per category;
+   average over categories (choosing matters); the oracle is the ``oracle`` role's row (``oracle_rm``) where
+   present, else the best-AUC RM's run per category;
 4. Spearman's rho between on-policy AUC and trained accuracy over all (RM, category) cells is >= 0.7.
 
 These calibrate the instrument, not any selection method: no property mentions LASeR or another selector.
@@ -25,7 +26,6 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from harness.common.files import read_json
-from harness.report.runs import single_rm_name
 from harness.sweep.layout import PROFILE
 
 GOLD_GAIN, BEST_RM_GAIN, ORACLE_MARGIN, MIN_SPEARMAN = 10.0, 5.0, 3.0, 0.7
@@ -46,17 +46,17 @@ def check_task(frame: pd.DataFrame, task: str) -> list[Property] | None:
     """The four properties on one task, or None when the task lacks categories, a profile or the needed rows."""
     runs = frame[(frame["task"] == task) & frame["finished"]]
     categories = sorted(c.split(":", 1)[1] for c in runs.columns if c.startswith("accuracy:") and runs[c].notna().any())
-    if len(categories) < 2 or "method_name" not in runs:
+    if len(categories) < 2:
         return None
     profile_file = next((Path(f) / PROFILE for f in runs["folder"] if (Path(f) / PROFILE).exists()), None)
-    base, gold = runs[runs["method_name"] == "base"], runs[runs["method_name"] == "correctness"]
-    singles = runs[runs["method_name"] == "single_rm"]
+    base, gold = runs[runs["role"] == "start"], runs[runs["role"] == "gold"]
+    singles = runs[runs["fixed_rm"] != ""]
     if profile_file is None or base.empty or gold.empty or singles.empty:
         return None
     profile = read_json(profile_file)
     sft, correct = _category_means(base, categories), _category_means(gold, categories)
     rm_means = {rm: _category_means(chunk, categories)
-                for rm, chunk in singles.groupby([single_rm_name(r) for r in singles.to_dict(orient="records")])}
+                for rm, chunk in singles.groupby("fixed_rm")}
     auc = {c: {rm: (profile["categories"].get(c, {}).get("reward_models", {}).get(rm) or {}).get("auc") for rm in rm_means}
            for c in categories}
     best = {c: profile["best_rm"].get(c) for c in categories}  # the profile's choice, as oracle_rm's
@@ -76,7 +76,7 @@ def check_task(frame: pd.DataFrame, task: str) -> list[Property] | None:
                           _listing(weak, signed=True) if weak else "no RM has AUC < 0.5"))
     found.append(Property("the most competent RM differs between categories", len(set(best.values())) > 1,
                           ", ".join(f"{c}: {rm}" for c, rm in best.items())))
-    oracle = runs[runs["method_name"] == "oracle_rm"]
+    oracle = runs[runs["role"] == "oracle"]
     oracle_avg = (float(np.mean(list(_category_means(oracle, categories).values()))) if not oracle.empty
                   else float(np.mean([rm_means[best[c]][c] for c in categories])))
     single_avgs = {rm: float(np.mean(list(means.values()))) for rm, means in rm_means.items()}

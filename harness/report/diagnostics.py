@@ -23,18 +23,13 @@ from harness.report.runs import selections
 from harness.report.tables import Cell, Table
 from harness.sweep.layout import PROFILE
 
-FIXED_CHOICE_METHODS = ("base", "single_rm", "correctness", "offline_ensemble")
-
-
 RatedRun = tuple[pd.Series, list[dict[str, Any]], dict[str, Any]]
 
 
 def rated_runs(frame: pd.DataFrame) -> list[RatedRun]:
     """Finished runs of selecting methods with a stored profile: (run, its selections, its profile), read once
     for both diagnostics."""
-    if "method_name" not in frame:
-        return []
-    done = frame[frame["finished"] & ~frame["method_name"].isin(FIXED_CHOICE_METHODS)]
+    done = frame[frame["finished"] & frame["selects"]]
     rated = []
     for _, run in done.iterrows():
         profile_file = Path(run["folder"]) / PROFILE
@@ -116,5 +111,5 @@ def signal_table(rated: list[RatedRun]) -> Table | None:
                  "the feedback a choice received and the chosen RM's on-policy AUC on the batch's category", [""], columns, rows,
                  highlight="none", decimals=3,
                  footnotes=["Pooled over seeds; the MAB reward is the quantile-normalised negative loss the bandit was "
-                            "updated with (LASeR only), -loss the raw training loss of the step; '--': no variation."])
+                            "updated with (by the methods that record one), -loss the raw training loss of the step; '--': no variation."])
 

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from harness.common.files import read_jsonl  # noqa: E402
+from harness.common.files import read_jsonl, write_text_atomic  # noqa: E402
 from harness.report.layouts import group_of, per_seed, task_title  # noqa: E402
 from harness.report.open_tasks import category_title, sorted_categories  # noqa: E402
 from harness.report.runs import selections  # noqa: E402
@@ -30,35 +30,62 @@ def save_figure(fig, out: Path, name: str) -> list[Path]:
     return paths
 
 
+def panel_grid(count: int, width: float, height: float, columns: int = 3):
+    """A figure of ``count`` panels, at most ``columns`` per line; the axes in reading order (spare ones hidden)."""
+    columns = min(columns, count)
+    lines = -(-count // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(width * columns, height * lines), squeeze=False)
+    flat = list(axes.flat)
+    for spare in flat[count:]:
+        spare.set_visible(False)
+    return fig, flat[:count]
+
+
+def selecting_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Finished runs of methods whose choice varies from batch to batch (``Reporting.fixed_choice`` False)."""
+    return frame[frame["finished"] & frame["selects"]]
+
+
+def save_data(data: pd.DataFrame, out: Path, name: str) -> list[Path]:
+    """A figure's plotted numbers beside it, as CSV (to redraw it elsewhere, or to check what it shows)."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.csv"
+    write_text_atomic(path, data.to_csv(index=False))
+    return [path]
+
+
 def utilisation(frame: pd.DataFrame, out: Path) -> list[Path]:
-    laser = frame[(frame["finished"]) & (frame.get("method_name") == "laser")] if "method_name" in frame else frame.iloc[0:0]
-    if laser.empty:
-        return []
-    shares: dict[tuple[str, str], list[float]] = {}
-    for _, run in laser.iterrows():
+    """Each selecting method's share of steps per RM, per task and policy, mean over seeds (paper Figs. 6-7)."""
+    records = []
+    runs = selecting_runs(frame)
+    for index, run in runs.iterrows():
         counts = run["selection_counts"] or {}
         total = sum(counts.values())
-        if not total:
-            continue
-        group = group_of(laser.loc[[_]]).iloc[0]
-        label = task_title(run["task"]) + (f"\n{group}" if group else "") + ("" if run["label"] == "laser" else f"\n[{run['label']}]")
-        for rm, count in counts.items():
-            shares.setdefault((label, rm), []).append(100.0 * count / total)
-    if not shares:
+        if total:
+            group = group_of(runs.loc[[index]]).iloc[0]
+            records += [(run["task"], group, run["row"], run["rank"], run["seed"], rm, 100.0 * count / total)
+                        for rm, count in counts.items()]
+    if not records:
         return []
-    groups = sorted({g for g, _ in shares})
-    rms = sorted({rm for _, rm in shares})
+    keys = ["task", "group", "row", "rank"]
+    long = pd.DataFrame(records, columns=keys + ["seed", "reward_model", "share"])
+    full = long.pivot_table(index=keys + ["seed"], columns="reward_model", values="share", fill_value=0.0)
+    shares = (full.stack().rename("share").reset_index().groupby(keys + ["reward_model"])
+              .agg(share=("share", "mean"), seeds=("seed", "nunique")).reset_index()
+              .sort_values(["task", "group", "rank", "row", "reward_model"]))
+    bars = list(dict.fromkeys(zip(shares["task"], shares["group"], shares["row"])))
+    rms = sorted(shares["reward_model"].unique())
     width = 0.8 / len(rms)
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(groups)), 3.6))
-    x = np.arange(len(groups))
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(bars)), 3.8))
+    x = np.arange(len(bars))
     for i, rm in enumerate(rms):
-        means = [np.mean(shares.get((g, rm), [0.0])) for g in groups]
-        ax.bar(x + (i - (len(rms) - 1) / 2) * width, means, width, label=rm)
-    ax.set_xticks(x, groups, fontsize=8)
+        values = shares[shares["reward_model"] == rm].set_index(["task", "group", "row"])["share"]
+        ax.bar(x + (i - (len(rms) - 1) / 2) * width, [values.get(bar, 0.0) for bar in bars], width, label=rm)
+    ax.set_xticks(x, [f"{row}\n{task_title(task)} {group}".strip() for task, group, row in bars], fontsize=7)
     ax.set_ylabel("utilisation (% of steps)")
-    ax.set_title("LASeR: RM utilisation (mean over seeds)", fontsize=10)
+    ax.set_title("RM utilisation of each selecting method (mean over seeds)", fontsize=10)
     ax.legend(fontsize=7, ncol=2)
-    return save_figure(fig, out, "fig_utilisation")
+    return save_figure(fig, out, "fig_utilisation") + save_data(shares.drop(columns="rank"), out, "fig_utilisation")
 
 
 def accuracy_vs_time(frame: pd.DataFrame, out: Path) -> list[Path]:
@@ -67,17 +94,20 @@ def accuracy_vs_time(frame: pd.DataFrame, out: Path) -> list[Path]:
         return []
     done = done[done["test_accuracy"].notna()]
     done = done.assign(group=group_of(done))
+    points = (done.groupby(["task", "group", "row"])
+              .agg(train_seconds=("train_seconds", "mean"), test_accuracy=("test_accuracy", "mean"), seeds=("seed", "nunique"))
+              .reset_index())
     panels = sorted(done.groupby(["task", "group"]).groups)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     for ax, (task, group) in zip(axes[0], panels):
-        chunk = done[(done["task"] == task) & (done["group"] == group)].groupby("row")[["train_seconds", "test_accuracy"]].mean()
+        chunk = points[(points["task"] == task) & (points["group"] == group)].set_index("row")
         for row, values in chunk.iterrows():
             ax.scatter(values["train_seconds"], values["test_accuracy"], s=30)
             ax.annotate(row, (values["train_seconds"], values["test_accuracy"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
         ax.set_xlabel("wall-clock training time (s)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{task_title(task)} {group}".strip(), fontsize=9)
-    return save_figure(fig, out, "fig_accuracy_vs_time")
+    return save_figure(fig, out, "fig_accuracy_vs_time") + save_data(points, out, "fig_accuracy_vs_time")
 
 
 def accuracy_vs_noise(frame: pd.DataFrame, out: Path) -> list[Path]:
@@ -89,43 +119,46 @@ def accuracy_vs_noise(frame: pd.DataFrame, out: Path) -> list[Path]:
     done = frame[frame["finished"]].set_index("run_id")
     long = long[long["run_id"].map(lambda r: r.split(";")[0] in done.index)]
     long["sigma"] = long["run_id"].map(lambda r: done.loc[r.split(";")[0], column])
+    points = (long.groupby(["row", "sigma"]).agg(test_accuracy=("value", "mean"), seeds=("seed", "nunique"))
+              .reset_index().sort_values(["row", "sigma"]))
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    for row, chunk in long.groupby("row"):
-        means = chunk.groupby("sigma")["value"].mean().sort_index()
-        ax.plot(means.index.astype(float), means.values, marker="o", label=row)
+    for row, line in points.groupby("row"):
+        ax.plot(line["sigma"].astype(float), line["test_accuracy"], marker="o", label=row)
     ax.set_xlabel("reward noise sigma")
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=7)
-    return save_figure(fig, out, "fig_accuracy_vs_noise")
+    return save_figure(fig, out, "fig_accuracy_vs_noise") + save_data(points, out, "fig_accuracy_vs_noise")
 
 
 def mab_reward(frame: pd.DataFrame, out: Path) -> list[Path]:
-    laser = frame[(frame["finished"]) & (frame.get("method_name") == "laser")] if "method_name" in frame else frame.iloc[0:0]
-    curves: dict[str, dict[str, list[list[float]]]] = {}
-    for _, run in laser.iterrows():
+    """The reward each RM's arm received, against the times it was chosen, mean over seeds: one panel per (task,
+    method) for every selecting method that records one (``mab_reward`` in its step records; LASeR's is the
+    quantile-normalised negative loss)."""
+    records = []
+    for _, run in selecting_runs(frame).iterrows():
         steps = selections(run["folder"])
-        for rm in {s["reward_model"] for s in steps}:
-            series = [s.get("mab_reward") for s in steps if s["reward_model"] == rm and s.get("mab_reward") is not None]
-            if series:
-                curves.setdefault(task_title(run["task"]), {}).setdefault(rm, []).append(series)
-    if not curves:
+        for rm in sorted({s["reward_model"] for s in steps}):
+            series = [s["mab_reward"] for s in steps if s["reward_model"] == rm and s.get("mab_reward") is not None]
+            records += [(task_title(run["task"]), run["row"], run["rank"], rm, run["seed"], i + 1, value)
+                        for i, value in enumerate(series)]
+    if not records:
         return []
-    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False)
-    for ax, (task, per_rm) in zip(axes[0], sorted(curves.items())):
-        for rm, runs in sorted(per_rm.items()):
-            length = max(len(r) for r in runs)
-            padded = np.full((len(runs), length), np.nan)
-            for i, r in enumerate(runs):
-                padded[i, :len(r)] = r
-            mean = np.nanmean(padded, axis=0)
-            window = max(1, length // 10)
-            smooth = np.convolve(mean, np.ones(window) / window, mode="valid")
-            ax.plot(np.arange(len(smooth)), smooth, label=rm)
-        ax.set_title(task)
+    long = pd.DataFrame(records, columns=["task", "row", "rank", "reward_model", "seed", "times_chosen", "mab_reward"])
+    curves = (long.groupby(["task", "row", "rank", "reward_model", "times_chosen"])
+              .agg(mab_reward=("mab_reward", "mean"), seeds=("seed", "nunique")).reset_index()
+              .sort_values(["task", "rank", "row", "reward_model", "times_chosen"]))
+    panels = list(dict.fromkeys(zip(curves["task"], curves["row"])))
+    fig, axes = panel_grid(len(panels), 4.2, 3.4)
+    for ax, (task, row) in zip(axes, panels):
+        for rm, line in curves[(curves["task"] == task) & (curves["row"] == row)].groupby("reward_model"):
+            window = max(1, len(line) // 10)
+            smooth = np.convolve(line["mab_reward"].to_numpy(), np.ones(window) / window, mode="valid")
+            ax.plot(np.arange(1, len(smooth) + 1), smooth, label=rm)
+        ax.set_title(f"{row}: {task}", fontsize=9)
         ax.set_xlabel("times the RM was selected")
-        ax.set_ylabel("normalised MAB reward")
+        ax.set_ylabel("MAB reward (moving mean)")
         ax.legend(fontsize=7)
-    return save_figure(fig, out, "fig_mab_reward")
+    return save_figure(fig, out, "fig_mab_reward") + save_data(curves.drop(columns="rank"), out, "fig_mab_reward")
 
 
 def pairwise_agreement_f1(first: np.ndarray, second: np.ndarray, num_samples: int) -> tuple[int, int, int]:
@@ -171,13 +204,13 @@ def rm_agreement(frame: pd.DataFrame, out: Path) -> list[Path]:
 
 
 def utilisation_by_category_figure(shares: pd.DataFrame, out: Path) -> list[Path]:
-    """Grouped bars per category, one panel per (task, policy) (paper Figs. 6-7)."""
+    """Grouped bars per category, one panel per (task, policy, selecting method) (paper Figs. 6-7)."""
     if shares.empty:
         return []
-    panels = sorted(shares.groupby(["task", "policy"]).groups)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.6), squeeze=False)
-    for ax, (task, policy) in zip(axes[0], panels):
-        chunk = shares[(shares["task"] == task) & (shares["policy"] == policy)]
+    panels = sorted(shares.groupby(["task", "policy", "row"]).groups)
+    fig, axes = panel_grid(len(panels), 5.5, 3.6, columns=2)
+    for ax, (task, policy, row) in zip(axes, panels):
+        chunk = shares[(shares["task"] == task) & (shares["policy"] == policy) & (shares["row"] == row)]
         categories = sorted_categories(chunk["category"].unique())
         rms = sorted(chunk["reward_model"].unique())
         width = 0.8 / len(rms)
@@ -187,7 +220,7 @@ def utilisation_by_category_figure(shares: pd.DataFrame, out: Path) -> list[Path
             ax.bar(x + (i - (len(rms) - 1) / 2) * width, values, width, label=rm)
         ax.set_xticks(x, [category_title(c) for c in categories], fontsize=7)
         ax.set_ylabel("utilisation (%)")
-        ax.set_title(f"LASeR on {task} {policy}".strip(), fontsize=9)
+        ax.set_title(f"{row} on {task} {policy}".strip(), fontsize=9)
         ax.legend(fontsize=6)
     return save_figure(fig, out, "fig_utilisation_by_category")
 

@@ -9,7 +9,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from harness.report.runs import AVG_RM_ROW, BEST_RM_ROW, ROW_ORDER, single_rm_name
+from harness.report.methods import AVG_RM_RANK, AVG_RM_ROW, BEST_RM_RANK, BEST_RM_ROW
 from harness.report.tables import Cell, Table
 
 DISPLAY_TASKS = {"strategyqa": "StrategyQA", "gsm8k": "GSM8K", "mmlu": "MMLU", "commonsenseqa": "CSQA", "math": "MATH"}
@@ -30,30 +30,30 @@ def _axes_suffix(run: pd.Series, skip: Iterable[str]) -> str:
     return f" @{','.join(parts)}" if parts else ""
 
 
+LONG_COLUMNS = ["row", "group", "task", "seed", "value", "run_id", "rank", "fixed_rm", "target"]
+
+
 def per_seed(frame: pd.DataFrame, value: str = "test_accuracy", skip_axes: Iterable[str] = ("policy",)) -> pd.DataFrame:
-    """Long table (row, group, task, seed, value, run_id) with Best RM and Avg. RM rows derived."""
+    """Long table (row, group, task, seed, value, run_id, rank, fixed_rm, target) with the Best RM and Avg. RM
+    rows derived from the single-RM runs (``fixed_rm``: the run's one RM, '' for every other row)."""
     done = frame[frame["finished"]].copy()
     if done.empty or value not in done:
-        return pd.DataFrame(columns=["row", "group", "task", "seed", "value", "run_id"])
+        return pd.DataFrame(columns=LONG_COLUMNS)
     done = done[done[value].notna()]
     done["group"] = group_of(done)
     skip = set(skip_axes)
-    done["row_full"] = [r["row"] + _axes_suffix(r, skip) for _, r in done.iterrows()]
+    done["suffix"] = [_axes_suffix(r, skip) for _, r in done.iterrows()]
     records = []
     for _, run in done.iterrows():
-        records.append((run["row_full"], run["group"], run["task"], run["seed"], run[value], run["run_id"]))
-        if run.get("method_name") == "single_rm":
-            suffix = run["row_full"][len(run["row"]):]
-            if single_rm_name(run) == run.get("best_rm"):
-                records.append((BEST_RM_ROW + suffix, run["group"], run["task"], run["seed"], run[value], run["run_id"]))
-    long = pd.DataFrame(records, columns=["row", "group", "task", "seed", "value", "run_id"])
-    singles = done[done.get("method_name") == "single_rm"] if "method_name" in done else done.iloc[0:0]
-    if not singles.empty:
-        singles = singles.assign(suffix=[r["row_full"][len(r["row"]):] for _, r in singles.iterrows()])
-        for (suffix, group, task, seed), chunk in singles.groupby(["suffix", "group", "task", "seed"]):
-            records.append((AVG_RM_ROW + suffix, group, task, seed, chunk[value].mean(), ";".join(chunk["run_id"])))
-        long = pd.DataFrame(records, columns=["row", "group", "task", "seed", "value", "run_id"])
-    return long
+        identity = (run["group"], run["task"], run["seed"], run[value], run["run_id"])
+        records.append((run["row"] + run["suffix"], *identity, run["rank"], run["fixed_rm"], bool(run["target"])))
+        if run["fixed_rm"] and run["fixed_rm"] == run.get("best_rm"):
+            records.append((BEST_RM_ROW + run["suffix"], *identity, BEST_RM_RANK, "", False))
+    singles = done[done["fixed_rm"] != ""]
+    for (suffix, group, task, seed), chunk in singles.groupby(["suffix", "group", "task", "seed"]):
+        records.append((AVG_RM_ROW + suffix, group, task, seed, chunk[value].mean(), ";".join(chunk["run_id"]),
+                        AVG_RM_RANK, "", False))
+    return pd.DataFrame(records, columns=LONG_COLUMNS)
 
 
 def cell_of(values: pd.DataFrame) -> Cell:
@@ -64,31 +64,22 @@ def cell_of(values: pd.DataFrame) -> Cell:
     return Cell(float(data.mean()), spread, len(data), sorted(";".join(values["run_id"]).split(";")))
 
 
-def order_rows(rows: Iterable[str]) -> list[str]:
-    rows = list(dict.fromkeys(rows))
-
-    def key(row: str) -> tuple[int, str]:
-        base = row.split(" @")[0]
-        if base in ROW_ORDER:
-            return (ROW_ORDER.index(base), row)
-        if base.startswith("RM: "):
-            return (len(ROW_ORDER) + 1, row)
-        if base.startswith("LASeR"):
-            return (len(ROW_ORDER) + 3, row)
-        return (len(ROW_ORDER) + 2, row)
-
-    return sorted(rows, key=key)
+def order_rows(long: pd.DataFrame) -> list[str]:
+    """The long table's rows by the methods' ``Reporting.rank``, then by name."""
+    ranks = long.groupby("row")["rank"].min()
+    return sorted(ranks.index, key=lambda row: (ranks[row], row))
 
 
 def method_table(long: pd.DataFrame, name: str, title: str, tasks: list[str], with_average: bool = True,
-                 row_filter=lambda row: not row.startswith("RM: ")) -> Table | None:
-    long = long[long["row"].map(row_filter)]
+                 single_rm_rows: bool = False) -> Table | None:
+    """Rows x (group, task) of mean ± std cells; the single-RM rows only (Table 4) or every other row."""
+    long = long[(long["fixed_rm"] != "") == single_rm_rows]
     if long.empty:
         return None
     groups = sorted(long["group"].unique())
     columns = [task_title(t) for t in tasks] + (["Avg."] if with_average and len(tasks) > 1 else [])
     rows, footnotes = {}, []
-    for row in order_rows(long["row"]):
+    for row in order_rows(long):
         cells = []
         for group in groups:
             subset = long[(long["row"] == row) & (long["group"] == group)]
@@ -119,7 +110,7 @@ def build_tables(frame: pd.DataFrame) -> list[Table]:
         if table:
             tables.append(table)
         singles = method_table(long, "table4", "Each single reward model (layout of paper Table 4)", tasks,
-                               with_average=False, row_filter=lambda row: row.startswith("RM: "))
+                               with_average=False, single_rm_rows=True)
         if singles:
             tables.append(singles)
     if loss_axis:

@@ -1,11 +1,11 @@
 """Report parts of the open-ended and long-context domains, from stored JSON only:
 
 - ``table2``: LongBench best-of-n scores per category (layout of paper Table 2: categories x policies);
-- ``alpaca_eval``: length-controlled win rates of LASeR against each baseline (layout of paper Fig. 2),
+- ``alpaca_eval``: length-controlled win rates of each compared model against its baseline (layout of paper Fig. 2),
   from ``<sweep>/comparisons/**/winrates.json``, and ``alpaca_eval_raw`` with the raw win rates;
 - ``alpaca_eval_by_category``: the raw win rates per prompt category;
-- ``utilisation_by_category``: the share of each RM among LASeR's choices per category (paper Figs. 6-7;
-  WildChat from the training steps, LongBench from the frozen bandit's test batches).
+- ``utilisation_by_category``: the share of each RM among a selecting method's choices per category (paper
+  Figs. 6-7, which show LASeR's; WildChat from the training steps, LongBench from the frozen method's test batches).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import pandas as pd
 
 from harness.common.files import read_json
 from harness.report.layouts import cell_of, group_of, order_rows, per_seed
-from harness.report.runs import LASER_ROW, row_name, selections
+from harness.report.methods import BEST_RM_ROW, run_row
+from harness.report.runs import selections
 from harness.report.tables import Table
 from harness.sweep.layout import COMPARISONS_DIR, MANIFEST, TEST_SELECTIONS, WINRATES
 
@@ -50,12 +51,11 @@ def table2(frame: pd.DataFrame) -> Table | None:
     long = pd.concat(parts)
     policies = sorted(long["group"].unique())
     groups = [category_title(c) for c in categories]
+    starts = set(frame.loc[frame["role"] == "start", "row"])
     rows = {}
-    for row in order_rows(long["row"]):
-        if row.startswith("RM: ") or row == "Sequential RM Selection":
-            continue
+    for row in order_rows(long[long["fixed_rm"] == ""]):
         chosen = long[long["row"] == row]
-        rows["Base model" if row == "SFT" else row] = [
+        rows["Base model" if row in starts else row] = [  # paper Table 2's name for the starting policy
             cell_of(chosen[(chosen["category"] == category) & (chosen["group"] == policy)])
             for category in categories for policy in policies]
     if not rows:
@@ -65,7 +65,7 @@ def table2(frame: pd.DataFrame) -> Table | None:
                  groups, [p or "policy" for p in policies], rows,
                  footnotes=[f"Mean ± std over seeds {seeds}. Best bold, second underlined.",
                             "Base model: greedy decoding. Other rows: n samples reranked by the RM the method picks per "
-                            "test batch (LASeR: the bandit learned on the train split, frozen). Avg. RM: mean of the single-RM runs."])
+                            "test batch (a selecting method as it learned on the train split, frozen). Avg. RM: mean of the single-RM runs."])
 
 
 def load_winrates(root: Path) -> pd.DataFrame:
@@ -82,17 +82,21 @@ def load_winrates(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def short_name(frame: pd.DataFrame, label: str) -> str:
+    """A sweep label's short name in comparison titles (``Reporting.short``; the single-RM run of the
+    configured best_rm is "Best RM")."""
+    runs = frame[frame["label"] == label] if "label" in frame else frame.iloc[0:0]
+    if runs.empty:
+        return run_row(label, label, {}, "").short
+    run = runs.iloc[0]
+    if run["fixed_rm"] and run["fixed_rm"] == run.get("best_rm"):
+        return BEST_RM_ROW
+    return run["short"]
+
+
 def _pair_title(frame: pd.DataFrame, model: str, baseline: str) -> str:
-    """'LASeR vs. Best RM' style names from the runs' rows (labels of other methods stay as they are)."""
-    def name(label: str) -> str:
-        runs = frame[frame["label"] == label] if "label" in frame else frame.iloc[0:0]
-        run = runs.iloc[0].to_dict() if not runs.empty else {"method_name": label, "label": label}
-        row = row_name(run)
-        if run.get("method_name") == "single_rm" and (run.get("method_args") or {}).get("rm") == run.get("best_rm"):
-            return "Best RM"
-        short = {LASER_ROW: "LASeR", "Sequential RM Selection": "Sequential", "Random RM Selection": "Random"}
-        return short.get(row, row)
-    return f"{name(model)} vs. {name(baseline)}"
+    """'LASeR vs. Best RM' style names from the methods' short names."""
+    return f"{short_name(frame, model)} vs. {short_name(frame, baseline)}"
 
 
 def _configured_order(root: Path, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -133,7 +137,8 @@ def winrate_tables(frame: pd.DataFrame, root: Path, data: pd.DataFrame) -> list[
         if value == "length_controlled_winrate":
             footnotes.append(f"Length control: alpaca_eval's {', '.join(variants)} GLM "
                              "(length_controlled_v1 needs AlpacaEval prompts; length_controlled_minimal controls for length only).")
-        model_name = "LASeR" if all(g.startswith("LASeR vs.") for g in groups) else "Model"
+        models = {model for model, _ in pairs}
+        model_name = short_name(frame, models.pop()) if len(models) == 1 else "Model"
         table = Table(name, title, groups, [f"{model_name} wins", "Baseline wins"], rows, highlight="none", footnotes=footnotes)
         tables.append(table)
     return tables
@@ -164,32 +169,32 @@ def winrates_by_category(frame: pd.DataFrame, root: Path, data: pd.DataFrame) ->
 
 
 def utilisation_by_category(frame: pd.DataFrame) -> pd.DataFrame:
-    """(task, policy, category, rm, share %) over LASeR runs: test batches in best-of-n mode, else training steps."""
-    if "method_name" not in frame:
-        return pd.DataFrame()
-    laser = frame[frame["finished"] & (frame["method_name"] == "laser") & (frame["label"] == "laser")]
+    """(task, policy, row, category, rm, share %) over the selecting methods' runs: test batches in best-of-n mode,
+    else training steps."""
+    selecting = frame[frame["finished"] & frame["selects"]]
     records = []
-    for index, run in laser.iterrows():
+    for index, run in selecting.iterrows():
         steps = selections(run["folder"], TEST_SELECTIONS) or selections(run["folder"])
         steps = [s for s in steps if s.get("category")]
-        policy = group_of(laser.loc[[index]]).iloc[0]
+        policy = group_of(selecting.loc[[index]]).iloc[0]
         for category in sorted({s["category"] for s in steps}):
             chosen = [s["reward_model"] for s in steps if s["category"] == category]
             for rm in sorted(set(chosen)):
-                records.append((run["task"], policy, category, rm, run["seed"], 100.0 * chosen.count(rm) / len(chosen)))
+                records.append((run["task"], policy, run["row"], category, rm, run["seed"], 100.0 * chosen.count(rm) / len(chosen)))
     if not records:
         return pd.DataFrame()
-    long = pd.DataFrame(records, columns=["task", "policy", "category", "reward_model", "seed", "share"])
+    keys = ["task", "policy", "row", "category"]
+    long = pd.DataFrame(records, columns=keys + ["reward_model", "seed", "share"])
     # a RM a seed never chose has share 0 in that seed
-    full = long.pivot_table(index=["task", "policy", "category", "seed"], columns="reward_model", values="share", fill_value=0.0)
-    return full.stack().rename("share").reset_index().groupby(["task", "policy", "category", "reward_model"])["share"].mean().reset_index()
+    full = long.pivot_table(index=keys + ["seed"], columns="reward_model", values="share", fill_value=0.0)
+    return full.stack().rename("share").reset_index().groupby(keys + ["reward_model"])["share"].mean().reset_index()
 
 
 def utilisation_markdown(shares: pd.DataFrame) -> str:
-    lines = ["**LASeR's RM utilisation per category (%; layout of paper Figs. 6-7), mean over seeds**", ""]
-    for (task, policy), chunk in shares.groupby(["task", "policy"]):
+    lines = ["**RM utilisation per category of each selecting method (%; layout of paper Figs. 6-7), mean over seeds**", ""]
+    for (task, policy, row), chunk in shares.groupby(["task", "policy", "row"]):
         rms = sorted(chunk["reward_model"].unique())
-        lines += [f"{task} {policy}".strip(), "", "| category | " + " | ".join(rms) + " |", "|---" * (len(rms) + 1) + "|"]
+        lines += [f"{row}: {task} {policy}".strip(), "", "| category | " + " | ".join(rms) + " |", "|---" * (len(rms) + 1) + "|"]
         for category in sorted_categories(chunk["category"].unique()):
             values = chunk[chunk["category"] == category].set_index("reward_model")["share"]
             lines.append(f"| {category_title(category)} | " + " | ".join(f"{values.get(rm, 0.0):.1f}" for rm in rms) + " |")

@@ -10,20 +10,10 @@ import pandas as pd
 
 from harness.common.files import read_json, read_jsonl
 from harness.config.errors import ConfigError
+from harness.config.parse import from_dict
+from harness.config.schema import ReportSettings
+from harness.report.methods import run_row
 from harness.sweep.layout import CONFIG, MANIFEST, SELECTIONS, finished_metrics, read_manifest
-
-PAPER_ROW_NAMES = {
-    "base": "SFT",
-    "offline_ensemble": "Offline RM Ensemble",
-    "random_rm": "Random RM Selection",
-    "sequential_rm": "Sequential RM Selection",
-    "correctness": "Correctness Reward",
-    "oracle_rm": "Oracle RM (profile)",
-}
-LASER_ROW = "LASeR (Ours)"
-BEST_RM_ROW, AVG_RM_ROW = "Best RM", "Avg. RM"
-ROW_ORDER = ["SFT", BEST_RM_ROW, AVG_RM_ROW, "Offline RM Ensemble", "Random RM Selection", "Sequential RM Selection",
-             "Correctness Reward", "Oracle RM (profile)"]
 
 
 def run_folders(root: Path) -> list[dict[str, Any]]:
@@ -52,8 +42,10 @@ def _stored_config(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def load_runs(root: str | Path) -> pd.DataFrame:
-    """One row per listed run: identity, config facts, and (when finished) its metrics."""
+def load_runs(root: str | Path, targets: list[str] | None = None) -> pd.DataFrame:
+    """One row per listed run: identity, config facts, its row in the tables (``harness.report.methods``), whether
+    it is a target of the significance tests (``targets``, default: the sweep's ``report.target``), and (when
+    finished) its metrics."""
     root = Path(root)
     if not root.is_dir():
         raise ConfigError(f"{root}: run store not found; point at a sweep folder (<out>/<sweep name>)")
@@ -94,26 +86,31 @@ def load_runs(root: str | Path) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         raise ConfigError(f"{root}: no runs found (neither a {MANIFEST} nor run folders with a {CONFIG})")
-    frame["row"] = [row_name(r) for r in frame.to_dict(orient="records")]
-    return frame
+    rows = [run_row(_text(r.get("method_name")) or r["label"], r["label"], r.get("method_args") if _text(r.get("method_name")) else {},
+                    _text(r.get("best_rm"))) for r in frame.to_dict(orient="records")]
+    for column in ("row", "rank", "short", "selects", "role", "fixed_rm"):
+        frame[column] = [getattr(row, column) for row in rows]
+    return mark_targets(frame, targets if targets is not None else report_settings(root).targets())
 
 
-def row_name(run: dict[str, Any]) -> str:
-    """The paper's name for a run's method row (new methods keep their sweep label)."""
-    name = run.get("method_name") or run.get("label")
-    label = run.get("label") or name
-    if name == "laser":
-        return LASER_ROW if label == "laser" else f"LASeR [{label}]"
-    if name == "single_rm":
-        return f"RM: {single_rm_name(run)}"
-    if name in PAPER_ROW_NAMES and label == name:
-        return PAPER_ROW_NAMES[name]
-    return str(label)
+def _text(value: Any) -> str:
+    """A string cell of the runs' frame ('' where the run has no config, which pandas fills with NaN)."""
+    return value if isinstance(value, str) else ""
 
 
-def single_rm_name(run: dict[str, Any]) -> str:
-    args = run.get("method_args") or {}
-    return args.get("rm") or run.get("best_rm") or ""
+def report_settings(root: str | Path) -> ReportSettings:
+    """The sweep's ``report:`` section from its manifest (the defaults without one)."""
+    manifest = Path(root) / MANIFEST
+    if not manifest.exists():
+        return ReportSettings()
+    section = (read_manifest(Path(root)).get("sweep") or {}).get("report") or {}
+    return from_dict(ReportSettings, section, prefix=f"{manifest}: sweep.report")
+
+
+def mark_targets(frame: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
+    """``target``: the run's label or method name is one of ``targets`` (the significance tests' H1 side)."""
+    names = frame["method_name"] if "method_name" in frame else frame["label"]
+    return frame.assign(target=frame["label"].isin(targets) | names.isin(targets))
 
 
 def selections(folder: str | Path, name: str = SELECTIONS) -> list[dict[str, Any]]:

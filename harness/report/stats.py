@@ -1,7 +1,8 @@
-"""Significance: one-sided Wilcoxon signed-rank tests of LASeR against each baseline, paired by seed, with
-the mean paired difference and its 95% bootstrap interval (seeds resampled with replacement).
+"""Significance: one-sided Wilcoxon signed-rank tests of each target row (the sweep's ``report.target``, by
+default LASeR) against every other row, paired by seed, with the mean paired difference and its 95% bootstrap
+interval (seeds resampled with replacement); exact one-sided McNemar tests paired by example.
 
-H0: LASeR's accuracy equals the baseline's; H1: LASeR's is greater (the review discussion's test).
+H0: the target's accuracy equals the baseline's; H1: the target's is greater (the review discussion's test).
 With n non-zero paired differences the smallest one-sided p-value the exact test can give is 2^-n, so
 n <= 4 can never reach 0.05; such rows say so ("n too small for p < 0.05").
 """
@@ -24,7 +25,7 @@ from harness.sweep.layout import predictions_file
 class WilcoxonResult:
     task: str
     group: str
-    laser: str
+    target: str
     baseline: str
     n: int
     statistic: float | None
@@ -57,33 +58,36 @@ def bootstrap_difference(ours: list[float], theirs: list[float], resamples: int 
     return float(differences.mean()), float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail))
 
 
-def laser_vs_baselines(long: pd.DataFrame) -> list[WilcoxonResult]:
-    """Every LASeR row against every other row, per task and group, on the seeds both have."""
+def target_vs_baselines(long: pd.DataFrame) -> list[WilcoxonResult]:
+    """Every target row against every other row but the single-RM ones (Best RM and Avg. RM stand for them), per
+    task and group, on the seeds both have."""
     results = []
     for (task, group), chunk in long.groupby(["task", "group"]):
         table = chunk.pivot_table(index="seed", columns="row", values="value", aggfunc="mean")
-        for laser in [c for c in table.columns if c.startswith("LASeR")]:
-            for baseline in [c for c in table.columns if c != laser and not c.startswith("RM: ")]:
-                paired = table[[laser, baseline]].dropna()
+        targets = sorted(chunk.loc[chunk["target"].astype(bool), "row"].unique())
+        single = set(chunk.loc[chunk["fixed_rm"] != "", "row"])
+        for target in targets:
+            for baseline in [c for c in table.columns if c != target and c not in single]:
+                paired = table[[target, baseline]].dropna()
                 if paired.empty:
                     continue
-                ours, theirs = paired[laser].tolist(), paired[baseline].tolist()
+                ours, theirs = paired[target].tolist(), paired[baseline].tolist()
                 statistic, p_value, n, note = one_sided_wilcoxon(ours, theirs)
                 mean, low, high = bootstrap_difference(ours, theirs)
-                results.append(WilcoxonResult(task, group, laser, baseline, n, statistic, p_value, note, mean, low, high))
+                results.append(WilcoxonResult(task, group, target, baseline, n, statistic, p_value, note, mean, low, high))
     return results
 
 
 def wilcoxon_markdown(results: list[WilcoxonResult]) -> str:
-    lines = ["**One-sided Wilcoxon signed-rank tests (H1: LASeR > baseline), paired by seed; mean difference "
+    lines = ["**One-sided Wilcoxon signed-rank tests (H1: target > baseline), paired by seed; mean difference "
              "(points) with its 95% bootstrap interval over seeds**", "",
-             "| task | policy | LASeR row | baseline | n | difference [95% CI] | W | p | note |",
+             "| task | policy | target | baseline | n | difference [95% CI] | W | p | note |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         w = "--" if r.statistic is None else f"{r.statistic:g}"
         p = "--" if r.p_value is None else f"{r.p_value:.4g}"
         ci = f"{r.mean_difference:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]" if r.mean_difference is not None else "--"
-        lines.append(f"| {r.task} | {r.group} | {r.laser} | {r.baseline} | {r.n} | {ci} | {w} | {p} | {r.note} |")
+        lines.append(f"| {r.task} | {r.group} | {r.target} | {r.baseline} | {r.n} | {ci} | {w} | {p} | {r.note} |")
     return "\n".join(lines) + "\n"
 
 
@@ -101,7 +105,7 @@ def mcnemar_greater(ours_correct: list[bool], theirs_correct: list[bool]) -> tup
 
 
 def per_example_tests(frame: pd.DataFrame) -> pd.DataFrame:
-    """LASeR runs against every other method's runs of the same task, group and seed, paired by example
+    """Target runs against every other method's runs of the same task, group and seed, paired by example
     (from ``predictions.jsonl``), pooled over seeds."""
     done = frame[frame["finished"]].copy()
     if "task_kind" in done:  # right/wrong outcomes exist for accuracy tasks only
@@ -116,11 +120,11 @@ def per_example_tests(frame: pd.DataFrame) -> pd.DataFrame:
             outcomes[run["run_id"]] = {r["id"]: bool(r["correct"]) for r in read_jsonl(path)}
     rows = []
     for (task, group), chunk in done.groupby(["task", "group"]):
-        for laser in sorted(r for r in chunk["row"].unique() if r.startswith("LASeR")):
-            for other in sorted(r for r in chunk["row"].unique() if r != laser):
+        for target in sorted(chunk.loc[chunk["target"].astype(bool), "row"].unique()):
+            for other in sorted(r for r in chunk["row"].unique() if r != target):
                 ours_all, theirs_all = [], []
                 for seed in sorted(chunk["seed"].unique()):
-                    mine = chunk[(chunk["row"] == laser) & (chunk["seed"] == seed)]["run_id"].tolist()
+                    mine = chunk[(chunk["row"] == target) & (chunk["seed"] == seed)]["run_id"].tolist()
                     theirs = chunk[(chunk["row"] == other) & (chunk["seed"] == seed)]["run_id"].tolist()
                     if len(mine) != 1 or len(theirs) != 1 or mine[0] not in outcomes or theirs[0] not in outcomes:
                         continue
@@ -129,6 +133,6 @@ def per_example_tests(frame: pd.DataFrame) -> pd.DataFrame:
                     theirs_all += [outcomes[theirs[0]][i] for i in shared]
                 if ours_all:
                     b, c, p_value = mcnemar_greater(ours_all, theirs_all)
-                    rows.append({"task": task, "group": group, "laser": laser, "baseline": other,
-                                 "pairs": len(ours_all), "only_laser_right": b, "only_baseline_right": c, "p_value": p_value})
+                    rows.append({"task": task, "group": group, "target": target, "baseline": other,
+                                 "pairs": len(ours_all), "only_target_right": b, "only_baseline_right": c, "p_value": p_value})
     return pd.DataFrame(rows)

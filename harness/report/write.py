@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.common.files import unwritable_folder, write_json_atomic, write_text_atomic
-from harness.config.errors import ConfigError
+from harness.config.errors import ConfigError, unknown_name_message
 from harness.report.calibration import calibration_json, calibration_markdown, calibration_report
 from harness.report.diagnostics import rated_runs, selection_curves, signal_table
 from harness.report.figures import all_figures, selection_figure, utilisation_by_category_figure, winrate_figure
@@ -36,7 +36,7 @@ from harness.report.open_tasks import (
 from harness.report.paper import compare_with_paper, paper_table, paper_table_names
 from harness.report.profiles import profile_tables, stored_profiles
 from harness.report.runs import load_runs
-from harness.report.stats import laser_vs_baselines, per_example_tests, wilcoxon_frame, wilcoxon_markdown
+from harness.report.stats import per_example_tests, target_vs_baselines, wilcoxon_frame, wilcoxon_markdown
 from harness.report.tables import Table, to_csv, to_latex, to_markdown
 
 INCOMPLETE = "INCOMPLETE.md"  # written (and named in README.md) while some of the store's runs are unfinished
@@ -52,11 +52,15 @@ def write_table(table: Table, out: Path) -> list[Path]:
     return paths
 
 
-def write_report(root: str | Path, out: str | Path, with_paper: bool = True) -> list[Path]:
+def write_report(root: str | Path, out: str | Path, with_paper: bool = True, targets: list[str] | None = None) -> list[Path]:
     """Write the report of run store ``root`` to ``out``, all or nothing: it is built in a temporary folder
-    beside ``out`` (figures included) and then published (``publish``), one writer at a time."""
+    beside ``out`` (figures included) and then published (``publish``), one writer at a time. ``targets``: the
+    significance tests' target methods (labels or names; default: the sweep's ``report.target``)."""
     root, out = Path(root), Path(out).resolve()
-    frame = load_runs(root)  # a missing or unreadable store fails here, before anything is written
+    frame = load_runs(root, targets)  # a missing or unreadable store fails here, before anything is written
+    unknown = [t for t in targets or [] if not (frame["label"] == t).any() and not (frame.get("method_name") == t).any()]
+    if unknown:
+        raise ConfigError(f"--target: {unknown_name_message('method label', unknown[0], frame['label'].dropna().unique())}")
     problem = unwritable_folder(out)
     if problem:
         raise ConfigError(f"--out: {problem}")
@@ -131,7 +135,7 @@ def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) 
                 written += write_table(comparison, out)
     long = per_seed(frame)
     if not long.empty:
-        results = laser_vs_baselines(long)
+        results = target_vs_baselines(long)
         if results:
             write_text_atomic(out / "wilcoxon.md", wilcoxon_markdown(results))
             write_text_atomic(out / "wilcoxon.csv", wilcoxon_frame(results).to_csv(index=False))
@@ -139,10 +143,10 @@ def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) 
     mcnemar = per_example_tests(frame)
     if not mcnemar.empty:
         write_text_atomic(out / "mcnemar.csv", mcnemar.to_csv(index=False))
-        lines = ["**Exact one-sided McNemar tests (H1: LASeR right more often), paired by example, pooled over seeds**", "",
-                 "| task | policy | LASeR row | baseline | pairs | only LASeR right | only baseline right | p |",
+        lines = ["**Exact one-sided McNemar tests (H1: the target is right more often), paired by example, pooled over seeds**", "",
+                 "| task | policy | target | baseline | pairs | only target right | only baseline right | p |",
                  "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {r.task} | {r.group} | {r.laser} | {r.baseline} | {r.pairs} | {r.only_laser_right} | "
+        lines += [f"| {r.task} | {r.group} | {r.target} | {r.baseline} | {r.pairs} | {r.only_target_right} | "
                   f"{r.only_baseline_right} | {r.p_value:.4g} |" for r in mcnemar.itertuples()]
         write_text_atomic(out / "mcnemar.md", "\n".join(lines) + "\n")
         written += [out / "mcnemar.md", out / "mcnemar.csv"]

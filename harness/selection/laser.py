@@ -18,7 +18,7 @@ from harness.config.errors import ConfigError
 from harness.selection.bandits.base import Bandit
 from harness.selection.bandits.registry import BANDITS
 from harness.selection.bandits.scaling import QuantileRewardScaler
-from harness.selection.method import BatchContext, Method, RewardChoice, StepFeedback, check_reward_model
+from harness.selection.method import BatchContext, Method, Reporting, RewardChoice, StepFeedback, check_reward_model
 
 
 @dataclass
@@ -35,6 +35,7 @@ class LaserConfig:
 class Laser(Method):
     Config = LaserConfig
     description = "LASeR: a bandit (LinUCB, LinTS, Exp3, Gaussian TS) picks the RM per batch from the negative training loss"
+    reporting = Reporting(row="LASeR (Ours)", variant_row="LASeR [{label}]", short="LASeR", rank=100)
 
     def __init__(self, config: LaserConfig, reward_models, seed: int, best_rm: str = "", profile=None):
         super().__init__(config, reward_models, seed, best_rm, profile)

@@ -6,8 +6,12 @@ and how their scores combine. After the training step it gets ``StepFeedback`` (
 loss, pairs made). Its arguments are a dataclass ``Config`` parsed strictly from the run config's
 ``method.args``; its whole state round-trips through ``state_dict``/``load_state_dict``.
 
+How the report shows a method's runs is the method's own declaration (``reporting``, a ``Reporting``, and
+``fixed_reward_model``): the reporting code names no method.
+
 How to add a method: one file in ``baselines/`` and one line in ``METHODS``
-(``harness.selection.registry``); see ``harness.config.registry``.
+(``harness.selection.registry``), or a class in your own file named as ``module:Class``; see
+``harness.config.registry``.
 """
 
 from __future__ import annotations
@@ -52,6 +56,31 @@ class RewardChoice:
         return self.reward_models[0] if self.combine == "single" else f"{self.combine}({'+'.join(self.reward_models)})"
 
 
+ROLES = ("", "start", "gold", "oracle")
+
+
+@dataclass(frozen=True)
+class Reporting:
+    """How the report shows a method's runs (read by ``harness.report``, which names no method itself)."""
+
+    row: str = ""                  # its row in the tables under its own name ('': the sweep label)
+    variant_row: str = "{label}"   # its row under another sweep label ({label} is filled in)
+    short: str = ""                # in 'A vs. B' comparison titles ('': the row)
+    rank: int = 90                 # rows sort by rank, then name: the start 0, paper baselines 10-80, LASeR 100
+    fixed_choice: bool = False     # True: the same reward for every batch (no selection to show or rate)
+    role: str = ""                 # the testbed's calibration rows: 'start' (the starting policy), 'gold'
+                                   # (the gold-answer reward), 'oracle' (the profile's best RM per category)
+
+    def __post_init__(self):
+        if self.role not in ROLES:
+            raise ValueError(f"Reporting.role: expected one of {ROLES}, got {self.role!r}")
+
+    def row_name(self, label: str, own_name: bool) -> str:
+        if own_name and self.row:
+            return self.row
+        return self.variant_row.format(label=label) if not own_name else label
+
+
 @dataclass
 class StepFeedback:
     loss: float | None                # None when the batch gave no preference pair (no training step)
@@ -68,6 +97,7 @@ class Method:
     trains: ClassVar[bool] = True       # False: the run only evaluates the initial policy (the SFT/base row)
     needs_gold: ClassVar[bool] = False  # True: the method's reward needs gold answers (refused on open-ended tasks)
     needs_profile: ClassVar[bool] = False  # True: it chooses from the run's profile (the run config needs ``profile:``)
+    reporting: ClassVar[Reporting] = Reporting()
 
     def __init__(self, config: Any, reward_models: Sequence[str], seed: int, best_rm: str = "",
                  profile: dict[str, Any] | None = None):
@@ -76,6 +106,13 @@ class Method:
         self.seed = seed
         self.best_rm = best_rm
         self.profile = profile  # the run's on-policy RM competence (harness.profile), when it has one
+
+    @classmethod
+    def fixed_reward_model(cls, args: Mapping[str, Any], best_rm: str) -> str | None:
+        """The one reward model every run of these settings uses, or None. Such runs are the report's
+        single-RM rows ("RM: <name>"), and it derives "Best RM" (the run config's ``best_rm``) and "Avg. RM"
+        from them."""
+        return None
 
     def select(self, context: BatchContext) -> RewardChoice:
         raise NotImplementedError

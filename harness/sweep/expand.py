@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.config.errors import ConfigError, UnknownNameError
+from harness.config.errors import ConfigError, UnknownNameError, unknown_name_message
 from harness.config.parse import apply_override, parse_overrides, parse_with_overrides, read_yaml, to_dict
 from harness.config.schema import RunConfig, SweepConfig
 from harness.loop.run_config import build_run_config
@@ -69,6 +69,14 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:
         raise ConfigError(f"{path}: methods: labels must be unique, repeated: {', '.join(duplicates)} (set label:)")
+    if sweep.report.target is not None:
+        known = labels + [m.name for m in sweep.methods]
+        targets = sweep.report.targets()
+        if not targets:
+            raise ConfigError(f"{path}: report.target: expected a method label or a list of them, got []")
+        for target in targets:
+            if target not in known:
+                raise ConfigError(f"{path}: report.target: {unknown_name_message('method label', target, labels)}")
     return sweep
 
 
