@@ -26,16 +26,26 @@ PROFILE = {"best_rm": {"all": "rm_b"}}  # what oracle_rm reads of a run's profil
 def _contexts(steps: int, dim: int = 8):
     rng = np.random.default_rng(0)
     for step in range(steps):
+        prompt_embeddings = rng.normal(size=(2, dim))
         yield BatchContext(iteration=1 + step // 4, step=step, batch_index=step % 4, num_steps=4,
-                           prompts=["p1", "p2"], embedding=rng.normal(size=dim))
+                           prompts=["p1", "p2"], embedding=prompt_embeddings.mean(axis=0),
+                           prompt_embeddings=prompt_embeddings, categories=["all", "all"])
 
 
 def _drive(method, contexts, losses):
+    """Each step's choice (a router's: one per prompt), after feeding back the step's losses."""
     chosen = []
     for context, loss in zip(contexts, losses):
-        choice = method.select(context)
-        chosen.append(choice)
-        method.feedback(context, choice, StepFeedback(loss, 3, 0))
+        if method.routes_prompts:
+            choices = method.route(context)
+            assert len(choices) == len(context.prompts)
+            chosen.append(choices)
+            prompt_losses = [None, None] if loss is None else [loss, loss / 2]
+            method.route_feedback(context, choices, StepFeedback(loss, 3, 0, prompt_losses, [2, 1]))
+        else:
+            choice = method.select(context)
+            chosen.append(choice)
+            method.feedback(context, choice, StepFeedback(loss, 3, 0))
     return chosen
 
 
@@ -46,7 +56,7 @@ def test_method_contract(name):
     losses = list(np.random.default_rng(1).uniform(0.5, 2.0, size=24))
     losses[5] = None  # a step without pairs
     choices = _drive(method, contexts[:12], losses[:12])
-    for choice in choices:
+    for choice in [c for step in choices for c in (step if isinstance(step, list) else [step])]:
         assert isinstance(choice, RewardChoice)
         assert all(rm in POOL or rm == CORRECTNESS for rm in choice.reward_models)
     state = json.loads(json.dumps(method.state_dict(), default=lambda v: v.tolist()))  # JSON-safe state
@@ -77,7 +87,8 @@ def test_every_method_completes_a_run_on_a_tiny_model(name, tiny_models, data_di
         assert metrics["steps"] == 0 and not (out / "selections.jsonl").exists()
         return
     selections = [json.loads(line) for line in (out / "selections.jsonl").read_text().splitlines()]
-    assert len(selections) == 2 and sum(metrics["selection_counts"].values()) == 2
+    decisions_per_step = data["train"]["batch_size"] if METHODS.get(name).routes_prompts else 1
+    assert len(selections) == 2 and sum(metrics["selection_counts"].values()) == 2 * decisions_per_step
     iterations = [json.loads(line) for line in (out / "iterations.jsonl").read_text().splitlines()]
     assert iterations[0]["pairs"] == sum(s["num_pairs"] for s in selections)
     assert {"sample", "score"} <= set(iterations[0]["seconds"])
@@ -94,6 +105,10 @@ def test_every_method_selects_for_best_of_n_on_long_context(name, tiny_models, d
     for rm in data["reward_models"]:
         rm["max_prompt_tokens"] = 48
     data["train"].update(batch_size=1, max_steps_per_iteration=2)
+    if METHODS.get(name).routes_prompts:  # best-of-n reranks each test batch by one frozen choice
+        with pytest.raises(ConfigError, match="routes each prompt to a reward model while training"):
+            build_run_config(data)
+        return
     metrics = execute_run(build_run_config(data), progress=False)
     assert set(metrics["test"]["scores"]) == {"single_doc_qa", "multi_doc_qa", "summarization", "few_shot"}
     expected = "greedy" if not METHODS.get(name).trains else "best_of_3"
@@ -116,7 +131,7 @@ def test_every_method_trains_on_open_ended_prompts(name, tiny_models, data_dir, 
         with pytest.raises(ConfigError, match="'correctness' needs gold answers"):
             build_run_config(data)
         return
-    if METHODS.get(name).needs_profile:  # nothing to profile without gold answers
+    if build_method(name, {}, ["rm_a", "rm_b"], 0, "rm_a").needs_profile:  # nothing to profile without gold answers
         with pytest.raises(ConfigError, match="chooses from the run's RM profile"):
             build_run_config(data)
         return

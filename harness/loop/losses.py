@@ -68,5 +68,29 @@ def preference_loss(name: str, logps: PairLogps, beta: float, nll_weight: float 
     raise ValueError(f"unknown loss {name!r}; accepted: {', '.join(LOSSES)}")
 
 
+def pair_losses(name: str, logps: PairLogps, beta: float, nll_weight: float = 1.0) -> torch.Tensor:
+    """Each pair's share of ``preference_loss`` (its mean over the micro-batch's pairs equals that loss, up to
+    rounding): what a method that routes prompts to reward models learns from, prompt by prompt. Detached."""
+    with torch.no_grad():
+        margin = (logps.policy_chosen - logps.reference_chosen) - (logps.policy_rejected - logps.reference_rejected)
+        dpo = -F.logsigmoid(beta * margin)
+        nll = -(logps.policy_chosen / logps.chosen_lengths.clamp(min=1))
+        if name == "dpo":
+            return dpo
+        if name == "nll":
+            return nll
+        if name == "dpo_nll":
+            return dpo + nll_weight * nll
+        if name == "kto":
+            if logps.policy_kl is None or logps.reference_kl is None:
+                kl = torch.zeros((), device=logps.policy_chosen.device)
+            else:
+                kl = (logps.policy_kl - logps.reference_kl).mean().clamp(min=0)
+            chosen = 1 - torch.sigmoid(beta * ((logps.policy_chosen - logps.reference_chosen) - kl))
+            rejected = 1 - torch.sigmoid(beta * (kl - (logps.policy_rejected - logps.reference_rejected)))
+            return (chosen + rejected) / 2
+    raise ValueError(f"unknown loss {name!r}; accepted: {', '.join(LOSSES)}")
+
+
 def needs_reference(name: str) -> bool:
     return name != "nll"

@@ -62,7 +62,7 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
         fail(f"best_rm: {unknown_name_message('reward model', config.best_rm, names)}")
     try:
         METHODS.check(config.method.name)
-        build_method(config.method.name, config.method.args, names, config.seed, config.best_rm)
+        method = build_method(config.method.name, config.method.args, names, config.seed, config.best_rm)
     except UnknownNameError as error:
         fail(f"method.name: {error}")
     except ConfigError as error:
@@ -91,9 +91,12 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
     if config.mode == "best_of_n" and task_class.kind == "open_ended":
         fail("mode: best_of_n needs a task with gold references to score the chosen response; "
              f"{config.task.name!r} is open-ended")
-    if METHODS.get(config.method.name).needs_profile and config.profile is None:
+    if method.needs_profile and config.profile is None:
         fail(f"method.name: {config.method.name!r} chooses from the run's RM profile; add a 'profile:' section "
              "(e.g. profile: {max_prompts: 64})")
+    if method.routes_prompts and config.mode == "best_of_n":
+        fail(f"method.name: {config.method.name!r} routes each prompt to a reward model while training; best_of_n "
+             "mode reranks test batches with one frozen choice each (use a per-batch method)")
     if task_class.kind == "open_ended":
         if config.profile is not None:
             fail(f"profile: task {config.task.name!r} has no gold answers, so RM competence cannot be measured on it")

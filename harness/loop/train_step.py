@@ -1,5 +1,6 @@
 """One optimisation step of the policy on a batch of preference pairs (gradient accumulation over
-micro-batches), returning the step's training loss: the MAB reward's raw material."""
+micro-batches), returning the step's training loss (the MAB reward's raw material) and each pair's share of it
+(what a method routing prompts to reward models learns from)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from harness.config.schema import TrainConfig
-from harness.loop.losses import PairLogps, needs_reference, preference_loss
+from harness.loop.losses import PairLogps, needs_reference, pair_losses, preference_loss
 from harness.models.logprobs import completion_logps, make_token_batch
 from harness.models.policy import Policy
 
@@ -18,6 +19,12 @@ class PairTokens:
     prompt: list[int]
     chosen: list[int]
     rejected: list[int]
+
+
+@dataclass
+class StepLoss:
+    mean: float              # the step's loss on the first pass, before any update
+    per_pair: list[float]    # each pair's loss on that pass (their mean is ``mean``, up to rounding)
 
 
 class PreferenceTrainer:
@@ -30,7 +37,8 @@ class PreferenceTrainer:
         batch = make_token_batch(prompts, completions, self.policy.tokenizer.pad_token_id, self.policy.device)
         return completion_logps(model, batch)
 
-    def micro_batch_loss(self, items: list[PairTokens]) -> torch.Tensor:
+    def micro_batch_loss(self, items: list[PairTokens]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The micro-batch's loss (to back-propagate) and each pair's share of it (detached)."""
         prompts = [it.prompt for it in items] * 2
         completions = [it.chosen for it in items] + [it.rejected for it in items]
         sums, counts = self._logps(self.policy.model, prompts, completions)
@@ -47,26 +55,28 @@ class PreferenceTrainer:
                 logps.policy_kl, _ = self._logps(self.policy.model, prompts[:n], mismatched)
                 with self.policy.reference() as reference:
                     logps.reference_kl, _ = self._logps(reference, prompts[:n], mismatched)
-        return preference_loss(name, logps, self.config.beta, self.config.nll_weight)
+        return (preference_loss(name, logps, self.config.beta, self.config.nll_weight),
+                pair_losses(name, logps, self.config.beta, self.config.nll_weight))
 
-    def step(self, items: list[PairTokens]) -> float:
-        """Train on ``items``; the returned loss is measured on the first pass, before any update."""
+    def step(self, items: list[PairTokens]) -> StepLoss:
+        """Train on ``items``; the returned losses are measured on the first pass, before any update."""
         if not items:
             raise ValueError("a training step needs at least one preference pair")
         model = self.policy.model
         model.train()
-        first_pass_loss = 0.0
+        first_pass_loss, per_pair = 0.0, []
         size = self.config.micro_batch_size
         for update in range(self.config.updates_per_step):
             self.optimizer.zero_grad(set_to_none=True)
             for start in range(0, len(items), size):
                 chunk = items[start:start + size]
-                loss = self.micro_batch_loss(chunk)
+                loss, chunk_losses = self.micro_batch_loss(chunk)
                 (loss * len(chunk) / len(items)).backward()
                 if update == 0:
                     first_pass_loss += loss.item() * len(chunk) / len(items)
+                    per_pair += chunk_losses.tolist()
             if self.config.max_grad_norm > 0:
                 torch.nn.utils.clip_grad_norm_(self.policy.trainable_parameters(), self.config.max_grad_norm)
             self.optimizer.step()
         model.eval()
-        return first_pass_loss
+        return StepLoss(first_pass_loss, per_pair)

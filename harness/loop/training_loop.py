@@ -29,6 +29,7 @@ from harness.models.policy import Policy, Sample
 from harness.rewards.base import RewardModel
 from harness.selection.combiners import combine_groups
 from harness.selection.method import BatchContext, Method, RewardChoice, StepFeedback
+from harness.selection.records import ROUTES, all_decisions, most_used
 from harness.tasks.base import Example, Splits, Task
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,11 @@ class Scored:
 
     prompt_ids: list[list[int]]
     context: BatchContext
-    choice: RewardChoice
+    choice: RewardChoice | None          # None when the method routed each prompt (``choices``)
     samples: list[list[Sample]]
     table: dict[str, np.ndarray]
     scores: np.ndarray
+    choices: list[RewardChoice] = field(default_factory=list)  # per prompt (a per-batch method's choice repeated)
 
 
 @dataclass
@@ -153,26 +155,52 @@ class TrainingLoop:
 
     def choose_and_sample(self, batch: list[Example], iteration: int, batch_index: int, num_steps: int,
                           timer: StageTimer, sample_seed: int | None = None) -> Scored:
-        """The method's choice for a batch, n samples per prompt, and the chosen RM(s)' scores (prompts x n)."""
+        """The method's choice for a batch (or, for a method that routes prompts, for each prompt), n samples per
+        prompt, and the chosen RM(s)' scores (prompts x n)."""
         prompts = [self.task.prompt(e) for e in batch]
         prompt_ids = self.policy.encode_prompts(prompts)
         context = BatchContext(iteration, self.state.global_step, batch_index, num_steps, prompts,
-                               category=batch[0].category if len({e.category for e in batch}) == 1 else None)
+                               category=batch[0].category if len({e.category for e in batch}) == 1 else None,
+                               categories=[e.category for e in batch])
+        routes = self.method.routes_prompts
         if self.method.needs_context:
             with timer.time("embed"):
-                context.embedding = self.policy.embed(prompt_ids).mean(axis=0)
+                embeddings = self.policy.embed(prompt_ids)
+                context.embedding = embeddings.mean(axis=0)
+                if routes:
+                    context.prompt_embeddings = embeddings
         with timer.time("select"):
-            choice = self.method.select(context)
+            if routes:
+                choices = list(self.method.route(context))
+                if len(choices) != len(batch):
+                    raise ValueError(f"method {self.config.method.name!r} routed {len(choices)} prompts of a batch of {len(batch)}")
+                choice = None
+            else:
+                choice = self.method.select(context)
+                choices = [choice] * len(batch)
         with timer.time("sample"):
             samples = self.sample(prompt_ids, sample_seed)
         with timer.time("score"):
             n = len(samples[0])
-            flat_prompts = [p for p, group in zip(prompts, samples) for _ in group]
-            flat_texts = [s.text for group in samples for s in group]
-            flat_refs = [e for e, group in zip(batch, samples) for _ in group]
-            table = score_table(choice, self.pool, flat_prompts, flat_texts, flat_refs)
-            scores = combine_scores(choice, table, n).reshape(len(batch), n)
-        return Scored(prompt_ids, context, choice, samples, table, scores)
+            if choice is not None:
+                table = score_table(choice, self.pool, *self.flat_inputs(batch, prompts, samples, range(len(batch))))
+                scores = combine_scores(choice, table, n).reshape(len(batch), n)
+            else:  # each group of prompts that share a choice is scored by its RM(s)
+                table, scores = {}, np.zeros((len(batch), n))
+                for indices in choice_groups(choices):
+                    routed = choices[indices[0]]
+                    part = score_table(routed, self.pool, *self.flat_inputs(batch, prompts, samples, indices))
+                    scores[indices] = combine_scores(routed, part, n).reshape(len(indices), n)
+        return Scored(prompt_ids, context, choice, samples, table, scores, choices)
+
+    @staticmethod
+    def flat_inputs(batch: list[Example], prompts: list[str], samples: list[list[Sample]],
+                    indices) -> tuple[list[str], list[str], list[Example]]:
+        """(prompt, response, example) per sample of the prompts at ``indices``, prompt by prompt."""
+        flat_prompts = [prompts[i] for i in indices for _ in samples[i]]
+        flat_texts = [s.text for i in indices for s in samples[i]]
+        flat_refs = [batch[i] for i in indices for _ in samples[i]]
+        return flat_prompts, flat_texts, flat_refs
 
     def sample_quality(self, batch: list[Example], samples: list[list[Sample]]) -> float | None:
         """Mean gold score of the samples (accuracy, or F1 / ROUGE-L); None for open-ended tasks."""
@@ -193,19 +221,32 @@ class TrainingLoop:
             pair_set = sample_pairs(scores.tolist(), cfg.pairs_per_prompt, rng, identities)
             items = [PairTokens(prompt_ids[p.prompt_index], samples[p.prompt_index][p.chosen].completion_ids,
                                 samples[p.prompt_index][p.rejected].completion_ids) for p in pair_set.pairs]
-        loss = None
+        loss, pair_losses = None, []
         if items:
             with timer.time("train"):
-                loss = self.trainer.step(items)
+                result = self.trainer.step(items)
+            loss, pair_losses = result.mean, result.per_pair
             self.policy_updated = True
+        prompt_losses, prompt_pairs = per_prompt(len(batch), [p.prompt_index for p in pair_set.pairs], pair_losses)
         with timer.time("bandit"):
-            feedback = StepFeedback(loss, len(items), pair_set.skipped_prompts)
-            self.method.feedback(context, choice, feedback)
+            feedback = StepFeedback(loss, len(items), pair_set.skipped_prompts, prompt_losses, prompt_pairs)
+            if choice is None:
+                self.method.route_feedback(context, scored.choices, feedback)
+            else:
+                self.method.feedback(context, choice, feedback)
+        labels = [c.label for c in scored.choices]
         record = {"iteration": iteration, "step": self.state.global_step, "batch_index": batch_index,
-                  "reward_model": choice.label, "reward_models": list(choice.reward_models), "loss": loss,
+                  "reward_model": choice.label if choice is not None else most_used(labels),
+                  "reward_models": list(choice.reward_models) if choice is not None
+                  else sorted({name for c in scored.choices for name in c.reward_models}), "loss": loss,
                   "num_pairs": len(items), "skipped_prompts": pair_set.skipped_prompts,
                   "sample_accuracy": self.sample_quality(batch, samples), "mean_score": float(np.mean(scores)),
                   "category": context.category, **self.method.step_record()}
+        if choice is None:
+            extra = self.method.route_records() or [{} for _ in batch]
+            record[ROUTES] = [{"prompt": i, "reward_model": label, "category": example.category, "loss": prompt_losses[i],
+                               "num_pairs": prompt_pairs[i], **extra[i]}
+                              for i, (label, example) in enumerate(zip(labels, batch))]
         self.state.global_step += 1
         return record
 
@@ -232,7 +273,7 @@ class TrainingLoop:
                "pairs": sum(r["num_pairs"] for r in records),
                "skipped_prompts": sum(r["skipped_prompts"] for r in records),
                "sample_accuracy": _mean([r["sample_accuracy"] for r in records]),
-               "selected": dict(sorted(_count(r["reward_model"] for r in records).items()))}
+               "selected": dict(sorted(_count(d["reward_model"] for d in all_decisions(records)).items()))}
         if self.config.eval.dev_every_iteration and self.splits.dev and self.task.kind != "open_ended":
             with timer.time("dev_eval"):
                 row["dev_accuracy"] = self.dev_result()
@@ -256,6 +297,25 @@ def category_batches(examples: Sequence[Example], size: int, rng: np.random.Gene
         order = rng.permutation(len(members))
         batches += [[members[i] for i in order[start:start + size]] for start in range(0, len(order), size)]
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def choice_groups(choices: Sequence[RewardChoice]) -> list[list[int]]:
+    """The indices of the prompts that share a choice (same RMs, combiner and settings), in order of first use."""
+    groups: dict[str, list[int]] = {}
+    for index, choice in enumerate(choices):
+        groups.setdefault(repr((choice.reward_models, choice.combine, sorted(choice.combine_args.items()))), []).append(index)
+    return list(groups.values())
+
+
+def per_prompt(num_prompts: int, pair_prompts: Sequence[int], pair_losses: Sequence[float]) -> tuple[list[float | None], list[int]]:
+    """Each prompt's mean pair loss (None for a prompt without pairs, or when no step was taken) and its pair count."""
+    losses: list[list[float]] = [[] for _ in range(num_prompts)]
+    pairs = [0] * num_prompts
+    for index, prompt in enumerate(pair_prompts):
+        pairs[prompt] += 1
+        if index < len(pair_losses):
+            losses[prompt].append(pair_losses[index])
+    return [float(np.mean(values)) if values else None for values in losses], pairs
 
 
 def _count(values) -> dict[str, int]:

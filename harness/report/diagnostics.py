@@ -2,7 +2,8 @@
 chose, step by step, and whether the bandit's feedback carries information about the RM it chose.
 
 - ``selection_curves``: per (task, method row), the running selection accuracy (share of steps so far that used
-  the batch category's most competent RM) and the cumulative regret (summed AUC gap), averaged over seeds;
+  the batch category's most competent RM; for a router, each step counts the share of its prompts that did) and
+  the cumulative regret (summed AUC gap; a router's step: the mean over its prompts), averaged over seeds;
   (``harness.report.figures.selection_figure`` draws both against the step, one line per method);
 - ``signal_table``: per method, Spearman's correlation between the feedback each choice received (the MAB
   reward where the method has one, and the negative training loss for every method) and the chosen RM's
@@ -21,6 +22,7 @@ from scipy.stats import spearmanr
 from harness.common.files import read_json
 from harness.report.runs import selections
 from harness.report.tables import Cell, Table
+from harness.selection.records import all_decisions, best_share
 from harness.sweep.layout import PROFILE
 
 RatedRun = tuple[pd.Series, list[dict[str, Any]], dict[str, Any]]
@@ -48,7 +50,7 @@ def selection_curves(rated: list[RatedRun]) -> pd.DataFrame:
             if step.get("competence_gap") is None:
                 continue
             rated += 1
-            hits += step["reward_model"] == step["best_rm"]
+            hits += best_share(step)
             regret += step["competence_gap"]
             records.append((run["task"], run["row"], index + 1, hits / rated, regret, run["seed"]))
     long = pd.DataFrame(records, columns=["task", "row", "step", "selection_accuracy", "cumulative_regret", "seed"])
@@ -79,7 +81,7 @@ def signal_rows(rated: list[RatedRun]) -> pd.DataFrame:
     pooled: dict[tuple[str, str], dict[str, list[float]]] = {}
     for run, steps, profile in rated:
         lists = pooled.setdefault((run["task"], run["row"]), {"auc": [], "mab": [], "auc_mab": [], "neg_loss": []})
-        for step in steps:
+        for step in all_decisions(steps):  # a router's prompts each: its RM, its loss, its MAB reward
             auc = _chosen_auc(step, profile)
             if auc is None or step.get("loss") is None:
                 continue

@@ -17,6 +17,7 @@ from harness.common.files import read_jsonl, write_text_atomic  # noqa: E402
 from harness.report.layouts import group_of, per_seed, task_title  # noqa: E402
 from harness.report.open_tasks import category_title, sorted_categories  # noqa: E402
 from harness.report.runs import selections  # noqa: E402
+from harness.selection.records import all_decisions  # noqa: E402
 from harness.sweep.layout import RM_SCORES  # noqa: E402
 
 
@@ -136,7 +137,7 @@ def mab_reward(frame: pd.DataFrame, out: Path) -> list[Path]:
     quantile-normalised negative loss)."""
     records = []
     for _, run in selecting_runs(frame).iterrows():
-        steps = selections(run["folder"])
+        steps = all_decisions(selections(run["folder"]))  # a router's prompts each have their own
         for rm in sorted({s["reward_model"] for s in steps}):
             series = [s["mab_reward"] for s in steps if s["reward_model"] == rm and s.get("mab_reward") is not None]
             records += [(task_title(run["task"]), run["row"], run["rank"], rm, run["seed"], i + 1, value)

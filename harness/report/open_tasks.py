@@ -19,6 +19,7 @@ from harness.report.layouts import cell_of, group_of, order_rows, per_seed
 from harness.report.methods import BEST_RM_ROW, run_row
 from harness.report.runs import selections
 from harness.report.tables import Table
+from harness.selection.records import all_decisions
 from harness.sweep.layout import COMPARISONS_DIR, MANIFEST, TEST_SELECTIONS, WINRATES
 
 CATEGORY_TITLES = {
@@ -175,7 +176,7 @@ def utilisation_by_category(frame: pd.DataFrame) -> pd.DataFrame:
     records = []
     for index, run in selecting.iterrows():
         steps = selections(run["folder"], TEST_SELECTIONS) or selections(run["folder"])
-        steps = [s for s in steps if s.get("category")]
+        steps = [d for d in all_decisions(steps) if d.get("category")]
         policy = group_of(selecting.loc[[index]]).iloc[0]
         for category in sorted({s["category"] for s in steps}):
             chosen = [s["reward_model"] for s in steps if s["category"] == category]

@@ -48,7 +48,7 @@ class Laser(Method):
             raise ConfigError(f"method.args.bandit: {error}") from None
         self.bandit_class = BANDITS.get(config.bandit)
         self.bandit_config = BANDITS.parse(config.bandit, config.bandit_args, prefix="method.args",
-                                           also_accepted=[f.name for f in fields(LaserConfig) if f.name != "bandit_args"])
+                                           also_accepted=[f.name for f in fields(config) if f.name != "bandit_args"])
         self.arms = list(config.arms) if config.arms else [rm for rm in reward_models]
         self.scaler = QuantileRewardScaler(*config.quantiles)
         self.bandit: Bandit | None = None
@@ -71,17 +71,25 @@ class Laser(Method):
             return None
         if context.embedding is None:
             raise ValueError(f"LASeR with {self.config.bandit} needs the batch embedding in the context")
-        x = np.asarray(context.embedding, dtype=np.float64)
+        return self._vector(context.embedding)
+
+    def _vector(self, embedding: np.ndarray) -> np.ndarray:
+        """The bandit's context vector of an embedding (L2-normalised unless configured otherwise)."""
+        x = np.asarray(embedding, dtype=np.float64)
         if self.config.normalize_context:
             norm = np.linalg.norm(x)
             x = x / norm if norm > 0 else x
         return x
 
-    def select(self, context: BatchContext) -> RewardChoice:
-        x = self._context(context)
+    def _bandit_for(self, x: np.ndarray | None) -> Bandit:
+        """The bandit, built at the first context for a contextual one (whose size it then knows)."""
         if self.bandit is None:
             self.bandit = self.bandit_class.from_config(self.bandit_config, len(self.arms), x.shape[0], self.seed)
-        return RewardChoice((self.arms[self.bandit.select(x)],))
+        return self.bandit
+
+    def select(self, context: BatchContext) -> RewardChoice:
+        x = self._context(context)
+        return RewardChoice((self.arms[self._bandit_for(x).select(x)],))
 
     def feedback(self, context: BatchContext, choice: RewardChoice, feedback: StepFeedback) -> None:
         if feedback.loss is None:  # no pair, no training loss: nothing to learn from

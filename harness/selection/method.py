@@ -3,7 +3,9 @@
 A method sees a ``BatchContext`` (iteration, step, prompts, and the mean prompt embedding when it asks
 for one with ``needs_context``) and returns a ``RewardChoice``: which reward models score this batch
 and how their scores combine. After the training step it gets ``StepFeedback`` (the step's training
-loss, pairs made). Its arguments are a dataclass ``Config`` parsed strictly from the run config's
+loss, pairs made, and each prompt's share of them). A method with ``routes_prompts`` chooses per prompt
+instead: ``route`` returns one ``RewardChoice`` per prompt (the context then carries each prompt's
+embedding and category) and ``route_feedback`` gets the same feedback; the batch still trains as one step. Its arguments are a dataclass ``Config`` parsed strictly from the run config's
 ``method.args``; its whole state round-trips through ``state_dict``/``load_state_dict``.
 
 How the report shows a method's runs is the method's own declaration (``reporting``, a ``Reporting``, and
@@ -34,7 +36,9 @@ class BatchContext:
     num_steps: int                    # steps in this iteration
     prompts: list[str]
     embedding: np.ndarray | None = None
-    category: str | None = None
+    category: str | None = None                       # the batch's category when all its prompts share one
+    prompt_embeddings: np.ndarray | None = None       # (prompts x d), for a method that routes prompts and needs context
+    categories: list[str | None] = field(default_factory=list)  # each prompt's category
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class StepFeedback:
     loss: float | None                # None when the batch gave no preference pair (no training step)
     num_pairs: int
     skipped_prompts: int
+    prompt_losses: list[float | None] = field(default_factory=list)  # per prompt: mean loss of its pairs (None: none)
+    prompt_pairs: list[int] = field(default_factory=list)            # per prompt: pairs it made
 
 
 class Method:
@@ -97,6 +103,7 @@ class Method:
     trains: ClassVar[bool] = True       # False: the run only evaluates the initial policy (the SFT/base row)
     needs_gold: ClassVar[bool] = False  # True: the method's reward needs gold answers (refused on open-ended tasks)
     needs_profile: ClassVar[bool] = False  # True: it chooses from the run's profile (the run config needs ``profile:``)
+    routes_prompts: ClassVar[bool] = False  # True: ``route`` chooses a reward per prompt (``select`` is not called)
     reporting: ClassVar[Reporting] = Reporting()
 
     def __init__(self, config: Any, reward_models: Sequence[str], seed: int, best_rm: str = "",
@@ -119,6 +126,17 @@ class Method:
 
     def feedback(self, context: BatchContext, choice: RewardChoice, feedback: StepFeedback) -> None:
         """Learn from the step's outcome (default: nothing to learn)."""
+
+    def route(self, context: BatchContext) -> list[RewardChoice]:
+        """One reward per prompt of the batch (methods with ``routes_prompts``)."""
+        raise NotImplementedError
+
+    def route_feedback(self, context: BatchContext, choices: list[RewardChoice], feedback: StepFeedback) -> None:
+        """Learn from the step's outcome, prompt by prompt (``feedback.prompt_losses``)."""
+
+    def route_records(self) -> list[dict[str, Any]]:
+        """Extra facts per prompt of the last step for its ``routes`` in the selections log."""
+        return []
 
     def step_record(self) -> dict[str, Any]:
         """Extra facts about the last step for the selections log (e.g. the scaled MAB reward)."""

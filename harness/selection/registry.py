@@ -1,4 +1,5 @@
-"""Reward-model selection methods by name (``method.name``): LASeR and the baselines (``baselines/``)."""
+"""Reward-model selection methods by name (``method.name``): LASeR, the per-prompt router and the baselines
+(``baselines/``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from harness.selection.method import Method
 
 METHODS: Registry[type[Method]] = Registry("method", {
     "laser": "harness.selection.laser:Laser",
+    "prompt_router": "harness.selection.router:PromptRouter",
     "single_rm": "baselines.single_rm:SingleRM",
     "random_rm": "baselines.random_rm:RandomRM",
     "sequential_rm": "baselines.sequential_rm:SequentialRM",

@@ -46,6 +46,7 @@ from harness.models.policy import Policy
 from harness.models.quiet import quiet_libraries
 from harness.profile.build import ALL, ensure_profile
 from harness.rewards.pool import build_reward_models
+from harness.selection.records import ROUTES, all_decisions, best_share
 from harness.selection.registry import build_method
 from harness.sweep.layout import (
     CHECKPOINT,
@@ -97,32 +98,44 @@ def _attach_log_file(out: Path) -> logging.Handler:
 
 
 def annotate_selections(selections: list[dict[str, Any]], profile: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Each step with its category's most competent RM (by the profile's AUC) and the competence gap of the
-    RM chosen (None where the choice is not one of the configured RMs, e.g. an ensemble)."""
+    """Each decision with its category's most competent RM (by the profile's AUC) and the competence gap of the
+    RM chosen (None where the choice is not one of the configured RMs, e.g. an ensemble). A routed step's
+    ``routes`` are annotated one by one, and the step gets their mean gap (``harness.selection.records``)."""
     if not profile:
         return selections
     annotated = []
     for step in selections:
-        category = step.get("category") if step.get("category") in profile["categories"] else ALL
-        if category not in profile["categories"]:
-            category = next(iter(profile["categories"]))
-        competence = {name: c["auc"] for name, c in profile["categories"][category]["reward_models"].items()
-                      if name in profile["reward_models"] and c["auc"] is not None}
-        best = profile["best_rm"].get(category)
-        chosen = step["reward_model"]
-        gap = competence[best] - competence[chosen] if best in competence and chosen in competence else None
-        annotated.append({**step, "profile_category": category, "best_rm": best, "competence_gap": gap})
+        if ROUTES in step:
+            routes = [_annotate(route, profile) for route in step[ROUTES]]
+            gaps = [route["competence_gap"] for route in routes if route["competence_gap"] is not None]
+            annotated.append({**_annotate(step, profile), ROUTES: routes, "best_rm": None,
+                              "competence_gap": float(np.mean(gaps)) if gaps else None})
+        else:
+            annotated.append(_annotate(step, profile))
     return annotated
 
 
+def _annotate(decision: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
+    category = decision.get("category") if decision.get("category") in profile["categories"] else ALL
+    if category not in profile["categories"]:
+        category = next(iter(profile["categories"]))
+    competence = {name: c["auc"] for name, c in profile["categories"][category]["reward_models"].items()
+                  if name in profile["reward_models"] and c["auc"] is not None}
+    best = profile["best_rm"].get(category)
+    chosen = decision["reward_model"]
+    gap = competence[best] - competence[chosen] if best in competence and chosen in competence else None
+    return {**decision, "profile_category": category, "best_rm": best, "competence_gap": gap}
+
+
 def selection_metrics(selections: list[dict[str, Any]]) -> dict[str, Any]:
-    """How often the method chose its batch category's most competent RM, and its regret: the summed (and mean)
-    competence gap over the steps whose choice the profile rates."""
+    """How often the method chose its batch category's most competent RM (per step: the share of the batch's
+    prompts so labelled), and its regret: the summed (and mean) competence gap over the steps whose choice the
+    profile rates."""
     rated = [s for s in selections if s.get("competence_gap") is not None]
     if not rated:
         return {}
     gaps = [s["competence_gap"] for s in rated]
-    return {"selection_accuracy": sum(s["reward_model"] == s["best_rm"] for s in rated) / len(rated),
+    return {"selection_accuracy": float(np.mean([best_share(s) for s in rated])),
             "regret": float(sum(gaps)), "mean_regret": float(np.mean(gaps)), "scored_steps": len(rated),
             "steps": len(selections)}
 
@@ -227,7 +240,7 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
                           stable_seed(config.seed, "ood", ood_config.name), limit=config.eval.max_test_examples)
         write_jsonl_atomic(out / predictions_file(ood_config.name), result["records"])
         ood[ood_config.name] = {k: v for k, v in result.items() if k != "records"}
-    counts = _counts(row["reward_model"] for row in loop.state.selections)
+    counts = _counts(decision["reward_model"] for decision in all_decisions(loop.state.selections))
     selection = selection_metrics(annotate_selections(loop.state.selections, profile))
     metrics = {
         "schema_version": METRICS_SCHEMA_VERSION,
