@@ -4,6 +4,7 @@ contract test walks."""
 from __future__ import annotations
 
 from harness.config.registry import Registry
+from harness.loop.trackers.registry import TRACKERS
 from harness.models.specs import MODEL_SOURCES
 from harness.rewards.judges.registry import JUDGES
 from harness.rewards.registry import RM_KINDS
@@ -21,6 +22,7 @@ REGISTRIES: dict[str, Registry] = {
     "tasks": TASKS,
     "reward-model kinds": RM_KINDS,
     "judges (compare)": JUDGES,
+    "trackers (log:)": TRACKERS,
     "executors (sweep --executor)": EXECUTORS,
     "model sources (SOURCE:NAME model specs)": MODEL_SOURCES,
     "setup hooks (sweep setup:)": SETUP_HOOKS,

@@ -8,8 +8,8 @@ import pytest
 from harness.config.schema import TaskConfig
 from harness.loop.training_loop import category_batches
 from harness.selection.method import BatchContext
+from harness.selection.records import annotate_selections, selection_metrics
 from harness.selection.registry import build_method
-from harness.sweep.run import annotate_selections, selection_metrics
 from harness.world.tasks import SynthMix
 
 AUC = {"count": {"rm_a": 0.9, "rm_b": 0.4}, "facts": {"rm_a": 0.3, "rm_b": 0.8}, "all": {"rm_a": 0.6, "rm_b": 0.6}}

@@ -5,17 +5,28 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
 
+@lru_cache(maxsize=1)
+def umask() -> int:
+    """The process's umask (read once: reading it means setting it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, write: Callable[[Any], None]) -> None:
-    """Call ``write(binary_handle)`` on a temporary file beside ``path``, then rename it onto ``path``."""
+    """Call ``write(binary_handle)`` on a temporary file beside ``path``, then rename it onto ``path``. The file
+    gets the mode a plain ``open`` would give it (0666 less the umask), not the temporary file's 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()

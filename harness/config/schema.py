@@ -141,6 +141,10 @@ class RunConfig:
     profile: ProfileConfig | None = field(default=None, metadata={
         "help": "Measure (once, cached) each RM's competence on the policy's own samples; runs then record the "
                 "most competent RM per step, selection accuracy and regret, and oracle_rm can use it."})
+    log: list[str] = field(default_factory=list, metadata={
+        "help": "Experiment trackers to stream each step and the run's metrics to: tensorboard, wandb (offline "
+                "unless WANDB_MODE is set), mlflow (a local file store unless MLFLOW_TRACKING_URI is set); "
+                "off by default (the trackers extra installs them)."})
     out: str = "results/run"
     cache_dir: str = field(default="", metadata={"help": "Content-addressed cache shared between runs ('' = off)."})
 

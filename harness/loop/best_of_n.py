@@ -63,6 +63,8 @@ class BestOfNLoop(TrainingLoop):
                   "num_pairs": 0, "skipped_prompts": 0, "sample_accuracy": self.sample_quality(batch, scored.samples),
                   "best_of_n_score": float(np.mean(gold)), "mean_score": float(np.mean(scored.scores)),
                   "category": scored.context.category, "split": "train", **self.method.step_record()}
+        if self.on_step is not None:
+            self.on_step(record, scored.score_stats)
         self.state.global_step += 1
         return record
 

@@ -17,6 +17,7 @@ from harness.common.files import unwritable_folder
 from harness.config.errors import ConfigError, UnknownNameError, unknown_name_message
 from harness.config.parse import parse_overrides, parse_with_overrides, read_yaml
 from harness.config.schema import RunConfig, TaskConfig
+from harness.loop.trackers.registry import check_trackers
 from harness.models.specs import model_spec_problem
 from harness.rewards.registry import RM_KINDS
 from harness.selection.registry import METHODS, build_method
@@ -91,6 +92,10 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
     if config.mode == "best_of_n" and task_class.kind == "open_ended":
         fail("mode: best_of_n needs a task with gold references to score the chosen response; "
              f"{config.task.name!r} is open-ended")
+    try:
+        check_trackers(config.log)
+    except ConfigError as error:
+        fail(str(error))
     if method.needs_profile and config.profile is None:
         fail(f"method.name: {config.method.name!r} chooses from the run's RM profile; add a 'profile:' section "
              "(e.g. profile: {max_prompts: 64})")

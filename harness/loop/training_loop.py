@@ -76,6 +76,7 @@ class Scored:
     table: dict[str, np.ndarray]
     scores: np.ndarray
     choices: list[RewardChoice] = field(default_factory=list)  # per prompt (a per-batch method's choice repeated)
+    score_stats: dict[str, tuple[float, float]] = field(default_factory=dict)  # per RM: mean, std of its raw scores
 
 
 @dataclass
@@ -93,7 +94,8 @@ class TrainingLoop:
 
     def __init__(self, config: RunConfig, policy: Policy, task: Task, splits: Splits, pool: dict[str, RewardModel],
                  method: Method, progress: Callable[[str], None] | None = None,
-                 cache: ContentCache | None = None):
+                 cache: ContentCache | None = None,
+                 on_step: Callable[[dict[str, Any], dict[str, tuple[float, float]]], None] | None = None):
         self.config, self.policy, self.task, self.splits = config, policy, task, splits
         self.pool, self.method = pool, method
         self.trainer = PreferenceTrainer(policy, config.train)
@@ -101,6 +103,7 @@ class TrainingLoop:
         self.progress = progress or (lambda message: None)
         self.cache = cache
         self.policy_updated = False  # until the first optimisation step the policy is the initial one
+        self.on_step = on_step  # e.g. the run's trackers: each step's record and its RMs' score statistics
 
     def state_dict(self, iteration: int) -> dict[str, Any]:
         """Everything a resumed run needs after ``iteration``: adapter, optimizer, method, RM and RNG states."""
@@ -182,16 +185,22 @@ class TrainingLoop:
             samples = self.sample(prompt_ids, sample_seed)
         with timer.time("score"):
             n = len(samples[0])
+            raw: dict[str, list[np.ndarray]] = defaultdict(list)
             if choice is not None:
                 table = score_table(choice, self.pool, *self.flat_inputs(batch, prompts, samples, range(len(batch))))
                 scores = combine_scores(choice, table, n).reshape(len(batch), n)
+                for name, values in table.items():
+                    raw[name].append(values)
             else:  # each group of prompts that share a choice is scored by its RM(s)
                 table, scores = {}, np.zeros((len(batch), n))
                 for indices in choice_groups(choices):
                     routed = choices[indices[0]]
                     part = score_table(routed, self.pool, *self.flat_inputs(batch, prompts, samples, indices))
                     scores[indices] = combine_scores(routed, part, n).reshape(len(indices), n)
-        return Scored(prompt_ids, context, choice, samples, table, scores, choices)
+                    for name, values in part.items():
+                        raw[name].append(values)
+        stats = {name: (float(np.mean(np.concatenate(parts))), float(np.std(np.concatenate(parts)))) for name, parts in raw.items()}
+        return Scored(prompt_ids, context, choice, samples, table, scores, choices, stats)
 
     @staticmethod
     def flat_inputs(batch: list[Example], prompts: list[str], samples: list[list[Sample]],
@@ -247,6 +256,8 @@ class TrainingLoop:
             record[ROUTES] = [{"prompt": i, "reward_model": label, "category": example.category, "loss": prompt_losses[i],
                                "num_pairs": prompt_pairs[i], **extra[i]}
                               for i, (label, example) in enumerate(zip(labels, batch))]
+        if self.on_step is not None:
+            self.on_step(record, scored.score_stats)
         self.state.global_step += 1
         return record
 

@@ -29,11 +29,12 @@ from harness.models.loading import model_identity
 from harness.models.policy import Policy
 from harness.profile.competence import measure
 from harness.rewards.pool import build_reward_models
+from harness.selection.records import ALL_CATEGORIES
 from harness.tasks.base import Example, Task
 from harness.tasks.registry import get_task
 
 PROFILE_VERSION = 1
-ALL = "all"
+ALL = ALL_CATEGORIES
 
 
 def profile_settings(config: RunConfig) -> ProfileConfig:

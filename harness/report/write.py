@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.common.files import unwritable_folder, write_json_atomic, write_text_atomic
+from harness.common.files import umask, unwritable_folder, write_json_atomic, write_text_atomic
 from harness.config.errors import ConfigError, unknown_name_message
 from harness.report.calibration import calibration_json, calibration_markdown, calibration_report
 from harness.report.diagnostics import rated_runs, selection_curves, signal_table
 from harness.report.figures import all_figures, selection_figure, utilisation_by_category_figure, winrate_figure
+from harness.report.html import write_index
 from harness.report.layouts import build_tables, per_seed
 from harness.report.open_tasks import (
     load_winrates,
@@ -72,19 +73,13 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True, tar
                 shutil.rmtree(stale, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.writing-"))
         try:
-            os.chmod(staging, 0o777 & ~_umask())
+            os.chmod(staging, 0o777 & ~umask())
             written = _write_report(frame, root, staging, with_paper)
             (staging / REPORT_MARKER).write_text(f"written by harness from {root}\n")
             publish(staging, out)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return [out / path.relative_to(staging) for path in written]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def publish(staging: Path, out: Path) -> None:
@@ -127,12 +122,14 @@ def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) 
         tables.append(signals)
     for profile in stored_profiles(frame.loc[frame["finished"], "folder"]):
         tables += profile_tables(profile, f"profile_{profile['task']}")
+    comparisons: dict[str, Table] = {}
     for table in tables:
         written += write_table(table, out)
         if with_paper and table.name in paper_table_names():
             comparison = compare_with_paper(table, paper_table(table.name))
             if comparison is not None:
                 written += write_table(comparison, out)
+                comparisons[table.name] = comparison
     long = per_seed(frame)
     if not long.empty:
         results = target_vs_baselines(long)
@@ -185,6 +182,14 @@ def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) 
         summary += [(out / "wilcoxon.md").read_text(), ""]
     if (out / "utilisation_by_category.md").exists():
         summary += [(out / "utilisation_by_category.md").read_text(), ""]
+    tests = {name: (heading, out / f"{name}.csv") for name, heading in (
+        ("wilcoxon", "One-sided Wilcoxon signed-rank tests, paired by seed"),
+        ("mcnemar", "Exact one-sided McNemar tests, paired by example"),
+        ("utilisation_by_category", "RM utilisation per category of each selecting method")) if (out / f"{name}.csv").exists()}
+    index = write_index(out, f"Report for {root}", summary[2:3],
+                        calibration_markdown(calibration) if calibration else "", tables, comparisons, tests,
+                        [path for path in written if path.suffix == ".png"])
+    written.append(index)
     summary += ["Files:", ""] + [f"- {p.name}" for p in written]
     write_text_atomic(out / "README.md", "\n".join(summary) + "\n")
     return written + [out / "README.md"]

@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable
 
+import numpy as np
+
 ROUTES = "routes"
+ALL_CATEGORIES = "all"  # a profile's pooled category (and the category of a batch without one)
 
 
 def decisions(step: dict[str, Any]) -> list[dict[str, Any]]:
@@ -43,3 +46,46 @@ def best_share(step: dict[str, Any]) -> float | None:
     if not rated:
         return None
     return sum(d["reward_model"] == d["best_rm"] for d in rated) / len(rated)
+
+
+def annotate_selections(selections: list[dict[str, Any]], profile: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Each decision with its category's most competent RM (by the profile's AUC) and the competence gap of the
+    RM chosen (None where the choice is not one of the configured RMs, e.g. an ensemble). A routed step's
+    ``routes`` are annotated one by one, and the step gets their mean gap (``harness.selection.records``)."""
+    if not profile:
+        return selections
+    annotated = []
+    for step in selections:
+        if ROUTES in step:
+            routes = [_annotate(route, profile) for route in step[ROUTES]]
+            gaps = [route["competence_gap"] for route in routes if route["competence_gap"] is not None]
+            annotated.append({**_annotate(step, profile), ROUTES: routes, "best_rm": None,
+                              "competence_gap": float(np.mean(gaps)) if gaps else None})
+        else:
+            annotated.append(_annotate(step, profile))
+    return annotated
+
+
+def _annotate(decision: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
+    category = decision.get("category") if decision.get("category") in profile["categories"] else ALL_CATEGORIES
+    if category not in profile["categories"]:
+        category = next(iter(profile["categories"]))
+    competence = {name: c["auc"] for name, c in profile["categories"][category]["reward_models"].items()
+                  if name in profile["reward_models"] and c["auc"] is not None}
+    best = profile["best_rm"].get(category)
+    chosen = decision["reward_model"]
+    gap = competence[best] - competence[chosen] if best in competence and chosen in competence else None
+    return {**decision, "profile_category": category, "best_rm": best, "competence_gap": gap}
+
+
+def selection_metrics(selections: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often the method chose its batch category's most competent RM (per step: the share of the batch's
+    prompts so labelled), and its regret: the summed (and mean) competence gap over the steps whose choice the
+    profile rates."""
+    rated = [s for s in selections if s.get("competence_gap") is not None]
+    if not rated:
+        return {}
+    gaps = [s["competence_gap"] for s in rated]
+    return {"selection_accuracy": float(np.mean([best_share(s) for s in rated])),
+            "regret": float(sum(gaps)), "mean_regret": float(np.mean(gaps)), "scored_steps": len(rated),
+            "steps": len(selections)}

@@ -24,8 +24,7 @@ import numpy as np
 from harness.config.errors import ConfigError
 from harness.selection.laser import Laser, LaserConfig
 from harness.selection.method import BatchContext, Reporting, RewardChoice, StepFeedback
-
-ALL_CATEGORIES = "all"  # the profile's pooled category (harness.profile.build.ALL)
+from harness.selection.records import ALL_CATEGORIES
 
 
 @dataclass

@@ -29,9 +29,8 @@ import traceback
 import warnings
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from harness.common.content_cache import ContentCache
@@ -41,12 +40,15 @@ from harness.config.parse import to_dict
 from harness.config.schema import RunConfig
 from harness.loop.best_of_n import BestOfNLoop
 from harness.loop.evaluation import evaluate
+from harness.loop.trackers.run_tracking import RunTracking
 from harness.loop.training_loop import TrainingLoop
 from harness.models.policy import Policy
 from harness.models.quiet import quiet_libraries
-from harness.profile.build import ALL, ensure_profile
+from harness.profile.build import ensure_profile
+from harness.rewards.base import RewardModel
 from harness.rewards.pool import build_reward_models
-from harness.selection.records import ROUTES, all_decisions, best_share
+from harness.selection.method import Method
+from harness.selection.records import all_decisions, annotate_selections, selection_metrics
 from harness.selection.registry import build_method
 from harness.sweep.layout import (
     CHECKPOINT,
@@ -66,6 +68,7 @@ from harness.sweep.layout import (
     run_lock,
     set_aside_result,
 )
+from harness.tasks.base import Splits, Task
 from harness.tasks.registry import get_task
 
 METRICS_SCHEMA_VERSION = 3  # 3: "selection" (against the run's profile) replaces "world"; 2: "test" by task kind
@@ -95,49 +98,6 @@ def _attach_log_file(out: Path) -> logging.Handler:
     logging.getLogger("harness").addHandler(handler)
     logging.getLogger("harness").setLevel(logging.INFO)
     return handler
-
-
-def annotate_selections(selections: list[dict[str, Any]], profile: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Each decision with its category's most competent RM (by the profile's AUC) and the competence gap of the
-    RM chosen (None where the choice is not one of the configured RMs, e.g. an ensemble). A routed step's
-    ``routes`` are annotated one by one, and the step gets their mean gap (``harness.selection.records``)."""
-    if not profile:
-        return selections
-    annotated = []
-    for step in selections:
-        if ROUTES in step:
-            routes = [_annotate(route, profile) for route in step[ROUTES]]
-            gaps = [route["competence_gap"] for route in routes if route["competence_gap"] is not None]
-            annotated.append({**_annotate(step, profile), ROUTES: routes, "best_rm": None,
-                              "competence_gap": float(np.mean(gaps)) if gaps else None})
-        else:
-            annotated.append(_annotate(step, profile))
-    return annotated
-
-
-def _annotate(decision: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
-    category = decision.get("category") if decision.get("category") in profile["categories"] else ALL
-    if category not in profile["categories"]:
-        category = next(iter(profile["categories"]))
-    competence = {name: c["auc"] for name, c in profile["categories"][category]["reward_models"].items()
-                  if name in profile["reward_models"] and c["auc"] is not None}
-    best = profile["best_rm"].get(category)
-    chosen = decision["reward_model"]
-    gap = competence[best] - competence[chosen] if best in competence and chosen in competence else None
-    return {**decision, "profile_category": category, "best_rm": best, "competence_gap": gap}
-
-
-def selection_metrics(selections: list[dict[str, Any]]) -> dict[str, Any]:
-    """How often the method chose its batch category's most competent RM (per step: the share of the batch's
-    prompts so labelled), and its regret: the summed (and mean) competence gap over the steps whose choice the
-    profile rates."""
-    rated = [s for s in selections if s.get("competence_gap") is not None]
-    if not rated:
-        return {}
-    gaps = [s["competence_gap"] for s in rated]
-    return {"selection_accuracy": float(np.mean([best_share(s) for s in rated])),
-            "regret": float(sum(gaps)), "mean_regret": float(np.mean(gaps)), "scored_steps": len(rated),
-            "steps": len(selections)}
 
 
 def _counts(values) -> dict[str, int]:
@@ -203,17 +163,41 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
         if progress:
             print(f"[{config.method.name} {task.name} seed{config.seed}] {message}", flush=True)
 
+    tracking = RunTracking.open(config, out, run_name(config), profile)
+    try:
+        metrics = _train_and_evaluate(config, out, task, splits, policy, pool, method, cache, profile, tracking, report, started)
+    finally:
+        if tracking is not None:
+            tracking.close()  # a failed run's trackers are closed as failed
+    return metrics
+
+
+def run_name(config: RunConfig) -> str:
+    """The run's name for trackers: its folder's last three parts (``<task>/<method label>/seed<k>``)."""
+    return "/".join(Path(config.out).parts[-3:])
+
+
+def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits, policy: Policy,
+                        pool: dict[str, RewardModel], method: Method, cache: ContentCache | None,
+                        profile: dict[str, Any] | None, tracking: RunTracking | None, report: Callable[[str], None],
+                        started: float) -> dict[str, Any]:
+    """Train (resuming from the checkpoint), evaluate, write the metrics; the trackers get each step and the end."""
     loop_class = BestOfNLoop if config.mode == "best_of_n" else TrainingLoop
-    loop = loop_class(config, policy, task, splits, pool, method, progress=report, cache=cache)
+    loop = loop_class(config, policy, task, splits, pool, method, progress=report, cache=cache,
+                      on_step=tracking.step if tracking is not None else None)
     checkpoint = out / CHECKPOINT
     first = 1
     state = read_checkpoint(checkpoint) if checkpoint.exists() else None
     if state is not None:
         first = loop.load_state_dict(state) + 1
         report(f"resuming after iteration {first - 1} from {checkpoint}")
+        if tracking is not None:
+            tracking.resume(loop.state.selections)
     iterations = config.train.iterations if method.trains else 0
     for iteration in range(first, iterations + 1):
         row = loop.run_iteration(iteration)
+        if tracking is not None:
+            tracking.iteration(row, loop.state.global_step - 1)
         report(f"iteration {iteration} done: loss={row['train_loss']} dev={row.get('dev_accuracy')} "
                f"pairs={row['pairs']} skipped={row['skipped_prompts']} selected={row['selected']}")
         write_jsonl_atomic(out / ITERATIONS, loop.state.iterations)
@@ -260,6 +244,8 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     if cache is not None:
         metrics["shared_cache"] = {"hits": cache.hits, "misses": cache.misses}
     write_json_atomic(out / METRICS, metrics)
+    if tracking is not None:
+        tracking.finish(metrics)
     headline = {k: v for k, v in metrics["test"].items() if k in ("accuracy", "score", "mean_output_chars")}
     report(f"test {headline} on {test['num_examples']} examples -> {out / METRICS}")
     return metrics
