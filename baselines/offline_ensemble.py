@@ -24,7 +24,8 @@ class OfflineEnsembleConfig:
 class OfflineEnsemble(Method):
     Config = OfflineEnsembleConfig
     description = "all reward models score every response; pairs from one combined score (mean, min, uwo, ...)"
-    reporting = Reporting(row="Offline RM Ensemble", short="Ensemble", rank=30, fixed_choice=True)
+    reporting = Reporting(row="Offline RM Ensemble", variant_row="Offline RM Ensemble [{label}]", short="Ensemble", rank=30,
+                          fixed_choice=True)
 
     def validate(self) -> None:
         members = self.config.members or self.reward_models

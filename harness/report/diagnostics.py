@@ -106,7 +106,7 @@ def signal_table(rated: list[RatedRun]) -> Table | None:
     columns = ["rho (MAB reward)", "p", "rho (-loss)", "p "]
     rows = {}
     for record in signals.to_dict(orient="records"):
-        rows[f"{record['row']} ({record['task']}, {record['steps']} steps)"] = [
+        rows[f"{record['row']} ({record['task']}, {record['steps']} choices)"] = [
             Cell(record["rho_mab_reward"], None, 1), Cell(record["p_mab_reward"], None, 1),
             Cell(record["rho_neg_loss"], None, 1), Cell(record["p_neg_loss"], None, 1)]
     return Table("bandit_signal", "Does the bandit's feedback carry information about the RM? Spearman's rho between "
