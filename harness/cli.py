@@ -5,6 +5,7 @@
     python -m harness compare SWEEP.yaml [--force]      judge pairs of open-ended runs (AlpacaEval win rates)
     python -m harness status RESULTS/SWEEP              state of each run of a sweep
     python -m harness report RESULTS/SWEEP --out DIR    tables, tests and figures from stored results
+    python -m harness lm-eval RESULTS/SWEEP             lm-evaluation-harness on each run's final policy
     python -m harness ls                                 registered methods, tasks, reward-model kinds, ...
     python -m harness bench [--quick]                    side-by-side speed figures
     python -m harness profile CONFIG.yaml               on-policy RM competence per prompt category
@@ -32,6 +33,7 @@ COMMANDS = {
     "compare": "harness.commands:compare",
     "status": "harness.sweep.status:status_command",
     "report": "harness.report.command:report_command",
+    "lm-eval": "harness.lmeval_command:lm_eval_command",
     "ls": "harness.commands:list_registries",
     "bench": "harness.bench:bench_command",
     "schema": "harness.schema:schema_command",
@@ -87,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--no-report", action="store_true")
     status = sub.add_parser("status", help="table of run states of a sweep folder")
     status.add_argument("sweep_dir")
+    lm_eval = sub.add_parser("lm-eval", help="lm-evaluation-harness on each finished run's final policy (its test split, "
+                                            "and lm-eval's own tasks by name)")
+    lm_eval.add_argument("path", help="a run folder or a sweep folder (<out>/<sweep name>)")
+    lm_eval.add_argument("--tasks", nargs="*", default=[], help="lm-eval task names besides the run's own test split")
+    lm_eval.add_argument("--limit", type=int, default=None, help="at most this many test examples per task")
+    lm_eval.add_argument("--batch-size", type=int, default=1, help="lm-eval's generation batch size")
     report = sub.add_parser("report", help="tables, Wilcoxon tests and figures from a run store (no training)",
                             allow_abbrev=False)
     report.add_argument("sweep_dir", nargs="?", default="")

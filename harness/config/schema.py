@@ -83,6 +83,15 @@ class TrainConfig:
 
 
 @dataclass
+class LmEvalConfig:
+    tasks: list[str] = field(default_factory=list, metadata={
+        "help": "lm-eval task names besides the run's own test split (harness_<task>, always evaluated)."})
+    limit: int | None = field(default=None, metadata={"help": "At most this many examples per task (default: "
+                                                                "eval.max_test_examples for the run's own split)."})
+    batch_size: int = field(default=1, metadata={"help": "lm-eval's generation batch size."})
+
+
+@dataclass
 class EvalConfig:
     decoding: Literal["greedy", "majority"] = "greedy"
     num_samples: int = field(default=8, metadata={"help": "majority: samples voted over."})
@@ -92,6 +101,9 @@ class EvalConfig:
     dev_every_iteration: bool = True
     max_dev_examples: int | None = 200
     max_test_examples: int | None = None
+    lm_eval: LmEvalConfig | None = field(default=None, metadata={
+        "help": "Also evaluate the final policy with lm-evaluation-harness after the run (the lmeval extra): the "
+                "run's test split with the same prompts, greedy decoding and answer check, plus lm-eval's own tasks."})
 
 
 @dataclass

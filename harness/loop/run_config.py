@@ -7,6 +7,7 @@ which beats the defaults) and validates everything that can be checked without c
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -96,6 +97,16 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
         check_trackers(config.log)
     except ConfigError as error:
         fail(str(error))
+    lm_eval = config.eval.lm_eval
+    if lm_eval is not None:
+        if importlib.util.find_spec("lm_eval") is None:
+            fail("eval.lm_eval: needs lm-evaluation-harness, which is not installed (the lmeval extra: "
+                 "pip install -e '.[lmeval]')")
+        if lm_eval.batch_size < 1 or (lm_eval.limit is not None and lm_eval.limit < 1):
+            fail(f"eval.lm_eval: batch_size and limit must be >= 1, got {lm_eval.batch_size} and {lm_eval.limit}")
+        if task_class.kind != "accuracy":
+            fail(f"eval.lm_eval: the run's own test split is scored by its answer check; {config.task.name!r} is "
+                 f"{task_class.kind} (name lm-eval tasks in a separate `python -m harness lm-eval` call)")
     if method.needs_profile and config.profile is None:
         fail(f"method.name: {config.method.name!r} chooses from the run's RM profile; add a 'profile:' section "
              "(e.g. profile: {max_prompts: 64})")

@@ -147,6 +147,18 @@ def build_tables(frame: pd.DataFrame) -> list[Table]:
             if table:
                 table.lower_is_better = lower
                 tables.append(table)
+    lm_eval_columns = sorted(c for c in frame.columns if c.startswith("lm_eval:"))
+    if lm_eval_columns:  # lm-eval's accuracy of each run's final policy beside the harness's own
+        parts = []
+        for column, title in [("test_accuracy", "harness eval")] + [(c, "lm-eval " + c.split(":", 1)[1]) for c in lm_eval_columns]:
+            part = per_seed(frame[frame[lm_eval_columns].notna().any(axis=1)], value=column)
+            part["task"] = title
+            parts.append(part)
+        table = method_table(pd.concat(parts), "lm_eval", "lm-eval accuracy of each run's final policy (python -m harness "
+                             "lm-eval) beside the harness's own test accuracy", ["harness eval"] + ["lm-eval " + c.split(":", 1)[1] for c in lm_eval_columns],
+                             with_average=False)
+        if table:
+            tables.append(table)
     ood_columns = sorted(c for c in frame.columns if c.startswith("ood:"))
     if ood_columns:
         parts = []

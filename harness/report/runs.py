@@ -13,7 +13,7 @@ from harness.config.errors import ConfigError
 from harness.config.parse import from_dict
 from harness.config.schema import ReportSettings
 from harness.report.methods import run_row
-from harness.sweep.layout import CONFIG, MANIFEST, SELECTIONS, finished_metrics, read_manifest
+from harness.sweep.layout import CONFIG, LM_EVAL, MANIFEST, SELECTIONS, finished_metrics, read_manifest
 
 
 def run_folders(root: Path) -> list[dict[str, Any]]:
@@ -82,6 +82,10 @@ def load_runs(root: str | Path, targets: list[str] | None = None) -> pd.DataFram
                     row[f"ood:{name}"] = 100.0 * result["accuracy"]
             for key, value in (metrics.get("selection") or {}).items():
                 row[f"selection:{key}"] = value
+            if (folder / LM_EVAL).exists():  # python -m harness lm-eval
+                for name, result in read_json(folder / LM_EVAL)["tasks"].items():
+                    if result["metrics"].get("acc") is not None:
+                        row[f"lm_eval:{name}"] = 100.0 * result["metrics"]["acc"]
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:

@@ -19,6 +19,7 @@ Files in ``config.out`` (each written atomically):
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import pickle
@@ -56,6 +57,7 @@ from harness.sweep.layout import (
     CONTENT_CACHE,
     ERROR,
     ITERATIONS,
+    LM_EVAL,
     METRICS,
     PROFILE,
     RM_SCORES,
@@ -172,6 +174,18 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     return metrics
 
 
+def run_lm_eval(config: RunConfig, out: Path, policy: Policy, trained: bool, predictions: list[dict[str, Any]]) -> dict[str, Any]:
+    """lm-evaluation-harness on the final policy (``eval.lm_eval``): its adapter saved to ``<run>/adapter``, the
+    results to ``<run>/lm_eval.json``; each task's metrics returned for metrics.json. ``harness.lmeval`` (and
+    lm_eval with it) is imported here only, on use: the lmeval extra is optional."""
+    lm_eval = importlib.import_module("harness.lmeval.evaluate")
+    lm_eval.quiet_lm_eval()
+    adapter = lm_eval.save_adapter(out, policy) if trained and config.policy.lora is not None else None
+    results = lm_eval.evaluate_run(out, config, adapter, out / LM_EVAL, config.eval.lm_eval, predictions)
+    return {**{name: task["metrics"] for name, task in results["tasks"].items()},
+            "harness_comparison": results["harness_comparison"]}
+
+
 def run_name(config: RunConfig) -> str:
     """The run's name for trackers: its folder's last three parts (``<task>/<method label>/seed<k>``)."""
     return "/".join(Path(config.out).parts[-3:])
@@ -243,6 +257,8 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
         metrics["selection"] = selection
     if cache is not None:
         metrics["shared_cache"] = {"hits": cache.hits, "misses": cache.misses}
+    if config.eval.lm_eval is not None:  # before metrics.json: a failing lm-eval is a failed (resumable) run
+        metrics["lm_eval"] = run_lm_eval(config, out, policy, method.trains and loop.policy_updated, test["records"])
     write_json_atomic(out / METRICS, metrics)
     if tracking is not None:
         tracking.finish(metrics)
