@@ -11,20 +11,17 @@ from harness.config.errors import ConfigError
 from harness.config.parse import from_dict
 from harness.config.schema import LmEvalConfig, RunConfig
 from harness.lmeval.evaluate import evaluate_run, export_adapter, quiet_lm_eval
-from harness.sweep.layout import CHECKPOINT, CONFIG, LM_EVAL, MANIFEST, finished_metrics, predictions_file, read_manifest
+from harness.report.runs import run_folder, run_folders
+from harness.sweep.layout import CHECKPOINT, CONFIG, LM_EVAL, finished_metrics, predictions_file
 
 
-def run_folders(path: Path) -> list[Path]:
-    """The run itself, or a sweep's finished runs (its manifest's, else every folder holding a config)."""
+def finished_runs(path: Path) -> list[Path]:
+    """The run itself, or the finished runs of a run store (``harness.report.runs.run_folders``)."""
     if (path / CONFIG).exists():
         return [path]
     if not path.is_dir():
         raise ConfigError(f"{path}: no run or sweep folder there")
-    if (path / MANIFEST).exists():
-        folders = [Path(run["out"]) if Path(run["out"]).is_absolute() else path / run["run_id"] for run in read_manifest(path)["runs"]]
-    else:
-        folders = sorted(config.parent for config in path.rglob(CONFIG))
-    finished = [folder for folder in folders if finished_metrics(folder) is not None]
+    finished = [folder for folder in (run_folder(path, run) for run in run_folders(path)) if finished_metrics(folder) is not None]
     if not finished:
         raise ConfigError(f"{path}: no finished run to evaluate")
     return finished
@@ -36,7 +33,7 @@ def lm_eval_command(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size: expected an integer >= 1, got {args.batch_size}")
     settings = LmEvalConfig(tasks=list(args.tasks or []), limit=args.limit, batch_size=args.batch_size)
-    folders = run_folders(Path(args.path))
+    folders = finished_runs(Path(args.path))
     quiet_lm_eval()
     for folder in folders:
         config = from_dict(RunConfig, read_json(folder / CONFIG)["config"], prefix=str(folder / CONFIG))

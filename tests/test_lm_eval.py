@@ -11,7 +11,7 @@ import pytest
 
 from harness.cli import main
 from harness.config.errors import ConfigError
-from harness.lmeval_command import run_folders
+from harness.lmeval_command import finished_runs
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
@@ -57,7 +57,7 @@ def test_lm_eval_equals_the_harness_evaluation_on_the_worlds_test_set(default_wo
 def test_lm_eval_needs_finished_runs(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no finished run to evaluate"):
-        run_folders(tmp_path / "empty")
+        finished_runs(tmp_path / "empty")
     with pytest.raises(ConfigError, match="no run or sweep folder there"):
-        run_folders(tmp_path / "missing")
+        finished_runs(tmp_path / "missing")
     assert main(["lm-eval", str(tmp_path / "empty"), "--limit", "0"]) == 2

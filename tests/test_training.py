@@ -34,7 +34,7 @@ def test_a_step_changes_only_the_adapter_and_the_loss_falls(tiny_models):
 
 
 def test_each_pairs_loss_averages_to_the_steps_loss_within_a_micro_batch(tiny_models):
-    """``pair_losses`` splits every loss (KTO's batch KL term included) into per-pair shares whose mean is the loss."""
+    """``preference_losses`` splits every loss (KTO's batch KL term included) into per-pair shares whose mean is the loss."""
     for loss in ("dpo", "nll", "dpo_nll", "kto"):
         policy = Policy(PolicyConfig(model=tiny_models["policy"], lora=LoraConfig(r=4, alpha=8, dropout=0.0)))
         trainer = PreferenceTrainer(policy, TrainConfig(loss=loss, learning_rate=5e-3, micro_batch_size=2, beta=0.5))

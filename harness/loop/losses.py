@@ -31,65 +31,69 @@ class PairLogps:
     reference_kl: torch.Tensor | None = None
 
 
+def dpo_terms(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, reference_chosen: torch.Tensor,
+              reference_rejected: torch.Tensor, beta: float) -> torch.Tensor:
+    """Each pair's DPO loss."""
+    margin = (policy_chosen - reference_chosen) - (policy_rejected - reference_rejected)
+    return -F.logsigmoid(beta * margin)
+
+
 def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, reference_chosen: torch.Tensor,
              reference_rejected: torch.Tensor, beta: float) -> torch.Tensor:
-    margin = (policy_chosen - reference_chosen) - (policy_rejected - reference_rejected)
-    return -F.logsigmoid(beta * margin).mean()
+    return dpo_terms(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta).mean()
+
+
+def nll_terms(policy_chosen: torch.Tensor, chosen_lengths: torch.Tensor) -> torch.Tensor:
+    """Each pair's length-normalised NLL of its chosen response."""
+    return -(policy_chosen / chosen_lengths.clamp(min=1))
 
 
 def nll_loss(policy_chosen: torch.Tensor, chosen_lengths: torch.Tensor) -> torch.Tensor:
-    return -(policy_chosen / chosen_lengths.clamp(min=1)).mean()
+    return nll_terms(policy_chosen, chosen_lengths).mean()
 
 
-def kto_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, reference_chosen: torch.Tensor,
-             reference_rejected: torch.Tensor, policy_kl: torch.Tensor | None, reference_kl: torch.Tensor | None,
-             beta: float, desirable_weight: float = 1.0, undesirable_weight: float = 1.0) -> torch.Tensor:
+def kto_terms(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, reference_chosen: torch.Tensor,
+              reference_rejected: torch.Tensor, policy_kl: torch.Tensor | None, reference_kl: torch.Tensor | None,
+              beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each pair's KTO loss of its chosen (desirable) and of its rejected (undesirable) response."""
     if policy_kl is None or reference_kl is None:
         kl = torch.zeros((), device=policy_chosen.device)
     else:
         kl = (policy_kl - reference_kl).mean().detach().clamp(min=0)
     chosen = 1 - torch.sigmoid(beta * ((policy_chosen - reference_chosen) - kl))
     rejected = 1 - torch.sigmoid(beta * (kl - (policy_rejected - reference_rejected)))
+    return chosen, rejected
+
+
+def kto_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, reference_chosen: torch.Tensor,
+             reference_rejected: torch.Tensor, policy_kl: torch.Tensor | None, reference_kl: torch.Tensor | None,
+             beta: float, desirable_weight: float = 1.0, undesirable_weight: float = 1.0) -> torch.Tensor:
+    chosen, rejected = kto_terms(policy_chosen, policy_rejected, reference_chosen, reference_rejected, policy_kl,
+                                 reference_kl, beta)
     return torch.cat([desirable_weight * chosen, undesirable_weight * rejected]).mean()
+
+
+def preference_losses(name: str, logps: PairLogps, beta: float, nll_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training loss ``name`` (one of LOSSES) of a micro-batch, and each pair's share of it (detached; their
+    mean is the loss, up to rounding): what a method routing prompts to reward models learns from."""
+    policy = (logps.policy_chosen, logps.policy_rejected, logps.reference_chosen, logps.reference_rejected)
+    if name in ("dpo", "nll", "dpo_nll"):
+        dpo = dpo_terms(*policy, beta) if name != "nll" else None
+        nll = nll_terms(logps.policy_chosen, logps.chosen_lengths) if name != "dpo" else None
+        if name == "dpo":
+            return dpo.mean(), dpo.detach()
+        if name == "nll":
+            return nll.mean(), nll.detach()
+        return dpo.mean() + nll_weight * nll.mean(), (dpo + nll_weight * nll).detach()
+    if name == "kto":
+        chosen, rejected = kto_terms(*policy, logps.policy_kl, logps.reference_kl, beta)
+        return torch.cat([chosen, rejected]).mean(), ((chosen + rejected) / 2).detach()
+    raise ValueError(f"unknown loss {name!r}; accepted: {', '.join(LOSSES)}")
 
 
 def preference_loss(name: str, logps: PairLogps, beta: float, nll_weight: float = 1.0) -> torch.Tensor:
     """The training loss ``name`` (one of LOSSES) of a micro-batch."""
-    if name == "dpo":
-        return dpo_loss(logps.policy_chosen, logps.policy_rejected, logps.reference_chosen, logps.reference_rejected, beta)
-    if name == "nll":
-        return nll_loss(logps.policy_chosen, logps.chosen_lengths)
-    if name == "dpo_nll":
-        return (dpo_loss(logps.policy_chosen, logps.policy_rejected, logps.reference_chosen, logps.reference_rejected, beta)
-                + nll_weight * nll_loss(logps.policy_chosen, logps.chosen_lengths))
-    if name == "kto":
-        return kto_loss(logps.policy_chosen, logps.policy_rejected, logps.reference_chosen, logps.reference_rejected,
-                        logps.policy_kl, logps.reference_kl, beta)
-    raise ValueError(f"unknown loss {name!r}; accepted: {', '.join(LOSSES)}")
-
-
-def pair_losses(name: str, logps: PairLogps, beta: float, nll_weight: float = 1.0) -> torch.Tensor:
-    """Each pair's share of ``preference_loss`` (its mean over the micro-batch's pairs equals that loss, up to
-    rounding): what a method that routes prompts to reward models learns from, prompt by prompt. Detached."""
-    with torch.no_grad():
-        margin = (logps.policy_chosen - logps.reference_chosen) - (logps.policy_rejected - logps.reference_rejected)
-        dpo = -F.logsigmoid(beta * margin)
-        nll = -(logps.policy_chosen / logps.chosen_lengths.clamp(min=1))
-        if name == "dpo":
-            return dpo
-        if name == "nll":
-            return nll
-        if name == "dpo_nll":
-            return dpo + nll_weight * nll
-        if name == "kto":
-            if logps.policy_kl is None or logps.reference_kl is None:
-                kl = torch.zeros((), device=logps.policy_chosen.device)
-            else:
-                kl = (logps.policy_kl - logps.reference_kl).mean().clamp(min=0)
-            chosen = 1 - torch.sigmoid(beta * ((logps.policy_chosen - logps.reference_chosen) - kl))
-            rejected = 1 - torch.sigmoid(beta * (kl - (logps.policy_rejected - logps.reference_rejected)))
-            return (chosen + rejected) / 2
-    raise ValueError(f"unknown loss {name!r}; accepted: {', '.join(LOSSES)}")
+    return preference_losses(name, logps, beta, nll_weight)[0]
 
 
 def needs_reference(name: str) -> bool:

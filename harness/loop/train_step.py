@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from harness.config.schema import TrainConfig
-from harness.loop.losses import PairLogps, needs_reference, pair_losses, preference_loss
+from harness.loop.losses import PairLogps, needs_reference, preference_losses
 from harness.models.logprobs import completion_logps, make_token_batch
 from harness.models.policy import Policy
 
@@ -55,8 +55,7 @@ class PreferenceTrainer:
                 logps.policy_kl, _ = self._logps(self.policy.model, prompts[:n], mismatched)
                 with self.policy.reference() as reference:
                     logps.reference_kl, _ = self._logps(reference, prompts[:n], mismatched)
-        return (preference_loss(name, logps, self.config.beta, self.config.nll_weight),
-                pair_losses(name, logps, self.config.beta, self.config.nll_weight))
+        return preference_losses(name, logps, self.config.beta, self.config.nll_weight)
 
     def step(self, items: list[PairTokens]) -> StepLoss:
         """Train on ``items``; the returned losses are measured on the first pass, before any update."""

@@ -183,22 +183,16 @@ class TrainingLoop:
                 choices = [choice] * len(batch)
         with timer.time("sample"):
             samples = self.sample(prompt_ids, sample_seed)
-        with timer.time("score"):
-            n = len(samples[0])
-            raw: dict[str, list[np.ndarray]] = defaultdict(list)
-            if choice is not None:
-                table = score_table(choice, self.pool, *self.flat_inputs(batch, prompts, samples, range(len(batch))))
-                scores = combine_scores(choice, table, n).reshape(len(batch), n)
-                for name, values in table.items():
+        with timer.time("score"):  # each group of prompts that share a choice is scored by its RM(s): one group per batch
+            n = len(samples[0])          # for a per-batch method, one per distinct choice for a router
+            groups = choice_groups(choices)
+            scores, raw = np.zeros((len(batch), n)), defaultdict(list)
+            for indices in groups:
+                part = score_table(choices[indices[0]], self.pool, *self.flat_inputs(batch, prompts, samples, indices))
+                scores[indices] = combine_scores(choices[indices[0]], part, n).reshape(len(indices), n)
+                for name, values in part.items():
                     raw[name].append(values)
-            else:  # each group of prompts that share a choice is scored by its RM(s)
-                table, scores = {}, np.zeros((len(batch), n))
-                for indices in choice_groups(choices):
-                    routed = choices[indices[0]]
-                    part = score_table(routed, self.pool, *self.flat_inputs(batch, prompts, samples, indices))
-                    scores[indices] = combine_scores(routed, part, n).reshape(len(indices), n)
-                    for name, values in part.items():
-                        raw[name].append(values)
+            table = part if len(groups) == 1 else {}  # the same responses scored by every RM: for RM agreement
         stats = {name: (float(np.mean(np.concatenate(parts))), float(np.std(np.concatenate(parts)))) for name, parts in raw.items()}
         return Scored(prompt_ids, context, choice, samples, table, scores, choices, stats)
 
@@ -239,19 +233,18 @@ class TrainingLoop:
         prompt_losses, prompt_pairs = per_prompt(len(batch), [p.prompt_index for p in pair_set.pairs], pair_losses)
         with timer.time("bandit"):
             feedback = StepFeedback(loss, len(items), pair_set.skipped_prompts, prompt_losses, prompt_pairs)
-            if choice is None:
+            if self.method.routes_prompts:
                 self.method.route_feedback(context, scored.choices, feedback)
             else:
                 self.method.feedback(context, choice, feedback)
         labels = [c.label for c in scored.choices]
         record = {"iteration": iteration, "step": self.state.global_step, "batch_index": batch_index,
-                  "reward_model": choice.label if choice is not None else most_used(labels),
-                  "reward_models": list(choice.reward_models) if choice is not None
-                  else sorted({name for c in scored.choices for name in c.reward_models}), "loss": loss,
+                  "reward_model": most_used(labels),  # a per-batch method's one choice
+                  "reward_models": list(dict.fromkeys(name for c in scored.choices for name in c.reward_models)), "loss": loss,
                   "num_pairs": len(items), "skipped_prompts": pair_set.skipped_prompts,
                   "sample_accuracy": self.sample_quality(batch, samples), "mean_score": float(np.mean(scores)),
                   "category": context.category, **self.method.step_record()}
-        if choice is None:
+        if self.method.routes_prompts:
             extra = self.method.route_records() or [{} for _ in batch]
             record[ROUTES] = [{"prompt": i, "reward_model": label, "category": example.category, "loss": prompt_losses[i],
                                "num_pairs": prompt_pairs[i], **extra[i]}

@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 
 from harness.common.files import read_jsonl, write_text_atomic  # noqa: E402
 from harness.report.layouts import group_of, per_seed, task_title  # noqa: E402
-from harness.report.open_tasks import category_title, sorted_categories  # noqa: E402
+from harness.report.open_tasks import category_title, mean_shares, sorted_categories  # noqa: E402
 from harness.report.runs import selections  # noqa: E402
 from harness.selection.records import all_decisions  # noqa: E402
 from harness.sweep.layout import RM_SCORES  # noqa: E402
@@ -49,7 +49,6 @@ def selecting_runs(frame: pd.DataFrame) -> pd.DataFrame:
 
 def save_data(data: pd.DataFrame, out: Path, name: str) -> list[Path]:
     """A figure's plotted numbers beside it, as CSV (to redraw it elsewhere, or to check what it shows)."""
-    out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.csv"
     write_text_atomic(path, data.to_csv(index=False))
     return [path]
@@ -69,10 +68,7 @@ def utilisation(frame: pd.DataFrame, out: Path) -> list[Path]:
     if not records:
         return []
     keys = ["task", "group", "row", "rank"]
-    long = pd.DataFrame(records, columns=keys + ["seed", "reward_model", "share"])
-    full = long.pivot_table(index=keys + ["seed"], columns="reward_model", values="share", fill_value=0.0)
-    shares = (full.stack().rename("share").reset_index().groupby(keys + ["reward_model"])
-              .agg(share=("share", "mean"), seeds=("seed", "nunique")).reset_index()
+    shares = (mean_shares(pd.DataFrame(records, columns=keys + ["seed", "reward_model", "share"]), keys)
               .sort_values(["task", "group", "rank", "row", "reward_model"]))
     bars = list(dict.fromkeys(zip(shares["task"], shares["group"], shares["row"])))
     rms = sorted(shares["reward_model"].unique())

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.common.files import write_text_atomic
-from harness.report.tables import Table, text_frame
+from harness.report.tables import Table, marked
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 78rem; padding: 0 1rem; color: #222; }
@@ -30,13 +30,8 @@ CSS = {"best": "font-weight: bold;", "second": "text-decoration: underline;"}
 
 
 def table_html(table: Table) -> str:
-    """The table through pandas' Styler with the marks the .tex gets (bold best, underlined second)."""
-    texts = text_frame(table)
-    styles = pd.DataFrame("", index=texts.index, columns=texts.columns)
-    for (row, j), mark in table.marks().items():
-        styles.iat[list(table.rows).index(row), j + 1] = CSS[mark]
-    styler = texts.style.apply(lambda _: styles, axis=None).hide(axis="index")
-    return f'<div id="table-{html.escape(table.name)}">{styler.to_html(table_attributes="class=result")}</div>'
+    """The table with the marks the .tex gets (bold best, underlined second)."""
+    return f'<div id="table-{html.escape(table.name)}">{marked(table, CSS).to_html(table_attributes="class=result")}</div>'
 
 
 def frame_html(frame: pd.DataFrame, name: str) -> str:
@@ -59,10 +54,11 @@ def _image(path: Path, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def write_index(out: Path, title: str, summary: list[str], calibration: str, tables: list[Table],
+def write_index(out: Path, title: str, status: str, calibration: str, tables: list[Table],
                 comparisons: dict[str, Table], tests: dict[str, tuple[str, Path]], figures: list[Path]) -> Path:
-    """Write ``out/index.html``. ``comparisons``: a table's ``_vs_paper`` twin by table name; ``tests``: a
-    heading and the CSV of each significance test; ``figures``: the PNGs written."""
+    """Write ``out/index.html``. ``status``: how many runs finished (flagged when the report is incomplete);
+    ``comparisons``: a table's ``_vs_paper`` twin by table name; ``tests``: a heading and the CSV of each
+    significance test; ``figures``: the PNGs written."""
     sections, contents = [], []
 
     def add(anchor: str, heading: str, body: str) -> None:
@@ -87,8 +83,7 @@ def write_index(out: Path, title: str, summary: list[str], calibration: str, tab
             '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; style-src \'unsafe-inline\'">',
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
             f"<h1>{html.escape(title)}</h1>"]
-    page += [f'<p class="{"warning" if line.startswith("**Incomplete") or "Incomplete" in line else "note"}">{html.escape(line)}</p>'
-             for line in summary if line]
+    page.append(f'<p class="{"warning" if "Incomplete" in status else "note"}">{html.escape(status)}</p>')
     page += ["<nav><ul>", *contents, "</ul></nav>", *sections, "</body></html>"]
     path = out / "index.html"
     write_text_atomic(path, "\n".join(page) + "\n")

@@ -149,13 +149,11 @@ def build_tables(frame: pd.DataFrame) -> list[Table]:
                 tables.append(table)
     lm_eval_columns = sorted(c for c in frame.columns if c.startswith("lm_eval:"))
     if lm_eval_columns:  # lm-eval's accuracy of each run's final policy beside the harness's own
-        parts = []
-        for column, title in [("test_accuracy", "harness eval")] + [(c, "lm-eval " + c.split(":", 1)[1]) for c in lm_eval_columns]:
-            part = per_seed(frame[frame[lm_eval_columns].notna().any(axis=1)], value=column)
-            part["task"] = title
-            parts.append(part)
+        evaluated = frame[frame[lm_eval_columns].notna().any(axis=1)]
+        columns = [("test_accuracy", "harness eval")] + [(c, "lm-eval " + c.split(":", 1)[1]) for c in lm_eval_columns]
+        parts = [per_seed(evaluated, value=column).assign(task=title) for column, title in columns]
         table = method_table(pd.concat(parts), "lm_eval", "lm-eval accuracy of each run's final policy (python -m harness "
-                             "lm-eval) beside the harness's own test accuracy", ["harness eval"] + ["lm-eval " + c.split(":", 1)[1] for c in lm_eval_columns],
+                             "lm-eval) beside the harness's own test accuracy", [title for _, title in columns],
                              with_average=False)
         if table:
             tables.append(table)

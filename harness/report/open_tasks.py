@@ -185,10 +185,15 @@ def utilisation_by_category(frame: pd.DataFrame) -> pd.DataFrame:
     if not records:
         return pd.DataFrame()
     keys = ["task", "policy", "row", "category"]
-    long = pd.DataFrame(records, columns=keys + ["reward_model", "seed", "share"])
-    # a RM a seed never chose has share 0 in that seed
+    return mean_shares(pd.DataFrame(records, columns=keys + ["reward_model", "seed", "share"]), keys).drop(columns="seeds")
+
+
+def mean_shares(long: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Mean over seeds of each RM's share (%) per ``keys``, a RM a seed never chose counting 0 in that seed;
+    ``long`` has ``keys``, ``seed``, ``reward_model`` and ``share``. Adds ``seeds``, how many were averaged."""
     full = long.pivot_table(index=keys + ["seed"], columns="reward_model", values="share", fill_value=0.0)
-    return full.stack().rename("share").reset_index().groupby(keys + ["reward_model"])["share"].mean().reset_index()
+    return (full.stack().rename("share").reset_index().groupby(keys + ["reward_model"])
+            .agg(share=("share", "mean"), seeds=("seed", "nunique")).reset_index())
 
 
 def utilisation_markdown(shares: pd.DataFrame) -> str:

@@ -9,11 +9,18 @@ from typing import Any
 import pandas as pd
 
 from harness.common.files import read_json, read_jsonl
-from harness.config.errors import ConfigError
+from harness.config.errors import ConfigError, unknown_name_message
 from harness.config.parse import from_dict
 from harness.config.schema import ReportSettings
 from harness.report.methods import run_row
 from harness.sweep.layout import CONFIG, LM_EVAL, MANIFEST, SELECTIONS, finished_metrics, read_manifest
+
+
+def run_folder(root: Path, run: dict[str, Any]) -> Path:
+    """Where a listed run lives: its ``out``, or, for a store that moved (a relative ``out`` not found), its
+    run id under the store."""
+    folder = Path(run["out"])
+    return folder if folder.is_absolute() or folder.exists() else root / run["run_id"]
 
 
 def run_folders(root: Path) -> list[dict[str, Any]]:
@@ -51,9 +58,7 @@ def load_runs(root: str | Path, targets: list[str] | None = None) -> pd.DataFram
         raise ConfigError(f"{root}: run store not found; point at a sweep folder (<out>/<sweep name>)")
     rows = []
     for run in run_folders(root):
-        folder = Path(run["out"])
-        if not folder.is_absolute() and not folder.exists():
-            folder = root / run["run_id"]
+        folder = run_folder(root, run)
         row: dict[str, Any] = {"run_id": run["run_id"], "task": run.get("task"), "label": run.get("method"),
                                "seed": run.get("seed"), "folder": str(folder), "finished": False}
         for key, value in (run.get("axes") or {}).items():
@@ -94,7 +99,9 @@ def load_runs(root: str | Path, targets: list[str] | None = None) -> pd.DataFram
                     _text(r.get("best_rm"))) for r in frame.to_dict(orient="records")]
     for column in ("row", "rank", "short", "selects", "role", "fixed_rm"):
         frame[column] = [getattr(row, column) for row in rows]
-    return mark_targets(frame, targets if targets is not None else report_settings(root).targets())
+    if targets is not None:
+        return mark_targets(frame, targets, key="--target")
+    return mark_targets(frame, report_settings(root).targets())
 
 
 def _text(value: Any) -> str:
@@ -111,9 +118,13 @@ def report_settings(root: str | Path) -> ReportSettings:
     return from_dict(ReportSettings, section, prefix=f"{manifest}: sweep.report")
 
 
-def mark_targets(frame: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
-    """``target``: the run's label or method name is one of ``targets`` (the significance tests' H1 side)."""
+def mark_targets(frame: pd.DataFrame, targets: list[str], key: str = "") -> pd.DataFrame:
+    """``target``: the run's label or method name is one of ``targets`` (the significance tests' H1 side). With a
+    ``key`` (the option they came from), a target that names no run of the store is an error."""
     names = frame["method_name"] if "method_name" in frame else frame["label"]
+    unknown = [t for t in targets if not (frame["label"] == t).any() and not (names == t).any()]
+    if key and unknown:
+        raise ConfigError(f"{key}: {unknown_name_message('method label', unknown[0], frame['label'].dropna().unique())}")
     return frame.assign(target=frame["label"].isin(targets) | names.isin(targets))
 
 

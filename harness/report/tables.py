@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 
 @dataclass
@@ -85,18 +86,23 @@ def text_frame(table: Table) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def marked(table: Table, styles: dict[str, str]) -> Styler:
+    """The table's texts as a pandas Styler, each best / second cell styled with ``styles[mark]`` (a LaTeX
+    command for the .tex, CSS for the HTML page), the index hidden."""
+    texts = text_frame(table)
+    cells = pd.DataFrame("", index=texts.index, columns=texts.columns)
+    for (row, j), mark in table.marks().items():
+        cells.iat[list(table.rows).index(row), j + 1] = styles[mark]
+    return texts.style.apply(lambda _: cells, axis=None).hide(axis="index")
+
+
 def to_latex(table: Table) -> str:
     """booktabs LaTeX through pandas' Styler: best ``\\textbf``, second ``\\underline``, ± as ``$\\pm$``."""
-    texts = text_frame(table)
-    commands = {"best": "textbf: --rwrap;", "second": "underline: --rwrap;"}
-    styles = pd.DataFrame("", index=texts.index, columns=texts.columns)
-    for (row, j), mark in table.marks().items():
-        styles.iat[list(table.rows).index(row), j + 1] = commands[mark]
-    styler = (texts.style.apply(lambda _: styles, axis=None).hide(axis="index")
+    styler = (marked(table, {"best": "textbf: --rwrap;", "second": "underline: --rwrap;"})
               .format(escape="latex").format_index(escape="latex", axis=1))
     body = styler.to_latex(hrules=True, column_format="l" + "c" * len(table.header), multicol_align="c")
     body = body.replace("±", "$\\pm$").rstrip("\n")
-    if isinstance(texts.columns, pd.MultiIndex):  # a rule under each group's heading, as booktabs tables have
+    if isinstance(styler.data.columns, pd.MultiIndex):  # a rule under each group's heading, as booktabs tables have
         width = len(table.columns)
         rules = " ".join(f"\\cmidrule(lr){{{2 + g * width}-{1 + (g + 1) * width}}}" for g in range(len(table.groups)))
         head, sep, rest = body.partition("\\\\\n")

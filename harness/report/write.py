@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.common.files import umask, unwritable_folder, write_json_atomic, write_text_atomic
-from harness.config.errors import ConfigError, unknown_name_message
+from harness.config.errors import ConfigError
 from harness.report.calibration import calibration_json, calibration_markdown, calibration_report
 from harness.report.diagnostics import rated_runs, selection_curves, signal_table
 from harness.report.figures import all_figures, selection_figure, utilisation_by_category_figure, winrate_figure
@@ -58,10 +58,7 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True, tar
     beside ``out`` (figures included) and then published (``publish``), one writer at a time. ``targets``: the
     significance tests' target methods (labels or names; default: the sweep's ``report.target``)."""
     root, out = Path(root), Path(out).resolve()
-    frame = load_runs(root, targets)  # a missing or unreadable store fails here, before anything is written
-    unknown = [t for t in targets or [] if not (frame["label"] == t).any() and not (frame.get("method_name") == t).any()]
-    if unknown:
-        raise ConfigError(f"--target: {unknown_name_message('method label', unknown[0], frame['label'].dropna().unique())}")
+    frame = load_runs(root, targets)  # a missing or unreadable store (or --target) fails here, before anything is written
     problem = unwritable_folder(out)
     if problem:
         raise ConfigError(f"--out: {problem}")
@@ -166,16 +163,18 @@ def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) 
     lc = next((t for t in winrate_tables_ if t.name == "alpaca_eval"), None)
     written += winrate_figure(lc, out)
     finished, total = int(frame["finished"].sum()), len(frame)
-    summary = [f"# Report for {root}", "", f"{finished} of {total} runs finished.", ""]
+    status = f"{finished} of {total} runs finished."
     if finished < total:
         unfinished = sorted(frame.loc[~frame["finished"], "run_id"])
         write_text_atomic(out / INCOMPLETE, f"# This report is incomplete\n\n{total - finished} of {total} runs of {root} had not "
                                   "finished when it was written (failed, or still running elsewhere); rerun "
                                   "`python -m harness report` once they have:\n\n" + "".join(f"- {r}\n" for r in unfinished))
         written.append(out / INCOMPLETE)
-        summary[2] += f" **Incomplete**: see {INCOMPLETE}."
-    if calibration:
-        summary += [calibration_markdown(calibration), ""]
+        status += f" **Incomplete**: see {INCOMPLETE}."
+    summary = [f"# Report for {root}", "", status, ""]
+    calibration_text = calibration_markdown(calibration) if calibration else ""
+    if calibration_text:
+        summary += [calibration_text, ""]
     for table in tables:
         summary += [to_markdown(table), ""]
     if (out / "wilcoxon.md").exists():
@@ -186,8 +185,7 @@ def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) 
         ("wilcoxon", "One-sided Wilcoxon signed-rank tests, paired by seed"),
         ("mcnemar", "Exact one-sided McNemar tests, paired by example"),
         ("utilisation_by_category", "RM utilisation per category of each selecting method")) if (out / f"{name}.csv").exists()}
-    index = write_index(out, f"Report for {root}", summary[2:3],
-                        calibration_markdown(calibration) if calibration else "", tables, comparisons, tests,
+    index = write_index(out, f"Report for {root}", status, calibration_text, tables, comparisons, tests,
                         [path for path in written if path.suffix == ".png"])
     written.append(index)
     summary += ["Files:", ""] + [f"- {p.name}" for p in written]

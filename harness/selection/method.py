@@ -5,8 +5,9 @@ for one with ``needs_context``) and returns a ``RewardChoice``: which reward mod
 and how their scores combine. After the training step it gets ``StepFeedback`` (the step's training
 loss, pairs made, and each prompt's share of them). A method with ``routes_prompts`` chooses per prompt
 instead: ``route`` returns one ``RewardChoice`` per prompt (the context then carries each prompt's
-embedding and category) and ``route_feedback`` gets the same feedback; the batch still trains as one step. Its arguments are a dataclass ``Config`` parsed strictly from the run config's
-``method.args``; its whole state round-trips through ``state_dict``/``load_state_dict``.
+embedding and category) and ``route_feedback`` gets the same feedback; the batch still trains as one step.
+Its arguments are a dataclass ``Config`` parsed strictly from the run config's ``method.args``; its whole
+state round-trips through ``state_dict``/``load_state_dict``.
 
 How the report shows a method's runs is the method's own declaration (``reporting``, a ``Reporting``, and
 ``fixed_reward_model``): the reporting code names no method.
@@ -80,9 +81,8 @@ class Reporting:
             raise ValueError(f"Reporting.role: expected one of {ROLES}, got {self.role!r}")
 
     def row_name(self, label: str, own_name: bool) -> str:
-        if own_name and self.row:
-            return self.row
-        return self.variant_row.format(label=label) if not own_name else label
+        """The row of a run under sweep label ``label`` (``own_name``: the label is the method's registry name)."""
+        return (self.row or label) if own_name else self.variant_row.format(label=label)
 
 
 @dataclass

@@ -59,17 +59,23 @@ def annotate_selections(selections: list[dict[str, Any]], profile: dict[str, Any
         if ROUTES in step:
             routes = [_annotate(route, profile) for route in step[ROUTES]]
             gaps = [route["competence_gap"] for route in routes if route["competence_gap"] is not None]
-            annotated.append({**_annotate(step, profile), ROUTES: routes, "best_rm": None,
+            annotated.append({**step, ROUTES: routes, "profile_category": _profile_category(step, profile), "best_rm": None,
                               "competence_gap": float(np.mean(gaps)) if gaps else None})
         else:
             annotated.append(_annotate(step, profile))
     return annotated
 
 
+def _profile_category(decision: dict[str, Any], profile: dict[str, Any]) -> str:
+    """The profile's category of a decision: its own, else the pooled one, else the profile's first."""
+    for category in (decision.get("category"), ALL_CATEGORIES):
+        if category in profile["categories"]:
+            return category
+    return next(iter(profile["categories"]))
+
+
 def _annotate(decision: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
-    category = decision.get("category") if decision.get("category") in profile["categories"] else ALL_CATEGORIES
-    if category not in profile["categories"]:
-        category = next(iter(profile["categories"]))
+    category = _profile_category(decision, profile)
     competence = {name: c["auc"] for name, c in profile["categories"][category]["reward_models"].items()
                   if name in profile["reward_models"] and c["auc"] is not None}
     best = profile["best_rm"].get(category)
