@@ -16,7 +16,7 @@ from harness.selection.method import BatchContext, Method, Reporting, RewardChoi
 @dataclass
 class OfflineEnsembleConfig:
     combine: str = field(default="mean", metadata={"help": "A reward combiner (python -m harness ls): mean, "
-                                                           "standardized_mean, min, uwo, normalize_then_sum, rank_mean."})
+                                                           "standardized_mean, min, uwo, normalize_then_sum, rank_mean, agreement."})
     combine_args: dict[str, Any] = field(default_factory=dict, metadata={"help": "The combiner's settings, e.g. {weight: 0.5} for uwo."})
     members: list[str] | None = field(default=None, metadata={"help": "RMs to combine; default: the whole pool."})
 

@@ -87,7 +87,7 @@ def profile_configs(path: str, overrides: list[str]) -> list[tuple[str, RunConfi
     """(label, run config) of each distinct (task, policy) of a sweep YAML (its first seed), or the one run of a
     run YAML; a config without a ``profile:`` section gets the default profile settings."""
     data = read_yaml(path)
-    if "tasks" in data and "base" in data:
+    if ("tasks" in data and "base" in data) or "extends" in data:
         sweep = load_sweep(path, overrides)
         specs = expand(sweep, "/tmp/harness-profile", source=path)
         chosen: dict[str, RunConfig] = {}

@@ -13,6 +13,13 @@ DATA_ENV = "HARNESS_TEST_DATA"
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Tests marked ``world_builder`` run first: the one that kills a sweep during the world build then builds the
+    session's world, which every later world test reuses (else it would build a private world a second time)."""
+    first = [item for item in items if item.get_closest_marker("world_builder")]
+    items[:] = first + [item for item in items if not item.get_closest_marker("world_builder")]
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict[str, str]:
     """A tiny policy and two tiny reward models with different random weights."""

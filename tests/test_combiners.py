@@ -80,7 +80,7 @@ def test_offline_ensemble_takes_any_combiner_from_the_yaml(tiny_models, data_dir
                            method={"name": "offline_ensemble", "args": {"combine": "uwo", "combine_args": {"weight": 1.0}}})
     assert build_run_config(data).method.args["combine"] == "uwo"
     data["method"]["args"] = {"combine": "avg"}
-    with pytest.raises(ConfigError, match=r"method.args.combine: unknown reward combiner 'avg'.*Accepted values: mean, min"):
+    with pytest.raises(ConfigError, match=r"method.args.combine: unknown reward combiner 'avg'.*Accepted values: agreement, mean, min"):
         build_run_config(data)
     data["method"]["args"] = {"combine": "uwo", "combine_args": {"wieght": 1.0}}
     with pytest.raises(ConfigError, match="unknown key 'method.args.combine_args.wieght'. Did you mean 'weight'"):

@@ -3,7 +3,8 @@ report is written), then resume: no process of the killed sweep is left within s
 metrics, selections and predictions, and the report's tables, equal those of an uninterrupted sweep.
 
 About 5 minutes (one world build from an empty cache, four small sweeps with two workers); the world it
-builds is the session's (``world_cache``), so the other world tests reuse it.
+builds is the session's (``world_cache``): it runs first (marker ``world_builder``), so the other world tests
+reuse it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 import time
 import uuid
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK = "HARNESS_FAULT_TEST_MARK"
@@ -137,6 +140,7 @@ def assert_same_results(sweep: Sweep, reference: Sweep) -> None:
     assert leftovers == [], f"the killed report left {leftovers}"
 
 
+@pytest.mark.world_builder
 def test_sweep_killed_at_three_moments_leaves_no_process_and_resumes_to_the_same_results(tmp_path, world_cache):
     # the session's world cache when nothing has built the world there yet (the world built here serves the
     # later tests); otherwise a private, empty one

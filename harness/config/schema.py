@@ -220,6 +220,9 @@ class SweepPolicy:
 @dataclass
 class SweepConfig:
     name: str
+    extends: str | None = field(default=None, metadata={
+        "help": "A sweep YAML (path relative to this file) this one starts from: mappings merge key by key, "
+                "lists and other values are replaced."})
     base: dict[str, Any] = field(default_factory=dict)
     tasks: list[TaskConfig] = field(default_factory=list)
     methods: list[SweepMethod] = field(default_factory=list)

@@ -116,7 +116,7 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
     if task_class.kind == "open_ended":
         if config.profile is not None:
             fail(f"profile: task {config.task.name!r} has no gold answers, so RM competence cannot be measured on it")
-        if METHODS.get(config.method.name).needs_gold:
+        if METHODS.get(config.method.name).needs_gold_answers(config.method.args):
             fail(f"method.name: {config.method.name!r} needs gold answers; {config.task.name!r} has none")
         for rm in config.reward_models:
             if RM_KINDS.get(rm.kind).needs_references:

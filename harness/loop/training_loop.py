@@ -27,7 +27,7 @@ from harness.loop.pairs import sample_pairs
 from harness.loop.train_step import PairTokens, PreferenceTrainer
 from harness.models.policy import Policy, Sample
 from harness.rewards.base import RewardModel
-from harness.selection.combiners import combine_groups
+from harness.selection.combiners import admissible_groups, combine_groups
 from harness.selection.method import BatchContext, Method, RewardChoice, StepFeedback
 from harness.selection.records import ROUTES, all_decisions, most_used
 from harness.tasks.base import Example, Splits, Task
@@ -48,8 +48,16 @@ def score_table(choice: RewardChoice, pool: dict[str, RewardModel], prompts: Seq
 def combine_scores(choice: RewardChoice, table: dict[str, np.ndarray], group_size: int) -> np.ndarray:
     """One score per response from the chosen RMs' scores (responses in prompt groups of ``group_size``), by
     the choice's combiner."""
-    scores = np.stack([np.asarray(table[name]) for name in choice.reward_models], axis=1)
-    return combine_groups(choice.combiner(), scores, group_size)
+    return combine_groups(choice.combiner(), _stacked(choice, table), group_size)
+
+
+def admissible_pairs(choice: RewardChoice, table: dict[str, np.ndarray], group_size: int) -> list[np.ndarray | None]:
+    """Per prompt group, the pairs the choice's combiner admits (None: every ordered pair)."""
+    return admissible_groups(choice.combiner(), _stacked(choice, table), group_size)
+
+
+def _stacked(choice: RewardChoice, table: dict[str, np.ndarray]) -> np.ndarray:
+    return np.stack([np.asarray(table[name]) for name in choice.reward_models], axis=1)
 
 
 @dataclass
@@ -77,6 +85,7 @@ class Scored:
     scores: np.ndarray
     choices: list[RewardChoice] = field(default_factory=list)  # per prompt (a per-batch method's choice repeated)
     score_stats: dict[str, tuple[float, float]] = field(default_factory=dict)  # per RM: mean, std of its raw scores
+    allowed: list[np.ndarray | None] = field(default_factory=list)  # per prompt: the pairs its combiner admits
 
 
 @dataclass
@@ -187,14 +196,17 @@ class TrainingLoop:
             n = len(samples[0])          # for a per-batch method, one per distinct choice for a router
             groups = choice_groups(choices)
             scores, raw = np.zeros((len(batch), n)), defaultdict(list)
+            allowed: list[np.ndarray | None] = [None] * len(batch)
             for indices in groups:
                 part = score_table(choices[indices[0]], self.pool, *self.flat_inputs(batch, prompts, samples, indices))
                 scores[indices] = combine_scores(choices[indices[0]], part, n).reshape(len(indices), n)
+                for index, mask in zip(indices, admissible_pairs(choices[indices[0]], part, n)):
+                    allowed[index] = mask
                 for name, values in part.items():
                     raw[name].append(values)
             table = part if len(groups) == 1 else {}  # the same responses scored by every RM: for RM agreement
         stats = {name: (float(np.mean(np.concatenate(parts))), float(np.std(np.concatenate(parts)))) for name, parts in raw.items()}
-        return Scored(prompt_ids, context, choice, samples, table, scores, choices, stats)
+        return Scored(prompt_ids, context, choice, samples, table, scores, choices, stats, allowed)
 
     @staticmethod
     def flat_inputs(batch: list[Example], prompts: list[str], samples: list[list[Sample]],
@@ -221,7 +233,7 @@ class TrainingLoop:
         with timer.time("pairs"):
             rng = np.random.default_rng(stable_seed(self.config.seed, "pairs", self.state.global_step))
             identities = [[tuple(s.token_ids) for s in group] for group in samples]
-            pair_set = sample_pairs(scores.tolist(), cfg.pairs_per_prompt, rng, identities)
+            pair_set = sample_pairs(scores.tolist(), cfg.pairs_per_prompt, rng, identities, scored.allowed)
             items = [PairTokens(prompt_ids[p.prompt_index], samples[p.prompt_index][p.chosen].completion_ids,
                                 samples[p.prompt_index][p.rejected].completion_ids) for p in pair_set.pairs]
         loss, pair_losses = None, []
@@ -231,8 +243,14 @@ class TrainingLoop:
             loss, pair_losses = result.mean, result.per_pair
             self.policy_updated = True
         prompt_losses, prompt_pairs = per_prompt(len(batch), [p.prompt_index for p in pair_set.pairs], pair_losses)
+        sample_accuracy, accuracy_after = self.sample_quality(batch, samples), None
+        if self.method.wants_accuracy_after and items:  # fresh samples of the updated policy, same prompts
+            with timer.time("sample"):
+                after = self.sample(prompt_ids, stable_seed(self.config.seed, "sample-after", self.state.global_step))
+            accuracy_after = self.sample_quality(batch, after)
         with timer.time("bandit"):
-            feedback = StepFeedback(loss, len(items), pair_set.skipped_prompts, prompt_losses, prompt_pairs)
+            feedback = StepFeedback(loss, len(items), pair_set.skipped_prompts, prompt_losses, prompt_pairs,
+                                    sample_accuracy, accuracy_after)
             if self.method.routes_prompts:
                 self.method.route_feedback(context, scored.choices, feedback)
             else:
@@ -242,8 +260,10 @@ class TrainingLoop:
                   "reward_model": most_used(labels),  # a per-batch method's one choice
                   "reward_models": list(dict.fromkeys(name for c in scored.choices for name in c.reward_models)), "loss": loss,
                   "num_pairs": len(items), "skipped_prompts": pair_set.skipped_prompts,
-                  "sample_accuracy": self.sample_quality(batch, samples), "mean_score": float(np.mean(scores)),
+                  "sample_accuracy": sample_accuracy, "mean_score": float(np.mean(scores)),
                   "category": context.category, **self.method.step_record()}
+        if accuracy_after is not None:
+            record["accuracy_after"] = accuracy_after
         if self.method.routes_prompts:
             extra = self.method.route_records() or [{} for _ in batch]
             record[ROUTES] = [{"prompt": i, "reward_model": label, "category": example.category, "loss": prompt_losses[i],

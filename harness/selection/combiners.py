@@ -13,7 +13,13 @@ given as ``combine_args`` beside ``combine`` in a method's arguments.
   Overoptimization" (ICLR 2024);
 - ``normalize_then_sum``: each RM standardised within the prompt group, then summed (GDPO, arXiv 2601.05242;
   TRL's ``multi_objective_aggregation="normalize_then_sum"``, with the same sample std and 1e-4);
-- ``rank_mean``: the mean over RMs of each response's rank within its group (ties share their mean rank).
+- ``rank_mean``: the mean over RMs of each response's rank within its group (ties share their mean rank);
+- ``agreement``: the mean of the raw scores, but a response is preferred to another only where at least
+  ``min_agreement`` of the RMs (all of them by default) score it strictly higher: the review discussion's
+  "RM agreement ensemble", which trains only on the preferences its RMs agree on.
+
+A combiner may also restrict which pairs exist (``admissible``: a responses x responses mask per prompt group,
+True where response i may be chosen over response j); by default every strictly ordered pair may.
 
 A new combiner is one class (here or in your own file) plus one line in ``COMBINERS``.
 """
@@ -43,6 +49,11 @@ class Combiner:
     def combine(self, scores: np.ndarray) -> np.ndarray:
         """``scores``: responses x RMs -> one score per response."""
         raise NotImplementedError
+
+    def admissible(self, scores: np.ndarray) -> np.ndarray | None:
+        """One prompt group's ``scores`` (responses x RMs) -> where response i may be chosen over j, or None
+        (every pair the combined score orders)."""
+        return None
 
 
 class Single(Combiner):
@@ -121,6 +132,28 @@ class RankMean(Combiner):
         return rankdata(scores, method="average", axis=0).mean(axis=1)
 
 
+@dataclass
+class AgreementConfig:
+    min_agreement: float = field(default=1.0, metadata={
+        "help": "The share of the RMs that must prefer the chosen response (1.0: all of them)."})
+
+    def __post_init__(self):
+        if not 0.0 < self.min_agreement <= 1.0:
+            raise ConfigError(f"min_agreement: expected a share in (0, 1], got {self.min_agreement}")
+
+
+class Agreement(Combiner):
+    Config = AgreementConfig
+    description = "RM agreement ensemble: the mean score, pairs only where min_agreement of the RMs prefer the same response"
+
+    def combine(self, scores):
+        return scores.mean(axis=1)
+
+    def admissible(self, scores):
+        prefers = scores[:, None, :] > scores[None, :, :]        # i x j x RM: RM scores i above j
+        return prefers.mean(axis=2) >= self.config.min_agreement - 1e-12
+
+
 COMBINERS: Registry[type[Combiner]] = Registry("reward combiner", {
     "single": "harness.selection.combiners:Single",
     "mean": "harness.selection.combiners:Mean",
@@ -129,6 +162,7 @@ COMBINERS: Registry[type[Combiner]] = Registry("reward combiner", {
     "uwo": "harness.selection.combiners:UncertaintyWeighted",
     "normalize_then_sum": "harness.selection.combiners:NormalizeThenSum",
     "rank_mean": "harness.selection.combiners:RankMean",
+    "agreement": "harness.selection.combiners:Agreement",
 }, base=Combiner)
 
 
@@ -138,3 +172,9 @@ def combine_groups(combiner: Combiner, scores: np.ndarray, group_size: int) -> n
         return combiner.combine(scores)
     groups = scores.reshape(-1, group_size, scores.shape[1])
     return np.concatenate([combiner.combine(group) for group in groups])
+
+
+def admissible_groups(combiner: Combiner, scores: np.ndarray, group_size: int) -> list[np.ndarray | None]:
+    """Per prompt group of ``scores`` (rows in groups of ``group_size``), the combiner's pair mask or None."""
+    groups = scores.reshape(-1, group_size, scores.shape[1])
+    return [combiner.admissible(group) for group in groups]

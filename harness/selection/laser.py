@@ -1,10 +1,16 @@
 """LASeR: a bandit picks the reward model of each batch (paper sec. 3.2, Algorithm 1).
 
 Arms are the configured reward models. The MAB reward of a step is the negative training loss of that
-step, mapped to [0, 1] by the 20th/80th quantiles of earlier raw rewards (appendix A.2). LinUCB uses the
-mean sentence embedding of the batch's prompts as context (L2-normalised by default so that alpha has
-the same meaning for every policy size), as does linear Thompson sampling (``lints``); Exp3 and Gaussian
-Thompson sampling (``gaussian_ts``) ignore the context.
+step, mapped to [0, 1] by the 20th/80th quantiles of earlier raw rewards (appendix A.2); or, with
+``mab_reward: accuracy_difference`` (appendix C, Table 13), the gain in the gold accuracy of the batch's
+samples from before the update to fresh samples after it, scaled the same way. LinUCB uses the mean
+sentence embedding of the batch's prompts as context (L2-normalised by default so that alpha has the same
+meaning for every policy size), as do linear Thompson sampling (``lints``) and NeuralUCB (``neural_ucb``);
+Exp3 and Gaussian Thompson sampling (``gaussian_ts``) ignore the context.
+
+The review discussion's pool changes: ``join: {rm: m}`` keeps an RM out of the arms until iteration m, when
+it joins with fresh statistics (the others keep theirs); ``reset: {rm: m}`` forgets what the bandit learnt
+about an RM at the start of iteration m.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.config.errors import ConfigError
+from harness.config.errors import ConfigError, unknown_name_message
 from harness.selection.bandits.base import Bandit
 from harness.selection.bandits.registry import BANDITS
 from harness.selection.bandits.scaling import QuantileRewardScaler
@@ -23,18 +29,28 @@ from harness.selection.method import BatchContext, Method, Reporting, RewardChoi
 
 @dataclass
 class LaserConfig:
-    bandit: str = field(default="linucb", metadata={"help": "A bandit (python -m harness ls): linucb or lints (contextual), "
+    bandit: str = field(default="linucb", metadata={"help": "A bandit (python -m harness ls): linucb, lints or neural_ucb (contextual), "
                                                              "exp3 or gaussian_ts."})
     normalize_context: bool = field(default=True, metadata={"help": "L2-normalise the context vector."})
     quantiles: list[float] = field(default_factory=lambda: [0.2, 0.8])
     arms: list[str] | None = field(default=None, metadata={"help": "Subset of reward models to choose from."})
+    mab_reward: str = field(default="negative_loss", metadata={
+        "help": "negative_loss (the paper's) or accuracy_difference (gold accuracy of the batch's samples after the "
+                "update minus before; needs gold answers and samples each batch twice)."})
+    join: dict[str, int] = field(default_factory=dict, metadata={
+        "help": "RM -> iteration at which it joins the arms (before it, it is never chosen)."})
+    reset: dict[str, int] = field(default_factory=dict, metadata={
+        "help": "RM -> iteration at whose start its arm forgets what it learnt."})
     bandit_args: dict[str, Any] = field(default_factory=dict, metadata={
         "rest": True, "help": "The bandit's hyper-parameters, written beside these keys (alpha: 0.5; gamma: 0.1)."})
 
 
+MAB_REWARDS = ("negative_loss", "accuracy_difference")
+
+
 class Laser(Method):
     Config = LaserConfig
-    description = "LASeR: a bandit (LinUCB, LinTS, Exp3, Gaussian TS) picks the RM per batch from the negative training loss"
+    description = "LASeR: a bandit (LinUCB, LinTS, Exp3, Gaussian TS, NeuralUCB) picks the RM per batch from the negative training loss"
     reporting = Reporting(row="LASeR (Ours)", variant_row="LASeR [{label}]", short="LASeR", rank=100)
 
     def __init__(self, config: LaserConfig, reward_models, seed: int, best_rm: str = "", profile=None):
@@ -49,7 +65,12 @@ class Laser(Method):
         self.bandit_class = BANDITS.get(config.bandit)
         self.bandit_config = BANDITS.parse(config.bandit, config.bandit_args, prefix="method.args",
                                            also_accepted=[f.name for f in fields(config) if f.name != "bandit_args"])
-        self.arms = list(config.arms) if config.arms else [rm for rm in reward_models]
+        if config.mab_reward not in MAB_REWARDS:
+            raise ConfigError(f"method.args.mab_reward: {unknown_name_message('MAB reward', config.mab_reward, MAB_REWARDS)}")
+        pool = list(config.arms) if config.arms else [rm for rm in reward_models]
+        self.pool = pool
+        self.arms = [rm for rm in pool if rm not in config.join]  # the arms so far, in the bandit's order
+        self.events_done: list[str] = []  # the join/reset events already applied (resumable)
         self.scaler = QuantileRewardScaler(*config.quantiles)
         self.bandit: Bandit | None = None
         self.last_reward: float | None = None
@@ -60,11 +81,45 @@ class Laser(Method):
     def needs_context(self) -> bool:  # type: ignore[override]
         return self.bandit_class.needs_context
 
+    @property
+    def wants_accuracy_after(self) -> bool:  # type: ignore[override]
+        return self.config.mab_reward == "accuracy_difference"
+
+    @classmethod
+    def needs_gold_answers(cls, args) -> bool:
+        return args.get("mab_reward") == "accuracy_difference"
+
     def validate(self) -> None:
-        for i, arm in enumerate(self.arms):
+        for i, arm in enumerate(self.pool):
             check_reward_model(f"method.args.arms[{i}]", arm, self.reward_models)
-        if not self.arms:
+        if not self.pool:
             raise ConfigError("method laser: no reward models to choose from (reward_models is empty)")
+        for key in ("join", "reset"):
+            for rm, iteration in getattr(self.config, key).items():
+                check_reward_model(f"method.args.{key}.{rm}", rm, self.pool)
+                if not isinstance(iteration, int) or iteration < 1:
+                    raise ConfigError(f"method.args.{key}.{rm}: expected an iteration >= 1, got {iteration!r}")
+        if not self.arms:
+            raise ConfigError("method.args.join: every arm joins later; at least one must be there from the start")
+        for rm, iteration in self.config.reset.items():
+            if iteration <= self.config.join.get(rm, 0):
+                raise ConfigError(f"method.args.reset.{rm}: it joins at iteration {self.config.join[rm]}; "
+                                  f"a reset must come later, got {iteration}")
+
+    def _apply_pool_events(self, iteration: int) -> None:
+        """Arms that join, and arms that are reset, at or before ``iteration`` (each once, in config order)."""
+        for kind in ("join", "reset"):
+            for rm, at in getattr(self.config, kind).items():
+                event = f"{kind}:{rm}"
+                if at > iteration or event in self.events_done:
+                    continue
+                self.events_done.append(event)
+                if kind == "join":
+                    self.arms.append(rm)
+                    if self.bandit is not None:
+                        self.bandit.add_arm()
+                elif self.bandit is not None:
+                    self.bandit.reset_arm(self.arms.index(rm))
 
     def _context(self, context: BatchContext) -> np.ndarray | None:
         if not self.needs_context:
@@ -88,6 +143,7 @@ class Laser(Method):
         return self.bandit
 
     def select(self, context: BatchContext) -> RewardChoice:
+        self._apply_pool_events(context.iteration)
         x = self._context(context)
         return RewardChoice((self.arms[self._bandit_for(x).select(x)],))
 
@@ -95,18 +151,30 @@ class Laser(Method):
         if feedback.loss is None:  # no pair, no training loss: nothing to learn from
             self.last_reward = None
             return
-        reward = self.scaler.scale(-feedback.loss)
+        if self.config.mab_reward == "accuracy_difference":
+            if feedback.sample_accuracy is None or feedback.accuracy_after is None:
+                raise ValueError("the accuracy-difference MAB reward needs the samples' gold accuracy before and after the step")
+            raw = feedback.accuracy_after - feedback.sample_accuracy
+        else:
+            raw = -feedback.loss
+        reward = self.scaler.scale(raw)
         self.last_reward = reward
         self.bandit.update(self.arms.index(choice.reward_models[0]), self._context(context), reward)
 
     def step_record(self) -> dict[str, Any]:
-        return {"mab_reward": self.last_reward}
+        record: dict[str, Any] = {"mab_reward": self.last_reward}
+        if self.config.join or self.config.reset:  # the pool changes: which arms there were, and the changes so far
+            record.update(arms=list(self.arms), pool_events=list(self.events_done))
+        return record
 
     def state_dict(self) -> dict[str, Any]:
-        return {"bandit": self.bandit.state_dict() if self.bandit is not None else None, "scaler": self.scaler.state_dict()}
+        return {"bandit": self.bandit.state_dict() if self.bandit is not None else None, "scaler": self.scaler.state_dict(),
+                "arms": list(self.arms), "events_done": list(self.events_done)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.scaler.load_state_dict(state["scaler"])
+        self.arms = list(state.get("arms", self.arms))
+        self.events_done = list(state.get("events_done", []))
         saved = state["bandit"]
         if saved is None:
             self.bandit = None

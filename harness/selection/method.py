@@ -92,6 +92,8 @@ class StepFeedback:
     skipped_prompts: int
     prompt_losses: list[float | None] = field(default_factory=list)  # per prompt: mean loss of its pairs (None: none)
     prompt_pairs: list[int] = field(default_factory=list)            # per prompt: pairs it made
+    sample_accuracy: float | None = None   # mean gold score of the step's samples (None: the task has no gold)
+    accuracy_after: float | None = None    # the same on fresh samples after the update (``wants_accuracy_after``)
 
 
 class Method:
@@ -113,6 +115,17 @@ class Method:
         self.seed = seed
         self.best_rm = best_rm
         self.profile = profile  # the run's on-policy RM competence (harness.profile), when it has one
+
+    @property
+    def wants_accuracy_after(self) -> bool:
+        """True: the loop samples the batch's prompts again after the update and reports the mean gold score
+        of those samples as ``StepFeedback.accuracy_after`` (the accuracy-difference MAB reward)."""
+        return False
+
+    @classmethod
+    def needs_gold_answers(cls, args: Mapping[str, Any]) -> bool:
+        """Whether runs with these ``method.args`` need gold answers (refused on open-ended tasks)."""
+        return cls.needs_gold
 
     @classmethod
     def fixed_reward_model(cls, args: Mapping[str, Any], best_rm: str) -> str | None:

@@ -16,6 +16,7 @@ METHODS: Registry[type[Method]] = Registry("method", {
     "random_rm": "baselines.random_rm:RandomRM",
     "sequential_rm": "baselines.sequential_rm:SequentialRM",
     "offline_ensemble": "baselines.offline_ensemble:OfflineEnsemble",
+    "agreement_ensemble": "baselines.agreement_ensemble:AgreementEnsemble",
     "correctness": "baselines.correctness:Correctness",
     "base": "baselines.base_model:BaseModel",
     "oracle_rm": "baselines.oracle_rm:OracleRM",

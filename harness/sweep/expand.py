@@ -2,7 +2,7 @@
 
 A sweep YAML holds ``base`` (a run config shared by every run), the axes ``tasks``, ``methods``,
 ``seeds``, optionally ``policies`` and ``grid`` (dotted run-config key -> list of values), and the
-sweep's ``name``. Each grid point becomes one run config whose folder is
+sweep's ``name``; ``extends: other.yaml`` starts from another sweep's keys (mappings merge, lists are replaced). Each grid point becomes one run config whose folder is
 ``<out>/<sweep>/<task>/<method label>[@axis=value,...]/seed<k>/``. Overrides on the command line
 (``key=value``) apply to the sweep YAML itself, so ``seeds=[0,1]`` or ``base.train.iterations=2`` work.
 """
@@ -39,8 +39,38 @@ class RunSpec:
         return Path(self.config.out)
 
 
+def read_sweep_yaml(path: str | Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A sweep YAML's mapping with its ``extends`` chain resolved (the parent's keys, then this file's)."""
+    path = Path(path)
+    data = read_yaml(path)
+    parent = data.get("extends")
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent:
+        raise ConfigError(f"{path}: extends: expected the path of another sweep YAML, got {parent!r}")
+    target = (path.parent / parent).resolve()
+    if target in seen or target == path.resolve():
+        raise ConfigError(f"{path}: extends: {parent} leads back to itself ({' -> '.join(p.name for p in (*seen, target))})")
+    if not target.is_file():
+        raise ConfigError(f"{path}: extends: {parent} not found (looked for {target})")
+    merged = merge_mappings(read_sweep_yaml(target, (*seen, path.resolve())), data)
+    merged.pop("extends")
+    return merged
+
+
+def merge_mappings(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """``child`` over ``parent``: nested mappings merge key by key, anything else is replaced."""
+    merged = copy.deepcopy(parent)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_mappings(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
 def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
-    sweep = parse_with_overrides(SweepConfig, read_yaml(path), parse_overrides(list(overrides)), str(path))
+    sweep = parse_with_overrides(SweepConfig, read_sweep_yaml(path), parse_overrides(list(overrides)), str(path))
     if not sweep.tasks or not sweep.methods or not sweep.seeds:
         raise ConfigError(f"{path}: a sweep needs at least one task, one method and one seed")
     if sweep.compare is not None:

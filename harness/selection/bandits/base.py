@@ -32,6 +32,15 @@ class Bandit:
     def update(self, arm: int, context: np.ndarray | None, reward: float) -> None:
         raise NotImplementedError
 
+    def add_arm(self) -> int:
+        """A new arm with fresh statistics (the others keep theirs); returns its index (review discussion:
+        an RM added to the pool mid-training)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot add an arm")
+
+    def reset_arm(self, arm: int) -> None:
+        """Forget everything arm ``arm`` has learnt (review discussion: an updated RM is re-learnt)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot reset an arm")
+
     def state_dict(self) -> dict[str, Any]:
         raise NotImplementedError
 

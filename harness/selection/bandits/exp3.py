@@ -42,6 +42,15 @@ class Exp3(Bandit):
     def update(self, arm: int, context: np.ndarray | None, reward: float) -> None:
         self.scores_[arm] += float(reward) / self.probabilities()[arm]
 
+    def add_arm(self) -> int:
+        """A new arm with S = 0 (it starts at the gamma/K floor when the others have gathered reward)."""
+        self.scores_ = np.append(self.scores_, 0.0)
+        self.num_arms = len(self.scores_)
+        return self.num_arms - 1
+
+    def reset_arm(self, arm: int) -> None:
+        self.scores_[arm] = 0.0
+
     def state_dict(self) -> dict[str, Any]:
         return {"type": "exp3", "gamma": self.gamma, "scores": self.scores_.copy(), "rng": self.rng.bit_generator.state}
 

@@ -121,6 +121,16 @@ class WoodburyBandit(Bandit):
     def update(self, arm: int, context: np.ndarray | None, reward: float) -> None:
         self.arms[arm].update(self._check(context), float(reward))
 
+    def add_arm(self) -> int:
+        """A new arm with A = I and b = 0 (review discussion); the other arms keep their statistics."""
+        self.arms.append(_WoodburyArm(np.zeros(self.dim)))
+        self.num_arms = len(self.arms)
+        return self.num_arms - 1
+
+    def reset_arm(self, arm: int) -> None:
+        """Arm ``arm`` back to A = I and b = 0."""
+        self.arms[arm] = _WoodburyArm(np.zeros(self.dim))
+
 
 class LinUCB(WoodburyBandit):
     """Disjoint LinUCB with A_k = I, random b_k, exploration ``alpha``; ties go to the lowest index."""

@@ -10,4 +10,5 @@ BANDITS: Registry[type[Bandit]] = Registry("bandit", {
     "exp3": "harness.selection.bandits.exp3:Exp3",
     "lints": "harness.selection.bandits.thompson:LinTS",
     "gaussian_ts": "harness.selection.bandits.thompson:GaussianTS",
+    "neural_ucb": "harness.selection.bandits.neural_ucb:NeuralUCB",
 }, base=Bandit)

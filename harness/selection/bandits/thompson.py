@@ -110,6 +110,14 @@ class GaussianTS(Bandit):
         self.sums[arm] += float(reward)
         self.counts[arm] += 1.0
 
+    def add_arm(self) -> int:
+        self.sums, self.counts = np.append(self.sums, 0.0), np.append(self.counts, 0.0)
+        self.num_arms = len(self.sums)
+        return self.num_arms - 1
+
+    def reset_arm(self, arm: int) -> None:
+        self.sums[arm] = self.counts[arm] = 0.0
+
     def state_dict(self) -> dict[str, Any]:
         return {"type": "gaussian_ts", "v": self.v, "sums": self.sums.copy(), "counts": self.counts.copy(),
                 "rng": self.rng.bit_generator.state}

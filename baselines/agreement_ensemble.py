@@ -1,0 +1,40 @@
+"""RM agreement ensemble (review discussion, Wilcoxon table "LASeR vs. RM Agree. Ensemble"): every RM scores
+every response, as in the offline ensemble, but a preference pair is made only from responses whose order
+``min_agreement`` of the RMs agree on (all of them by default); the chosen one is then ranked by the mean
+score. It trains on the preferences its RMs do not conflict on (paper sec. 5, Fig. 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.config.errors import ConfigError
+from harness.selection.combiners import AgreementConfig
+from harness.selection.method import BatchContext, Method, Reporting, RewardChoice, check_reward_model
+
+
+@dataclass
+class AgreementEnsembleConfig:
+    min_agreement: float = field(default=1.0, metadata={"help": "Share of the RMs that must prefer the chosen response."})
+    members: list[str] | None = field(default=None, metadata={"help": "RMs that vote; default: the whole pool."})
+
+    def __post_init__(self):
+        AgreementConfig(self.min_agreement)  # the same check, the same message
+
+
+class AgreementEnsemble(Method):
+    Config = AgreementEnsembleConfig
+    description = "RM agreement ensemble: pairs only where the RMs agree on the order, ranked by the mean score"
+    reporting = Reporting(row="RM Agreement Ensemble", variant_row="RM Agreement Ensemble [{label}]",
+                          short="RM Agree. Ensemble", rank=35, fixed_choice=True)
+
+    def validate(self) -> None:
+        members = self.config.members or self.reward_models
+        if len(members) < 2:
+            raise ConfigError(f"method agreement_ensemble: needs at least two reward models to agree, got {list(members)}")
+        for i, name in enumerate(members):
+            check_reward_model(f"method.args.members[{i}]", name, self.reward_models)
+
+    def select(self, context: BatchContext) -> RewardChoice:
+        members = tuple(self.config.members or self.reward_models)
+        return RewardChoice(members, "agreement", {"min_agreement": self.config.min_agreement})
