@@ -1,6 +1,7 @@
 """The paper-result configs' small variants (experiments/*_small.yaml that extend small_world.yaml), run end to
 end on the quickstart's world: bandits, MAB reward, pool changes, correctness as an arm, the agreement
-ensemble; plus ``extends`` itself (merging, a loop, a missing parent)."""
+ensemble, losses (Table 6), out-of-distribution tests (Table 7), the alpha and embedding ablations, reward noise (Fig. 3); plus ``extends`` itself (merging, a loop, a
+missing parent)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import pytest
 
 from harness.cli import main
 from harness.config.errors import ConfigError
+from harness.config.parse import apply_override
 from harness.sweep.expand import expand, load_sweep
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-SMALL = ["bandits_small", "mab_reward_small", "add_rm_small", "correctness_arm_small", "ensembles_small"]
+SMALL = ["bandits_small", "mab_reward_small", "add_rm_small", "correctness_arm_small", "ensembles_small", "losses_small",
+         "ood_small", "ablations_small", "ablations_embedding_small", "noise_small"]
+REPORTED = ("bandits_small", "losses_small", "ood_small", "ablations_small", "ablations_embedding_small", "noise_small")  # the others' outputs are checked in their runs
 
 
 def _steps(run: Path) -> list[dict]:
@@ -25,7 +29,7 @@ def _steps(run: Path) -> list[dict]:
 def small_runs(default_world, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("paper_small")
     for name in SMALL:
-        report = [] if name == "bandits_small" else ["--no-report"]
+        report = [] if name in REPORTED else ["--no-report"]
         assert main(["sweep", str(EXPERIMENTS / f"{name}.yaml"), "--out", str(out), *report]) == 0, name
     return out
 
@@ -84,6 +88,53 @@ def test_ensembles_small_agreement_pairs_are_those_all_rms_agree_on(small_runs):
     assert agree[0]["reward_model"] == "agreement(rm_count+rm_facts+rm_choice+rm_generalist)"
     # the same samples at the first step (the untrained policy, the same seed): agreement keeps a subset
     assert agree[0]["num_pairs"] <= mean[0]["num_pairs"] and agree[0]["skipped_prompts"] >= mean[0]["skipped_prompts"]
+
+
+def test_losses_small_fills_table6_with_each_loss_and_method(small_runs):
+    table = (small_runs / "losses_small" / "report" / "table6.md").read_text()
+    for loss in ("NLL", "DPO", "KTO", "DPO_NLL"):
+        assert f"| {loss} / LASeR (Ours) |" in table and f"| {loss} / Sequential RM Selection |" in table
+    config = json.loads((small_runs / "losses_small" / "synth_mix" / "laser@train.loss=kto" / "seed0" / "config.json").read_text())
+    assert config["config"]["train"]["loss"] == "kto"
+
+
+def test_ood_small_tests_every_run_on_the_families_it_never_trained_on(small_runs):
+    root = small_runs / "ood_small"
+    for label in ("base", "laser", "random_rm"):
+        metrics = json.loads((root / "synth_count" / label / "seed0" / "metrics.json").read_text())
+        assert {"synth_facts", "synth_choice"} <= set(metrics["ood"])
+        assert all(result["num_examples"] == 20 for result in metrics["ood"].values())
+    table = (root / "report" / "table7.md").read_text()
+    assert "synth_facts" in table and "synth_choice" in table and "LASeR (Ours)" in table
+
+
+def test_the_ablations_fill_their_tables_and_alpha_reaches_the_bandit(small_runs):
+    root = small_runs / "ablations_small"
+    table = (root / "report" / "alpha_ablation.md").read_text()
+    assert all(f"| alpha {alpha} / LASeR (Ours) |" in table for alpha in ("0.0", "0.5", "1.0"))
+    for alpha in ("0.0", "1.0"):
+        checkpoint_config = json.loads((root / "synth_mix" / f"laser@method.args.alpha={alpha}" / "seed0" / "config.json").read_text())
+        assert checkpoint_config["config"]["method"]["args"]["alpha"] == float(alpha)
+    table = (small_runs / "ablations_embedding_small" / "report" / "embedding_ablation.md").read_text()
+    assert all(f"| LASeR (Ours) ({pooling}) |" in table for pooling in ("first", "mean", "last"))
+
+
+def test_noise_small_sets_every_rms_sigma_from_one_axis_and_draws_fig3(small_runs):
+    root = small_runs / "noise_small"
+    config = json.loads((root / "synth_mix" / "laser@reward_models.-.sigma=0.4" / "seed0" / "config.json").read_text())["config"]
+    sigmas = {rm["name"]: rm.get("sigma") for rm in config["reward_models"]}
+    assert sigmas == {"rm_count_clean": None, "rm_facts_clean": None, "rm_choice_clean": None, "rm_generalist_clean": None,
+                      "rm_count": 0.4, "rm_facts": 0.4, "rm_choice": 0.4, "rm_generalist": 0.4}
+    points = (root / "report" / "fig_accuracy_vs_noise.csv").read_text().splitlines()
+    assert len(points) == 1 + 3 * 2 and (root / "report" / "fig_accuracy_vs_noise.png").exists()
+
+
+def test_a_wildcard_override_needs_an_element_with_the_key():
+    data = {"reward_models": [{"name": "a", "kind": "loglik"}, {"name": "b", "kind": "noisy", "sigma": 0.0}]}
+    apply_override(data, "reward_models.*.sigma", 0.3)
+    assert data["reward_models"] == [{"name": "a", "kind": "loglik"}, {"name": "b", "kind": "noisy", "sigma": 0.3}]
+    with pytest.raises(ConfigError, match=r"override 'reward_models.\*.temperature': no element of the list has 'temperature'"):
+        apply_override(data, "reward_models.*.temperature", 1.0)
 
 
 def test_extends_merges_mappings_and_replaces_lists(tmp_path):

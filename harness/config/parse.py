@@ -8,6 +8,7 @@ dataclass defaults.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 from pathlib import Path
@@ -148,11 +149,20 @@ def to_dict(obj: Any) -> Any:
 
 def apply_override(data: dict[str, Any], dotted_key: str, value: Any) -> None:
     """Set ``a.b.c = value`` in nested dicts, creating intermediate mappings; a numeric part indexes a
-    list (``reward_models.2.sigma``)."""
+    list (``reward_models.2.sigma``); ``*`` stands for every element of a list that already has the rest of the
+    key (``reward_models.*.sigma``: the sigma of every noisy RM; one grid axis for all of them)."""
     parts = dotted_key.split(".")
     node: Any = data
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
+        if isinstance(node, list) and part == "*":
+            rest = parts[depth + 1:]
+            matching = [element for element in node if not last and _has_key(element, rest)]
+            if not matching:
+                raise ConfigError(f"override {dotted_key!r}: no element of the list has {'.'.join(rest) or 'a key'!r}")
+            for element in matching:
+                apply_override(element, ".".join(rest), copy.deepcopy(value))
+            return
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
                 raise ConfigError(f"override {dotted_key!r}: {part!r} is not an index of a list of {len(node)}")
@@ -167,6 +177,17 @@ def apply_override(data: dict[str, Any], dotted_key: str, value: Any) -> None:
             if not isinstance(node.get(part), (dict, list)):
                 node[part] = {}
             node = node[part]
+
+
+def _has_key(node: Any, parts: list[str]) -> bool:
+    for part in parts:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return False
+    return True
 
 
 def parse_with_overrides(cls: type, data: dict[str, Any], overrides: list[tuple[str, Any]], source: str) -> Any:

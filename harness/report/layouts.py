@@ -98,12 +98,23 @@ def method_table(long: pd.DataFrame, name: str, title: str, tasks: list[str], wi
     return Table(name, title, groups, columns, rows, footnotes=footnotes)
 
 
+# grid axes with a table of their own: table name, title, and the row of (axis value, the method's row); a loss
+# is in capitals as in the paper's Table 6
+AXIS_TABLES = {
+    "train.loss": ("table6", "Loss functions x methods (layout of paper Table 6)",
+                   lambda value, row: f"{str(value).upper()} / {row}"),
+    "method.args.alpha": ("alpha_ablation", "LinUCB exploration alpha x methods (review discussion's alpha ablation)",
+                          lambda value, row: f"alpha {value} / {row}"),
+    "policy.embedding": ("embedding_ablation", "Context embedding x methods (review discussion's embedding ablation)",
+                         lambda value, row: f"{row} ({value})"),
+}
+
+
 def build_tables(frame: pd.DataFrame) -> list[Table]:
     tables = []
     train_tasks = [t for t in ["strategyqa", "gsm8k", "mmlu"] if t in set(frame["task"])]
     other_tasks = sorted(set(frame["task"].dropna()) - set(train_tasks))
     tasks = train_tasks + other_tasks
-    loss_axis = "axis:train.loss" in frame
     long = per_seed(frame)
     if not long.empty:
         table = method_table(long, "table1", "Accuracy on the training tasks (layout of paper Table 1)", tasks)
@@ -113,15 +124,17 @@ def build_tables(frame: pd.DataFrame) -> list[Table]:
                                with_average=False, single_rm_rows=True)
         if singles:
             tables.append(singles)
-    if loss_axis:
-        by_loss = per_seed(frame, skip_axes=("policy", "train.loss"))
-        frame_loss = frame[frame["finished"]]
-        if not by_loss.empty:
-            losses = frame_loss.set_index("run_id")["axis:train.loss"].to_dict()
-            by_loss["row"] = [f"{str(losses.get(rid.split(';')[0], '')).upper()} / {row}" for rid, row in zip(by_loss["run_id"], by_loss["row"])]
-            table = method_table(by_loss, "table6", "Loss functions x methods (layout of paper Table 6)", tasks)
-            if table:
-                tables.append(table)
+    for axis, (name, title, row_name) in AXIS_TABLES.items():  # a grid axis: one row per (value, method)
+        if f"axis:{axis}" not in frame:
+            continue
+        by_value = per_seed(frame, skip_axes=("policy", axis))
+        if by_value.empty:
+            continue
+        values = frame[frame["finished"]].set_index("run_id")[f"axis:{axis}"].to_dict()
+        by_value["row"] = [row_name(values.get(rid.split(";")[0], ""), row) for rid, row in zip(by_value["run_id"], by_value["row"])]
+        table = method_table(by_value, name, title, tasks)
+        if table:
+            tables.append(table)
     for task in tasks:  # mixed-category tasks: each category's accuracy beside the overall one
         columns = sorted(c for c in frame.columns if c.startswith("accuracy:") and frame.loc[frame["task"] == task, c].notna().any())
         if not columns:
