@@ -45,19 +45,12 @@ def score_table(choice: RewardChoice, pool: dict[str, RewardModel], prompts: Seq
     return table
 
 
-def combine_scores(choice: RewardChoice, table: dict[str, np.ndarray], group_size: int) -> np.ndarray:
+def combine_scores(choice: RewardChoice, table: dict[str, np.ndarray], group_size: int) -> tuple[np.ndarray, list[np.ndarray | None]]:
     """One score per response from the chosen RMs' scores (responses in prompt groups of ``group_size``), by
-    the choice's combiner."""
-    return combine_groups(choice.combiner(), _stacked(choice, table), group_size)
-
-
-def admissible_pairs(choice: RewardChoice, table: dict[str, np.ndarray], group_size: int) -> list[np.ndarray | None]:
-    """Per prompt group, the pairs the choice's combiner admits (None: every ordered pair)."""
-    return admissible_groups(choice.combiner(), _stacked(choice, table), group_size)
-
-
-def _stacked(choice: RewardChoice, table: dict[str, np.ndarray]) -> np.ndarray:
-    return np.stack([np.asarray(table[name]) for name in choice.reward_models], axis=1)
+    the choice's combiner, and per prompt group the pairs it admits (None: every ordered pair)."""
+    combiner = choice.combiner()
+    scores = np.stack([np.asarray(table[name]) for name in choice.reward_models], axis=1)
+    return combine_groups(combiner, scores, group_size), admissible_groups(combiner, scores, group_size)
 
 
 @dataclass
@@ -199,8 +192,9 @@ class TrainingLoop:
             allowed: list[np.ndarray | None] = [None] * len(batch)
             for indices in groups:
                 part = score_table(choices[indices[0]], self.pool, *self.flat_inputs(batch, prompts, samples, indices))
-                scores[indices] = combine_scores(choices[indices[0]], part, n).reshape(len(indices), n)
-                for index, mask in zip(indices, admissible_pairs(choices[indices[0]], part, n)):
+                combined, masks = combine_scores(choices[indices[0]], part, n)
+                scores[indices] = combined.reshape(len(indices), n)
+                for index, mask in zip(indices, masks):
                     allowed[index] = mask
                 for name, values in part.items():
                     raw[name].append(values)

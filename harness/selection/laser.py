@@ -16,11 +16,11 @@ about an RM at the start of iteration m.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from harness.config.errors import ConfigError, unknown_name_message
+from harness.config.errors import ConfigError
 from harness.selection.bandits.base import Bandit
 from harness.selection.bandits.registry import BANDITS
 from harness.selection.bandits.scaling import QuantileRewardScaler
@@ -34,7 +34,7 @@ class LaserConfig:
     normalize_context: bool = field(default=True, metadata={"help": "L2-normalise the context vector."})
     quantiles: list[float] = field(default_factory=lambda: [0.2, 0.8])
     arms: list[str] | None = field(default=None, metadata={"help": "Subset of reward models to choose from."})
-    mab_reward: str = field(default="negative_loss", metadata={
+    mab_reward: Literal["negative_loss", "accuracy_difference"] = field(default="negative_loss", metadata={
         "help": "negative_loss (the paper's) or accuracy_difference (gold accuracy of the batch's samples after the "
                 "update minus before; needs gold answers and samples each batch twice)."})
     join: dict[str, int] = field(default_factory=dict, metadata={
@@ -43,9 +43,6 @@ class LaserConfig:
         "help": "RM -> iteration at whose start its arm forgets what it learnt."})
     bandit_args: dict[str, Any] = field(default_factory=dict, metadata={
         "rest": True, "help": "The bandit's hyper-parameters, written beside these keys (alpha: 0.5; gamma: 0.1)."})
-
-
-MAB_REWARDS = ("negative_loss", "accuracy_difference")
 
 
 class Laser(Method):
@@ -65,11 +62,8 @@ class Laser(Method):
         self.bandit_class = BANDITS.get(config.bandit)
         self.bandit_config = BANDITS.parse(config.bandit, config.bandit_args, prefix="method.args",
                                            also_accepted=[f.name for f in fields(config) if f.name != "bandit_args"])
-        if config.mab_reward not in MAB_REWARDS:
-            raise ConfigError(f"method.args.mab_reward: {unknown_name_message('MAB reward', config.mab_reward, MAB_REWARDS)}")
-        pool = list(config.arms) if config.arms else [rm for rm in reward_models]
-        self.pool = pool
-        self.arms = [rm for rm in pool if rm not in config.join]  # the arms so far, in the bandit's order
+        self.pool = list(config.arms) if config.arms else list(reward_models)  # every RM that is or becomes an arm
+        self.arms = [rm for rm in self.pool if rm not in config.join]  # the arms so far, in the bandit's order
         self.events_done: list[str] = []  # the join/reset events already applied (resumable)
         self.scaler = QuantileRewardScaler(*config.quantiles)
         self.bandit: Bandit | None = None
