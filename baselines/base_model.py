@@ -1,4 +1,5 @@
-"""Base model: no preference training at all; the run evaluates the initial policy (the paper's SFT row)."""
+"""Base model: no training at all; the run evaluates the initial policy (the policy every other method starts
+from; the paper's "SFT" row is a trained baseline, ``baselines/sft.py``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from harness.selection.method import BatchContext, Method, Reporting, RewardChoi
 
 
 class BaseModel(Method):
-    description = "no preference training: the initial policy evaluated as is (the SFT/base row)"
+    description = "no training: the initial policy evaluated as is (the Base row)"
     trains = False
-    reporting = Reporting(row="SFT", rank=0, fixed_choice=True, role="start")
+    reporting = Reporting(row="Base", rank=0, fixed_choice=True, role="start")
 
     def select(self, context: BatchContext) -> RewardChoice:
         # The loop never asks (trains is False); a valid answer for any caller that does.

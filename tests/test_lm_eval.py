@@ -51,7 +51,7 @@ def test_lm_eval_equals_the_harness_evaluation_on_the_worlds_test_set(default_wo
     assert _check_against_the_harness(laser, trained=True) == in_run
     assert main(["report", str(root), "--out", str(tmp_path / "report")]) == 0
     table = (tmp_path / "report" / "lm_eval.md").read_text()
-    assert "lm-eval harness_synth_mix" in table and "LASeR (Ours)" in table and "SFT" in table
+    assert "lm-eval harness_synth_mix" in table and "LASeR (Ours)" in table and "Base" in table
 
 
 def test_lm_eval_needs_finished_runs(tmp_path):

@@ -91,7 +91,8 @@ def test_every_method_completes_a_run_on_a_tiny_model(name, tiny_models, data_di
     assert len(selections) == 2 and sum(metrics["selection_counts"].values()) == 2 * decisions_per_step
     iterations = [json.loads(line) for line in (out / "iterations.jsonl").read_text().splitlines()]
     assert iterations[0]["pairs"] == sum(s["num_pairs"] for s in selections)
-    assert {"sample", "score"} <= set(iterations[0]["seconds"])
+    supervised = METHODS.get(name).trains_on == "demonstrations"   # SFT: trains on the solutions, samples nothing
+    assert ({"demonstrations", "train"} if supervised else {"sample", "score"}) <= set(iterations[0]["seconds"])
     assert all({"best_rm", "competence_gap", "profile_category"} <= set(step) for step in selections)
 
 
@@ -107,6 +108,10 @@ def test_every_method_selects_for_best_of_n_on_long_context(name, tiny_models, d
     data["train"].update(batch_size=1, max_steps_per_iteration=2)
     if METHODS.get(name).routes_prompts:  # best-of-n reranks each test batch by one frozen choice
         with pytest.raises(ConfigError, match="routes each prompt to a reward model while training"):
+            build_run_config(data)
+        return
+    if METHODS.get(name).trains_on == "demonstrations":  # best-of-n never trains the policy
+        with pytest.raises(ConfigError, match="fine-tunes the policy on demonstrations"):
             build_run_config(data)
         return
     metrics = execute_run(build_run_config(data), progress=False)
@@ -134,6 +139,10 @@ def test_every_method_trains_on_open_ended_prompts(name, tiny_models, data_dir, 
     if build_method(name, {}, ["rm_a", "rm_b"], 0, "rm_a").needs_profile:  # nothing to profile without gold answers
         with pytest.raises(ConfigError, match="chooses from the run's RM profile"):
             build_run_config(data)
+        return
+    if METHODS.get(name).trains_on == "demonstrations":  # these prompts come without a written reply
+        with pytest.raises(ConfigError, match="no training example of task 'wildchat'"):
+            execute_run(build_run_config(data), progress=False)
         return
     metrics = execute_run(build_run_config(data), progress=False)
     assert metrics["task_kind"] == "open_ended" and metrics["test"]["num_examples"] >= 3

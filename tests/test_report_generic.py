@@ -91,7 +91,7 @@ def test_every_selecting_method_is_in_the_utilisation_and_mab_outputs_and_rows_f
     report = tmp_path / "report"
     write_report(_store(tmp_path / "store"), report)
     rows = _rows(report / "table1.md")
-    assert rows == ["SFT", "Best RM", "Avg. RM", "Alternating [alt]", "LASeR (Ours)"]  # by Reporting.rank
+    assert rows == ["Base", "Best RM", "Avg. RM", "Alternating [alt]", "LASeR (Ours)"]  # by Reporting.rank
     assert _rows(report / "table4.md") == ["RM: rm_a", "RM: rm_b"]
     shares = pd.read_csv(report / "fig_utilisation.csv")
     assert sorted(shares["row"].unique()) == ["Alternating [alt]", "LASeR (Ours)"]  # fixed choices are not shown
@@ -105,10 +105,10 @@ def test_every_selecting_method_is_in_the_utilisation_and_mab_outputs_and_rows_f
     assert set(mab["row"]) == {"LASeR (Ours)"}
     assert mab[mab["reward_model"] == "rm_a"]["mab_reward"].round(6).tolist() == [0.1, 0.3, 0.4]
     points = pd.read_csv(report / "fig_accuracy_vs_time.csv")
-    assert {"Alternating [alt]", "LASeR (Ours)", "SFT"} <= set(points["row"])
+    assert {"Alternating [alt]", "LASeR (Ours)", "Base"} <= set(points["row"])
     wilcoxon = pd.read_csv(report / "wilcoxon.csv")  # default target: laser
     assert set(wilcoxon["target"]) == {"LASeR (Ours)"}
-    assert set(wilcoxon["baseline"]) == {"SFT", "Best RM", "Avg. RM", "Alternating [alt]"}
+    assert set(wilcoxon["baseline"]) == {"Base", "Best RM", "Avg. RM", "Alternating [alt]"}
 
 
 def test_the_sweeps_report_target_and_the_target_flag_choose_the_tested_rows(tmp_path, plugin):

@@ -55,7 +55,8 @@ def test_the_schema_refuses_what_the_loader_refuses():
     data["base"]["reward_models"][0]["sigma"] = 0.3  # a noisy-RM setting on a loglik RM
     assert list(validator.iter_errors(data))
     data["base"]["reward_models"][0].pop("sigma")
-    data["methods"][1]["args"] = {"bandit": "linucb", "alpha": 0.5}
+    laser = next(m for m in data["methods"] if m["name"] == "laser")
+    laser["args"] = {"bandit": "linucb", "alpha": 0.5}
     assert not list(validator.iter_errors(data))
     data["methods"][0]["name"] = "lasr"
     assert list(validator.iter_errors(data))

@@ -101,7 +101,7 @@ def test_quickstart_smoke_sweep_records_regret_and_writes_the_report(default_wor
     assert expert["selection"]["selection_accuracy"] == (1.0 if best == "rm_facts" else 0.0)
     assert expert["selection"]["regret"] == pytest.approx(2 * (auc[best] - auc["rm_facts"]))
     table = (root / "report" / "table1.md").read_text()
-    assert "SFT" in table and "LASeR (Ours)" in table and "RM: rm_facts" not in table
+    assert "Base" in table and "LASeR (Ours)" in table and "RM: rm_facts" not in table
 
 
 def test_a_damaged_cached_world_is_named_moved_aside_and_rebuilt(tmp_path, monkeypatch):

@@ -110,6 +110,9 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
     if method.needs_profile and config.profile is None:
         fail(f"method.name: {config.method.name!r} chooses from the run's RM profile; add a 'profile:' section "
              "(e.g. profile: {max_prompts: 64})")
+    if method.trains_on == "demonstrations" and config.mode == "best_of_n":
+        fail(f"method.name: {config.method.name!r} fine-tunes the policy on demonstrations; best_of_n mode never "
+             "trains the policy (use mode: train)")
     if method.routes_prompts and config.mode == "best_of_n":
         fail(f"method.name: {config.method.name!r} routes each prompt to a reward model while training; best_of_n "
              "mode reranks test batches with one frozen choice each (use a per-batch method)")

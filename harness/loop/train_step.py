@@ -1,6 +1,7 @@
 """One optimisation step of the policy on a batch of preference pairs (gradient accumulation over
 micro-batches), returning the step's training loss (the MAB reward's raw material) and each pair's share of it
-(what a method routing prompts to reward models learns from)."""
+(what a method routing prompts to reward models learns from). ``DemonstrationTrainer`` takes the same step on
+(prompt, demonstration) items with the length-normalised NLL alone: supervised fine-tuning (the SFT baseline)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from harness.config.schema import TrainConfig
-from harness.loop.losses import PairLogps, needs_reference, preference_losses
+from harness.loop.losses import PairLogps, needs_reference, nll_terms, preference_losses
 from harness.models.logprobs import completion_logps, make_token_batch
 from harness.models.policy import Policy
 
@@ -19,6 +20,12 @@ class PairTokens:
     prompt: list[int]
     chosen: list[int]
     rejected: list[int]
+
+
+@dataclass
+class DemonstrationTokens:
+    prompt: list[int]
+    completion: list[int]   # the human-written response, EOS included
 
 
 @dataclass
@@ -37,7 +44,7 @@ class PreferenceTrainer:
         batch = make_token_batch(prompts, completions, self.policy.tokenizer.pad_token_id, self.policy.device)
         return completion_logps(model, batch)
 
-    def micro_batch_loss(self, items: list[PairTokens]) -> tuple[torch.Tensor, torch.Tensor]:
+    def micro_batch_loss(self, items: list) -> tuple[torch.Tensor, torch.Tensor]:
         """The micro-batch's loss (to back-propagate) and each pair's share of it (detached)."""
         prompts = [it.prompt for it in items] * 2
         completions = [it.chosen for it in items] + [it.rejected for it in items]
@@ -57,10 +64,10 @@ class PreferenceTrainer:
                     logps.reference_kl, _ = self._logps(reference, prompts[:n], mismatched)
         return preference_losses(name, logps, self.config.beta, self.config.nll_weight)
 
-    def step(self, items: list[PairTokens]) -> StepLoss:
+    def step(self, items: list) -> StepLoss:
         """Train on ``items``; the returned losses are measured on the first pass, before any update."""
         if not items:
-            raise ValueError("a training step needs at least one preference pair")
+            raise ValueError("a training step needs at least one item")
         model = self.policy.model
         model.train()
         first_pass_loss, per_pair = 0.0, []
@@ -79,3 +86,13 @@ class PreferenceTrainer:
             self.optimizer.step()
         model.eval()
         return StepLoss(first_pass_loss, per_pair)
+
+
+class DemonstrationTrainer(PreferenceTrainer):
+    """Supervised fine-tuning: each item's loss is the length-normalised NLL of its demonstration (the same term
+    the preference losses add for the chosen response), with the same optimiser, micro-batches and clipping."""
+
+    def micro_batch_loss(self, items: list[DemonstrationTokens]) -> tuple[torch.Tensor, torch.Tensor]:
+        sums, counts = self._logps(self.policy.model, [it.prompt for it in items], [it.completion for it in items])
+        terms = nll_terms(sums, counts.float())
+        return terms.mean(), terms.detach()

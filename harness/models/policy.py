@@ -92,6 +92,15 @@ class Policy:
             encoded.append(truncate_tokens(ids, self.config.max_prompt_tokens, self.config.truncation))
         return encoded
 
+    def encode_completion(self, text: str, max_tokens: int | None = None) -> list[int]:
+        """A written response as the policy would emit it: its tokens then EOS, so training on it teaches the
+        policy to stop; a response longer than ``max_tokens`` is cut there (and then has no EOS)."""
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if max_tokens is not None and len(ids) >= max_tokens:
+            return ids[:max_tokens]
+        eos = self.tokenizer.eos_token_id
+        return ids + ([eos] if eos is not None else [])
+
     def _left_pad(self, prompt_ids: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         ids, mask = left_pad(prompt_ids, self.tokenizer.pad_token_id)
         return ids.to(self.device), mask.to(self.device)

@@ -4,9 +4,9 @@ For a task whose runs report per-category accuracy and stored an on-policy profi
 the starting policy's, the gold reward's and single-RM rows present (the methods whose ``Reporting.role`` is
 ``start`` and ``gold``, and those with a ``fixed_reward_model``), the properties are (means over seeds):
 
-1. the correctness reward beats SFT by >= 10 points in every category (the loop can learn from a perfect reward);
-2. in every category the most competent RM by on-policy AUC beats SFT by >= 5 points, and every RM with
-   AUC < 0.5 ends below SFT (competence as measured predicts training value at both ends);
+1. the correctness reward beats the start (Base) by >= 10 points in every category (the loop can learn from a perfect reward);
+2. in every category the most competent RM by on-policy AUC beats Base by >= 5 points, and every RM with
+   AUC < 0.5 ends below Base (competence as measured predicts training value at both ends);
 3. the most competent RM differs between categories, and no single RM is within 3 points of the oracle on the
    average over categories (choosing matters); the oracle is the ``oracle`` role's row (``oracle_rm``) where
    present, else the best-AUC RM's run per category;
@@ -54,7 +54,7 @@ def check_task(frame: pd.DataFrame, task: str) -> list[Property] | None:
     if profile_file is None or base.empty or gold.empty or singles.empty:
         return None
     profile = read_json(profile_file)
-    sft, correct = _category_means(base, categories), _category_means(gold, categories)
+    start, correct = _category_means(base, categories), _category_means(gold, categories)
     rm_means = {rm: _category_means(chunk, categories)
                 for rm, chunk in singles.groupby("fixed_rm")}
     auc = {c: {rm: (profile["categories"].get(c, {}).get("reward_models", {}).get(rm) or {}).get("auc") for rm in rm_means}
@@ -63,16 +63,16 @@ def check_task(frame: pd.DataFrame, task: str) -> list[Property] | None:
     if any(b not in rm_means for b in best.values()):  # a category rates no RM, or its best RM has no run
         return None
     found = []
-    gains = {c: correct[c] - sft[c] for c in categories}
-    found.append(Property(f"correctness reward beats SFT by >= {GOLD_GAIN:g} points in every category",
+    gains = {c: correct[c] - start[c] for c in categories}
+    found.append(Property(f"correctness reward beats Base by >= {GOLD_GAIN:g} points in every category",
                           all(g >= GOLD_GAIN for g in gains.values()), _listing(gains, signed=True)))
-    best_gains = {c: rm_means[best[c]][c] - sft[c] for c in categories}
-    found.append(Property(f"the best-AUC RM beats SFT by >= {BEST_RM_GAIN:g} points in every category",
+    best_gains = {c: rm_means[best[c]][c] - start[c] for c in categories}
+    found.append(Property(f"the best-AUC RM beats Base by >= {BEST_RM_GAIN:g} points in every category",
                           all(g >= BEST_RM_GAIN for g in best_gains.values()),
                           _listing({f"{c} ({best[c]})": g for c, g in best_gains.items()}, signed=True)))
-    weak = {f"{c} ({rm}, AUC {auc[c][rm]:.2f})": rm_means[rm][c] - sft[c]
+    weak = {f"{c} ({rm}, AUC {auc[c][rm]:.2f})": rm_means[rm][c] - start[c]
             for c in categories for rm in rm_means if auc[c][rm] is not None and auc[c][rm] < 0.5}
-    found.append(Property("every RM with AUC < 0.5 ends below SFT", all(g < 0 for g in weak.values()),
+    found.append(Property("every RM with AUC < 0.5 ends below Base", all(g < 0 for g in weak.values()),
                           _listing(weak, signed=True) if weak else "no RM has AUC < 0.5"))
     found.append(Property("the most competent RM differs between categories", len(set(best.values())) > 1,
                           ", ".join(f"{c}: {rm}" for c, rm in best.items())))

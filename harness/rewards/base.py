@@ -13,6 +13,7 @@ from typing import Any, Callable, ClassVar, Literal, Sequence
 
 import torch
 
+from harness.config.errors import ConfigError
 from harness.config.registry import NoArgs
 from harness.models.loading import load_causal_lm, load_tokenizer, model_identity
 
@@ -23,7 +24,9 @@ class ModelScorerConfig:
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"
     batch_tokens: int = field(default=8192, metadata={"help": "Token budget of one scoring forward pass."})
-    chat_template: bool = False
+    chat_template: bool | None = field(default=None, metadata={
+        "help": "Format (prompt, response) with the RM tokenizer's chat template, as RewardBench does; null (default): "
+                "on exactly when the tokenizer has one (chat RMs), false: plain prompt + response."})
     max_prompt_tokens: int | None = field(default=None, metadata={
         "help": "Cut longer prompts in the middle before scoring (long-context tasks); null keeps them whole."})
 
@@ -61,11 +64,27 @@ class RewardModel:
               references: Sequence[Any] | None = None) -> list[float]:
         raise NotImplementedError
 
+    def record(self) -> dict[str, Any]:
+        """The settings it resolved when built (e.g. whether it formats with a chat template), for the run's
+        metrics and the shared-cache key."""
+        return {}
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
+
+
+def uses_chat_template(setting: bool | None, tokenizer: Any, model: str) -> bool:
+    """Whether an RM formats its input with its tokenizer's chat template: ``setting``, or when it is None, whether
+    the tokenizer has a template (RewardBench formats a chat RM's input with the RM's own template)."""
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if setting is None:
+        return has_template
+    if setting and not has_template:
+        raise ConfigError(f"chat_template: true, but the tokenizer of {model!r} has no chat template (use null or false)")
+    return setting
 
 
 @dataclass

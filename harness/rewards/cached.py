@@ -15,6 +15,9 @@ class CachedRM(RewardModel):
         self.base, self.cache, self.identity = base, cache, identity
         self.name, self.needs_references = base.name, base.needs_references
 
+    def record(self):
+        return self.base.record()
+
     def score(self, prompts, responses, references=None):
         keys = [content_key("rm-score", self.identity, p, r) for p, r in zip(prompts, responses)]
         found = self.cache.get_many(keys)

@@ -7,7 +7,7 @@ import torch
 
 from harness.models.loading import load_sequence_classifier, model_device
 from harness.models.logprobs import token_budget_batches
-from harness.rewards.base import ModelScorerConfig, RewardModel
+from harness.rewards.base import ModelScorerConfig, RewardModel, uses_chat_template
 from harness.rewards.scoring import shorten_prompt
 
 
@@ -23,11 +23,15 @@ class ClassifierRM(RewardModel):
 
     def __init__(self, name: str, config: ModelScorerConfig, model: torch.nn.Module, tokenizer):
         self.name, self.config, self.model, self.tokenizer = name, config, model, tokenizer
+        self.chat_template = uses_chat_template(config.chat_template, tokenizer, config.model)
+
+    def record(self):
+        return {"chat_template": self.chat_template}
 
     @torch.no_grad()
     def score(self, prompts, responses, references=None):
         prompts = [shorten_prompt(self.tokenizer, p, self.config.max_prompt_tokens) for p in prompts]
-        if self.config.chat_template:
+        if self.chat_template:
             texts = [self.tokenizer.apply_chat_template([{"role": "user", "content": p}, {"role": "assistant", "content": r}],
                                                         tokenize=False) for p, r in zip(prompts, responses)]
         else:

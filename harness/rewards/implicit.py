@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from harness.models.loading import model_identity
-from harness.rewards.base import ModelScorerConfig, RewardModel
+from harness.rewards.base import ModelScorerConfig, RewardModel, uses_chat_template
 from harness.rewards.scoring import encode_pairs, sequence_logps
 
 
@@ -35,9 +35,13 @@ class ImplicitRM(RewardModel):
     def __init__(self, name: str, config: ImplicitConfig, model: torch.nn.Module, reference: torch.nn.Module, tokenizer):
         self.name, self.config = name, config
         self.model, self.reference, self.tokenizer = model, reference, tokenizer
+        self.chat_template = uses_chat_template(config.chat_template, tokenizer, config.model)
+
+    def record(self):
+        return {"chat_template": self.chat_template}
 
     def score(self, prompts, responses, references=None):
-        prompt_ids, response_ids = encode_pairs(self.tokenizer, prompts, responses, self.config.chat_template,
+        prompt_ids, response_ids = encode_pairs(self.tokenizer, prompts, responses, self.chat_template,
                                                  max_prompt_tokens=self.config.max_prompt_tokens)
         pad = self.tokenizer.pad_token_id
         policy, _ = sequence_logps(self.model, pad, prompt_ids, response_ids, self.config.batch_tokens)

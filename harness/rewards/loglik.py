@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness.rewards.base import ModelScorerConfig, RewardModel
+from harness.rewards.base import ModelScorerConfig, RewardModel, uses_chat_template
 from harness.rewards.scoring import encode_pairs, sequence_logps
 
 
@@ -23,9 +23,13 @@ class LogLikelihoodRM(RewardModel):
 
     def __init__(self, name: str, config: ModelScorerConfig, model: torch.nn.Module, tokenizer):
         self.name, self.config, self.model, self.tokenizer = name, config, model, tokenizer
+        self.chat_template = uses_chat_template(config.chat_template, tokenizer, config.model)
+
+    def record(self):
+        return {"chat_template": self.chat_template}
 
     def score(self, prompts, responses, references=None):
-        prompt_ids, response_ids = encode_pairs(self.tokenizer, prompts, responses, self.config.chat_template,
+        prompt_ids, response_ids = encode_pairs(self.tokenizer, prompts, responses, self.chat_template,
                                                  max_prompt_tokens=self.config.max_prompt_tokens)
         sums, counts = sequence_logps(self.model, self.tokenizer.pad_token_id, prompt_ids, response_ids, self.config.batch_tokens)
         return (sums / np.maximum(counts, 1)).tolist()

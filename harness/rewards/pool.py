@@ -28,7 +28,7 @@ def build_reward_models(configs: Sequence[RewardModelConfig], gold_reward: Calla
             kind = RM_KINDS.get(config.kind)
             rm = kind.from_config(config.name, settings[config.name], context)
             if cache is not None and kind.cacheable:
-                identity = {"kind": config.kind, **kind.cache_identity(settings[config.name]), "version": 1}
+                identity = {"kind": config.kind, **kind.cache_identity(settings[config.name]), **rm.record(), "version": 1}
                 rm = CachedRM(rm, cache, identity)
             context.pool[config.name] = rm
             pending.remove(config)

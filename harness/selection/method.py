@@ -6,7 +6,8 @@ and how their scores combine. After the training step it gets ``StepFeedback`` (
 loss, pairs made, and each prompt's share of them). A method with ``routes_prompts`` chooses per prompt
 instead: ``route`` returns one ``RewardChoice`` per prompt (the context then carries each prompt's
 embedding and category) and ``route_feedback`` gets the same feedback; the batch still trains as one step.
-Its arguments are a dataclass ``Config`` parsed strictly from the run config's ``method.args``; its whole
+A method with ``trains_on = "demonstrations"`` (SFT) chooses no reward: the loop fine-tunes the policy on the
+task's human-written responses instead (``harness.loop.supervised``). Its arguments are a dataclass ``Config`` parsed strictly from the run config's ``method.args``; its whole
 state round-trips through ``state_dict``/``load_state_dict``.
 
 How the report shows a method's runs is the method's own declaration (``reporting``, a ``Reporting``, and
@@ -20,7 +21,7 @@ How to add a method: one file in ``baselines/`` and one line in ``METHODS``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -102,7 +103,9 @@ class Method:
     Config: ClassVar[type] = NoArgs
     description: ClassVar[str] = ""
     needs_context: ClassVar[bool] = False
-    trains: ClassVar[bool] = True       # False: the run only evaluates the initial policy (the SFT/base row)
+    trains: ClassVar[bool] = True       # False: the run only evaluates the initial policy (the Base row)
+    trains_on: ClassVar[Literal["preferences", "demonstrations"]] = "preferences"  # demonstrations: supervised
+                                        # fine-tuning on the task's human-written responses (SFT), no reward at all
     needs_gold: ClassVar[bool] = False  # True: the method's reward needs gold answers (refused on open-ended tasks)
     needs_profile: ClassVar[bool] = False  # True: it chooses from the run's profile (the run config needs ``profile:``)
     routes_prompts: ClassVar[bool] = False  # True: ``route`` chooses a reward per prompt (``select`` is not called)

@@ -19,6 +19,7 @@ METHODS: Registry[type[Method]] = Registry("method", {
     "agreement_ensemble": "baselines.agreement_ensemble:AgreementEnsemble",
     "correctness": "baselines.correctness:Correctness",
     "base": "baselines.base_model:BaseModel",
+    "sft": "baselines.sft:SFT",
     "oracle_rm": "baselines.oracle_rm:OracleRM",
 }, base=Method, entry_point_group="harness.methods")
 

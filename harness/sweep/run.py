@@ -11,7 +11,9 @@ Files in ``config.out`` (each written atomically):
 - ``test_selections.jsonl`` best-of-n mode: the frozen method's RM for each test batch (per category);
 - ``task_data.json``     what the task's loader filtered and kept (e.g. WildChat), when it reports that;
 - ``metrics.json``       final test result (accuracy; per-category F1 / ROUGE-L; or output statistics for
-                         open-ended tasks) and out-of-distribution accuracy; schema ``METRICS_SCHEMA_VERSION``;
+                         open-ended tasks), out-of-distribution accuracy and the examples per split and category
+                         (``data``, paper Table 3), what each RM resolved when built (``reward_model_settings``:
+                         whether it used its chat template); schema ``METRICS_SCHEMA_VERSION``;
 - ``run.log``            the progress log;
 - ``checkpoint.pt``      after each iteration: adapter, optimizer, method, reward-model and RNG states, so
                          an interrupted run resumes from its last completed iteration with the same result.
@@ -41,6 +43,7 @@ from harness.config.parse import to_dict
 from harness.config.schema import RunConfig
 from harness.loop.best_of_n import BestOfNLoop
 from harness.loop.evaluation import evaluate
+from harness.loop.supervised import SupervisedLoop
 from harness.loop.trackers.run_tracking import RunTracking
 from harness.loop.training_loop import TrainingLoop
 from harness.models.policy import Policy
@@ -72,6 +75,7 @@ from harness.sweep.layout import (
 )
 from harness.tasks.base import Splits, Task
 from harness.tasks.registry import get_task
+from harness.tasks.split_counts import split_counts
 
 METRICS_SCHEMA_VERSION = 3  # 3: "selection" (against the run's profile) replaces "world"; 2: "test" by task kind
 log = logging.getLogger("harness.sweep.run")
@@ -196,7 +200,7 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
                         profile: dict[str, Any] | None, tracking: RunTracking | None, report: Callable[[str], None],
                         started: float) -> dict[str, Any]:
     """Train (resuming from the checkpoint), evaluate, write the metrics; the trackers get each step and the end."""
-    loop_class = BestOfNLoop if config.mode == "best_of_n" else TrainingLoop
+    loop_class = BestOfNLoop if config.mode == "best_of_n" else SupervisedLoop if method.trains_on == "demonstrations" else TrainingLoop
     loop = loop_class(config, policy, task, splits, pool, method, progress=report, cache=cache,
                       on_step=tracking.step if tracking is not None else None)
     checkpoint = out / CHECKPOINT
@@ -234,19 +238,23 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
     ood = {}
     for ood_config in config.ood_tasks:
         ood_task = get_task(ood_config.name, ood_config.options)
-        result = evaluate(policy, ood_task, ood_task.splits(ood_config, config.seed).test, config.eval,
+        ood_splits = ood_task.splits(ood_config, config.seed)
+        result = evaluate(policy, ood_task, ood_splits.test, config.eval,
                           stable_seed(config.seed, "ood", ood_config.name), limit=config.eval.max_test_examples)
         write_jsonl_atomic(out / predictions_file(ood_config.name), result["records"])
-        ood[ood_config.name] = {k: v for k, v in result.items() if k != "records"}
+        ood[ood_config.name] = {**{k: v for k, v in result.items() if k != "records"},
+                                "data": split_counts(ood_task, ood_config, ood_splits)}
     counts = _counts(decision["reward_model"] for decision in all_decisions(loop.state.selections))
     selection = selection_metrics(annotate_selections(loop.state.selections, profile))
     metrics = {
         "schema_version": METRICS_SCHEMA_VERSION,
         "method": config.method.name, "method_args": config.method.args, "task": task.name, "seed": config.seed,
         "policy": config.policy.model, "reward_models": [rm.name for rm in config.reward_models],
+        "reward_model_settings": {name: rm.record() for name, rm in pool.items() if rm.record()},
         "loss": config.train.loss, "iterations": config.train.iterations, "steps": loop.state.global_step,
         "mode": config.mode, "task_kind": task.kind,
         "test": metrics_test_block(test, config, method.trains),
+        "data": split_counts(task, config.task, splits),   # paper Table 3: examples per split and category
         "ood": ood,
         "final_dev_accuracy": loop.state.iterations[-1].get("dev_accuracy") if loop.state.iterations else None,
         "selection_counts": counts,

@@ -94,6 +94,15 @@ class Task:
         """A complete solution text ending with the gold answer (used to test extraction)."""
         return example.solution or f"Final answer: {example.gold}"
 
+    def demonstration(self, example: Example) -> str | None:
+        """The human-written response the SFT baseline trains on (None: the example has none). Tasks with gold
+        answers: the worked solution ending with the answer in the prompt's "Final answer:" format (a
+        multiple-choice question's gold option when there is no solution); open-ended tasks: the dataset's
+        reference reply, when it has one."""
+        if self.kind == "open_ended":
+            return example.solution or None
+        return self.gold_solution(example)
+
     # ----- shared behaviour --------------------------------------------------------------------------
     def question_text(self, example: Example) -> str:
         if not example.choices:

@@ -6,10 +6,13 @@ Hub: ``openai/gsm8k`` (config ``main``, train+test); locally the official JSONL 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from harness.tasks.answers import extract_number, normalize_number, numbers_equal
 from harness.tasks.base import Example, Task
+
+CALCULATOR_ANNOTATION = re.compile(r"<<[^<>]*>>")
 
 
 class GSM8K(Task):
@@ -25,6 +28,12 @@ class GSM8K(Task):
         if gold is None:
             raise ValueError(f"no number in the final answer {final!r}")
         return Example(str(record.get("id", "")), record["question"], gold, solution=solution)
+
+    def demonstration(self, example: Example) -> str | None:
+        """The dataset's worked solution in the prompt's format: calculator annotations (``<<48/2=24>>``) removed
+        and the closing ``#### 72`` written as ``Final answer: 72``."""
+        steps = CALCULATOR_ANNOTATION.sub("", example.solution.rsplit("####", 1)[0]).strip()
+        return f"{steps}\nFinal answer: {example.gold}" if steps else f"Final answer: {example.gold}"
 
     def extract_answer(self, text: str, example: Example) -> str | None:
         return extract_number(text)

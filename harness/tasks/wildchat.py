@@ -1,7 +1,8 @@
 """WildChat instruction following (paper sec. 4.1): real first-turn user prompts, no gold answers.
 
-Records are ``{"prompt": ...}`` (local JSONL, e.g. first user turns) or hub rows of
-``allenai/WildChat-1M`` (``conversation`` list, ``language``, ``toxic``, ``redacted``). Loading filters
+Records are ``{"prompt": ..., "response"?: ...}`` (local JSONL, e.g. first user turns) or hub rows of
+``allenai/WildChat-1M`` (``conversation`` list, ``language``, ``toxic``, ``redacted``); the first reply to the
+prompt (``response``, or the conversation's next assistant turn) is the SFT baseline's demonstration. Loading filters
 the raw pool by configurable rules (length, language, toxicity flags, a blocklist, duplicates) and keeps
 a report of what each rule dropped; a prompt classifier assigns the five categories; each category is
 subsampled to ``per_category`` prompts (paper: 5,000); the split is 70/10/20 within each category, and
@@ -85,15 +86,21 @@ class WildChat(InstructionTask):
             raise ConfigError(f"task.options.blocklist: invalid regular expression ({error})") from None
 
     def from_record(self, record: dict[str, Any]) -> Example:
+        reply = record.get("response") or ""
         if "prompt" in record:
             text = record["prompt"]
         else:
-            text = next(turn["content"] for turn in record["conversation"] if turn["role"] == "user")
+            turns = record["conversation"]
+            first = next(i for i, turn in enumerate(turns) if turn["role"] == "user")
+            text = turns[first]["content"]
+            reply = next((turn["content"] for turn in turns[first + 1:] if turn["role"] == "assistant"), "")
+        if not isinstance(reply, str):
+            raise TypeError(f"response is {type(reply).__name__}, expected a string")
         if not isinstance(text, str):
             raise TypeError(f"prompt is {type(text).__name__}, expected a string")
         identifier = record.get("id") or record.get("conversation_hash") or hashlib.sha1(text.encode()).hexdigest()[:16]
         meta = {k: record[k] for k in ("language", "toxic", "redacted") if k in record}
-        return Example(id=str(identifier), question=text.strip(), gold="", meta=meta)
+        return Example(id=str(identifier), question=text.strip(), gold="", solution=reply.strip(), meta=meta)
 
     def _hub_records(self) -> list[tuple[str, dict[str, Any]]]:
         from datasets import load_dataset
