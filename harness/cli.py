@@ -1,4 +1,4 @@
-"""Command line: ``python -m harness {sweep,run,compare,status,report,ls,bench} ...``.
+"""Command line: ``python -m harness {sweep,run,compare,status,report,ls,bench,profile,data-stats,schema} ...``.
 
     python -m harness sweep SWEEP.yaml [key=value ...]  every run of a sweep, resumable, then its report
     python -m harness run CONFIG.yaml [key=value ...]   one run (method, task, seed)
@@ -9,6 +9,7 @@
     python -m harness ls                                 registered methods, tasks, reward-model kinds, ...
     python -m harness bench [--quick]                    side-by-side speed figures
     python -m harness profile CONFIG.yaml               on-policy RM competence per prompt category
+    python -m harness data-stats CONFIG.yaml            examples per split and category of each task (Table 3)
     python -m harness schema                             JSON Schemas of the YAMLs, for editors
 
 Each command's code is imported only when that command runs (``COMMANDS``), so ``report`` and ``status``
@@ -38,6 +39,7 @@ COMMANDS = {
     "bench": "harness.bench:bench_command",
     "schema": "harness.schema:schema_command",
     "profile": "harness.commands:profile",
+    "data-stats": "harness.commands:data_stats",
 }
 
 
@@ -122,6 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--out", default="profiles", help="folder for profile.json and its tables (default: profiles/)")
     profile.add_argument("--max-prompts", type=int, default=None, help="training prompts per category")
     profile.add_argument("--num-samples", type=int, default=None, help="samples per prompt")
+    data_stats = sub.add_parser("data-stats", help="examples per split and category of each task of a run or sweep YAML "
+                                                   "(paper Table 3), loaded and split as its runs do; no model",
+                                allow_abbrev=False)
+    data_stats.add_argument("config", help="a run or sweep YAML")
+    data_stats.add_argument("overrides", nargs="*", help="key=value overrides of the YAML, e.g. tasks.0.path=data/gsm8k")
+    data_stats.add_argument("--out", default="data_stats", help="folder for table3.{tex,md,csv} and data_stats.json "
+                                                                "(default: data_stats/)")
+    data_stats.add_argument("--seed", type=int, default=None, help="the runs' seed whose splits are counted (default: "
+                                                                   "the sweep's first seed, or the run's)")
     schema = sub.add_parser("schema", help="write the JSON Schemas of run and sweep YAMLs (for editors)", allow_abbrev=False)
     schema.add_argument("--out", default="", help="folder (default: experiments/schema beside the package)")
     return parser

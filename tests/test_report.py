@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
@@ -18,7 +19,7 @@ from harness.report.write import write_paper_report, write_report
 TASKS = ["strategyqa", "gsm8k", "mmlu"]
 POLICIES = ["Llama-3-8B", "Mistral-7B"]
 RM_NAMES = {"OLMo-7B-Instruct": "olmo", "Eurus-7b-kto": "eurus", "Zephyr-7b-alpha": "zephyr", "Qwen1.5-7B-Chat": "qwen"}
-ROW_METHODS = {"SFT": "base", "Offline RM Ensemble": "offline_ensemble", "Random RM Selection": "random_rm",
+ROW_METHODS = {"SFT": "sft", "Offline RM Ensemble": "offline_ensemble", "Random RM Selection": "random_rm",
                "Sequential RM Selection": "sequential_rm", "LASeR (Ours)": "laser"}
 
 
@@ -195,9 +196,50 @@ def test_report_from_real_runs_has_agreement_figure_and_per_example_tests(tmp_pa
     assert run_sweep(str(path), [], str(tmp_path / "out"), build_executor()).exit_code == 0
     scores = (tmp_path / "out/s/gsm8k/offline_ensemble/seed0/rm_scores.jsonl").read_text().splitlines()
     assert set(json.loads(scores[0])["scores"]) == {"rm_a", "rm_b"}
+    metrics = json.loads((tmp_path / "out/s/gsm8k/laser/seed0/metrics.json").read_text())
+    assert metrics["data"] == {"train": 8, "dev": 2, "test": 4, "per_category": False, "categories": {}}  # paper Table 3
     written = {p.name for p in write_report(tmp_path / "out/s", tmp_path / "report")}
-    assert {"fig_rm_agreement.png", "mcnemar.md"} <= written
+    assert {"fig_rm_agreement.png", "fig_rm_agreement.csv", "mcnemar.md", "table3.md"} <= written
     assert "Offline RM Ensemble" in (tmp_path / "report" / "mcnemar.md").read_text()
+    agreement = pd.read_csv(tmp_path / "report" / "fig_rm_agreement.csv")  # two tasks: the next test
+    assert set(agreement["task"]) == {"gsm8k"} and len(agreement) == 4  # 2 RMs x 2 RMs
+    assert (agreement.loc[agreement["rm_a"] == agreement["rm_b"], "f1"] == 1.0).all()  # an RM agrees with itself
+    assert "| GSM8K | 8 | 2 | 4 | 14 | 6750 | 750 | 1000 | 8500 |" in (tmp_path / "report" / "table3.md").read_text()
+
+
+def test_rm_agreement_has_a_panel_and_a_matrix_per_task(tmp_path, monkeypatch):
+    """Paper fig. 5 has one heatmap per dataset (MMLU, WildChat): each task's runs are pooled on their own."""
+    from harness.report import figures
+    from harness.report.runs import load_runs
+
+    runs: list = []
+    root = tmp_path / "store"
+    up, down = [3.0, 2.0, 1.0], [1.0, 2.0, 3.0]
+    scored = {"mmlu": [{"rm_a": up, "rm_b": up, "rm_c": down}],
+              "wildchat": [{"rm_a": up, "rm_b": down}, {"rm_a": up, "rm_b": up}]}
+    for task, steps in scored.items():
+        _write_run(root, runs, "tiny", task, "offline_ensemble", "offline_ensemble", {}, 0, 0.5)
+        _write_run(root, runs, "tiny", task, "laser", "laser", {}, 0, 0.5)  # no rm_scores.jsonl: adds nothing
+        (root / f"{task}/offline_ensemble@policy=tiny/seed0/rm_scores.jsonl").write_text(
+            "".join(json.dumps({"step": i, "num_samples": 3, "category": None, "scores": s}) + "\n" for i, s in enumerate(steps)))
+    (root / "sweep.json").write_text(json.dumps({"name": "agreement", "runs": runs}))
+    titles = {}
+
+    def keep_titles(fig, out, name):
+        titles[name] = [ax.get_title() for ax in fig.axes if ax.get_title()]
+        return save_figure(fig, out, name)
+
+    save_figure = figures.save_figure
+    monkeypatch.setattr(figures, "save_figure", keep_titles)
+    written = figures.rm_agreement(load_runs(root), tmp_path / "report")
+    assert {p.name for p in written} == {"fig_rm_agreement.pdf", "fig_rm_agreement.png", "fig_rm_agreement.csv"}
+    assert [t.split(":")[0] for t in titles["fig_rm_agreement"]] == ["MMLU", "wildchat"]  # the paper's order: MMLU left
+    data = pd.read_csv(tmp_path / "report" / "fig_rm_agreement.csv").set_index(["task", "rm_a", "rm_b"])
+    assert len(data.loc["mmlu"]) == 9 and len(data.loc["wildchat"]) == 4
+    assert data.loc[("mmlu", "rm_a", "rm_b"), "f1"] == 1.0 and data.loc[("mmlu", "rm_a", "rm_c"), "f1"] == 0.0
+    # WildChat pools its two steps: 3 of 6 ordered pairs agree (TP 3), the reversed step gives FP 3 and FN 3
+    assert data.loc[("wildchat", "rm_a", "rm_b"), ["tp", "fp", "fn"]].tolist() == [3, 3, 3]
+    assert data.loc[("wildchat", "rm_a", "rm_b"), "f1"] == pytest.approx(0.5)
 
 
 LONG_POLICIES = ["Llama-3", "Mistral"]

@@ -11,7 +11,7 @@ from harness.report.write import write_report
 ROOT = Path(__file__).resolve().parents[1]
 STORE, REFERENCE = ROOT / "tests" / "assets" / "quickstart_store", ROOT / "reports" / "quickstart"
 # files that need what the snapshot leaves out: per-example predictions (McNemar), per-response RM scores
-NEEDS_BULKY_FILES = {"mcnemar.md", "mcnemar.csv"}
+NEEDS_BULKY_FILES = {"mcnemar.md", "mcnemar.csv", "fig_rm_agreement.csv"}  # per-response scores, per test answer
 
 
 def test_the_quickstart_report_recomputes_from_its_stored_runs(tmp_path):

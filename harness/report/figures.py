@@ -1,10 +1,11 @@
 """The paper's figures from a run store (matplotlib, PDF and PNG): RM utilisation (figs. 6-7), accuracy
-against training time (fig. 4), accuracy against reward noise (fig. 3), RM agreement F1 (fig. 5) and the
+against training time (fig. 4), accuracy against reward noise (fig. 3), RM agreement F1 per task (fig. 5) and the
 normalised MAB reward over training; selection accuracy and cumulative regret against the step."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import matplotlib
 
@@ -14,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from harness.common.files import read_jsonl, write_text_atomic  # noqa: E402
-from harness.report.layouts import group_of, per_seed, task_title  # noqa: E402
+from harness.report.layouts import group_of, per_seed, task_order, task_title  # noqa: E402
 from harness.report.open_tasks import category_title, mean_shares, sorted_categories  # noqa: E402
 from harness.report.runs import selections  # noqa: E402
 from harness.selection.records import all_decisions  # noqa: E402
@@ -171,33 +172,49 @@ def pairwise_agreement_f1(first: np.ndarray, second: np.ndarray, num_samples: in
     return tp, fp, fn
 
 
-def rm_agreement(frame: pd.DataFrame, out: Path) -> list[Path]:
-    """F1 agreement of every two RMs' preferences on the same responses (paper fig. 5), from runs that
-    stored per-response scores of several RMs (``rm_scores.jsonl``)."""
+def agreement_counts(folders: Iterable[str]) -> dict[tuple[str, str], np.ndarray]:
+    """{(RM a, RM b): [TP, FP, FN] of b predicting a's preferences} summed over the runs' ``rm_scores.jsonl``."""
     counts: dict[tuple[str, str], np.ndarray] = {}
-    for folder in frame.loc[frame["finished"], "folder"]:
+    for folder in folders:
         for record in read_jsonl(Path(folder) / RM_SCORES):
             scores = {name: np.asarray(values) for name, values in record["scores"].items()}
             for a in scores:
                 for b in scores:
                     counts.setdefault((a, b), np.zeros(3))
                     counts[(a, b)] += pairwise_agreement_f1(scores[a], scores[b], record["num_samples"])
-    if not counts:
+    return counts
+
+
+def rm_agreement(frame: pd.DataFrame, out: Path) -> list[Path]:
+    """F1 agreement of every two RMs' preferences on the same responses, one panel per task (paper fig. 5: MMLU
+    and WildChat), pooled over the task's runs that stored per-response scores of several RMs (``rm_scores.jsonl``:
+    the offline ensemble's, say); the matrices beside it as data (task, rm_a, rm_b, tp, fp, fn, f1)."""
+    done = frame[frame["finished"]]
+    by_task = {task: agreement_counts(done.loc[done["task"] == task, "folder"])
+               for task in sorted(done["task"].dropna().unique(), key=task_order)}
+    by_task = {task: counts for task, counts in by_task.items() if counts}
+    if not by_task:
         return []
-    names = sorted({a for a, _ in counts})
-    matrix = np.array([[2 * counts[(a, b)][0] / max(1.0, 2 * counts[(a, b)][0] + counts[(a, b)][1] + counts[(a, b)][2])
-                        for b in names] for a in names])
-    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 1.1 * len(names) + 1.5))
-    image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(names)), names, fontsize=8)
-    for i in range(len(names)):
-        for j in range(len(names)):
-            ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                    color="white" if matrix[i, j] < 0.6 else "black")
-    ax.set_title("RM agreement (F1 of pairwise preferences)", fontsize=10)
-    fig.colorbar(image, ax=ax, fraction=0.046)
-    return save_figure(fig, out, "fig_rm_agreement")
+    records = []
+    size = max(len({a for a, _ in counts}) for counts in by_task.values())
+    fig, axes = panel_grid(len(by_task), 1.2 * size + 2, 1.1 * size + 1.5, columns=2)
+    for ax, (task, counts) in zip(axes, by_task.items()):
+        names = sorted({a for a, _ in counts})
+        matrix = np.array([[2 * counts[(a, b)][0] / max(1.0, 2 * counts[(a, b)][0] + counts[(a, b)][1] + counts[(a, b)][2])
+                            for b in names] for a in names])
+        records += [(task, a, b, *(int(v) for v in counts[(a, b)]), matrix[i, j])
+                    for i, a in enumerate(names) for j, b in enumerate(names)]
+        image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        for i in range(len(names)):
+            for j in range(len(names)):
+                ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if matrix[i, j] < 0.6 else "black")
+        ax.set_title(f"{task_title(task)}: RM agreement (F1 of pairwise preferences)", fontsize=9)
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    data = pd.DataFrame(records, columns=["task", "rm_a", "rm_b", "tp", "fp", "fn", "f1"])
+    return save_figure(fig, out, "fig_rm_agreement") + save_data(data, out, "fig_rm_agreement")
 
 
 def utilisation_by_category_figure(shares: pd.DataFrame, out: Path) -> list[Path]:

@@ -15,8 +15,16 @@ from harness.report.tables import Cell, Table
 DISPLAY_TASKS = {"strategyqa": "StrategyQA", "gsm8k": "GSM8K", "mmlu": "MMLU", "commonsenseqa": "CSQA", "math": "MATH"}
 
 
+PAPER_TASK_ORDER = ["strategyqa", "gsm8k", "mmlu", "wildchat", "longbench"]
+
+
 def task_title(task: str) -> str:
     return DISPLAY_TASKS.get(task, task)
+
+
+def task_order(task: str) -> tuple[int, str]:
+    """Sort key of tasks: the paper's (reasoning, instruction following, long context), then by name."""
+    return (PAPER_TASK_ORDER.index(task) if task in PAPER_TASK_ORDER else len(PAPER_TASK_ORDER), task)
 
 
 def group_of(frame: pd.DataFrame) -> pd.Series:

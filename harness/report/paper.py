@@ -29,8 +29,8 @@ def paper_table(name: str) -> Table:
         rows[row] = [Cell(float(v), None, 1) for v in values]
     return Table(name, spec["title"], list(spec["groups"]), list(spec["columns"]), rows,
                  lower_is_better=bool(spec.get("lower_is_better", False)),
-                 highlight="row" if name in ROW_HIGHLIGHT else "column",
-                 decimals=4 if spec.get("lower_is_better") else 2,
+                 highlight="row" if name in ROW_HIGHLIGHT else spec.get("highlight", "column"),
+                 decimals=spec.get("decimals", 4 if spec.get("lower_is_better") else 2), stub=spec.get("stub", "Method"),
                  footnotes=["As reported in the paper / review discussion (not reproduced here)."])
 
 

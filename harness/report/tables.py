@@ -38,6 +38,7 @@ class Table:
     highlight: str = "column"        # "column", "row" or "none"
     decimals: int = 2
     footnotes: list[str] = field(default_factory=list)
+    stub: str = "Method"             # heading of the row names' column
 
     @property
     def header(self) -> list[tuple[str, str]]:
@@ -77,11 +78,11 @@ class Table:
 
 
 def text_frame(table: Table) -> pd.DataFrame:
-    """The table's cell texts (mean ± spread, "--" when empty) with the row names as a first "Method"
-    column; columns are (group, column) pairs when the table has named groups."""
+    """The table's cell texts (mean ± spread, "--" when empty) with the row names as a first column (headed
+    ``table.stub``); columns are (group, column) pairs when the table has named groups."""
     grouped = len(table.groups) > 1 or bool(table.groups[0])
-    columns = (pd.MultiIndex.from_tuples([("", "Method"), *table.header]) if grouped
-               else pd.Index(["Method", *(c for _, c in table.header)]))
+    columns = (pd.MultiIndex.from_tuples([("", table.stub), *table.header]) if grouped
+               else pd.Index([table.stub, *(c for _, c in table.header)]))
     rows = [[row, *(table.text(cell) for cell in cells)] for row, cells in table.rows.items()]
     return pd.DataFrame(rows, columns=columns)
 
@@ -114,7 +115,7 @@ def to_latex(table: Table) -> str:
 
 def to_markdown(table: Table) -> str:
     marks = table.marks()
-    headers = ["Method"] + [f"{g} {c}".strip() if len(table.groups) > 1 or g else c for g, c in table.header]
+    headers = [table.stub] + [f"{g} {c}".strip() if len(table.groups) > 1 or g else c for g, c in table.header]
     lines = [f"**{table.title}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row, cells in table.rows.items():
         values = []

@@ -3,7 +3,8 @@
 Reads only JSON files written by runs (never imports torch or retrains). Writes, per table, ``.tex``
 (booktabs, best bold and second underlined), ``.md`` and ``.csv``; ``wilcoxon.md``/``.csv``; the figures
 as PDF and PNG; ``README.md`` listing every file; and, where our rows and columns match the paper's,
-``<table>_vs_paper.*`` with the paper's numbers and the difference; ``mcnemar.md``/``.csv``, exact
+``<table>_vs_paper.*`` with the paper's numbers and the difference; ``table3.*``, the examples per split and
+category beside the paper's (where runs recorded them); ``mcnemar.md``/``.csv``, exact
 per-example tests where runs stored their predictions; where runs stored a profile, its tables, the selection
 diagnostics (``selection_vs_step_*``, ``bandit_signal``) and the testbed's calibration properties (``calibration.md``).
 """
@@ -22,6 +23,7 @@ import pandas as pd
 from harness.common.files import umask, unwritable_folder, write_json_atomic, write_text_atomic
 from harness.config.errors import ConfigError
 from harness.report.calibration import calibration_json, calibration_markdown, calibration_report
+from harness.report.data_stats import stored_split_counts, table3
 from harness.report.diagnostics import rated_runs, selection_curves, signal_table
 from harness.report.figures import all_figures, selection_figure, utilisation_by_category_figure, winrate_figure
 from harness.report.html import write_index
@@ -107,6 +109,9 @@ def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) 
     long_context = table2(frame)
     if long_context is not None:
         tables.append(long_context)
+    split_counts, split_notes = stored_split_counts(frame)
+    if split_counts:
+        tables.append(table3(split_counts, with_paper, split_notes))
     comparisons = load_winrates(root)
     winrate_tables_ = winrate_tables(frame, root, comparisons)
     tables += winrate_tables_
