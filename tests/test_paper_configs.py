@@ -1,7 +1,7 @@
 """The paper-result configs' small variants (experiments/*_small.yaml that extend small_world.yaml), run end to
 end on the quickstart's world: bandits, MAB reward, pool changes, correctness as an arm, the agreement
-ensemble, losses (Table 6), out-of-distribution tests (Table 7), the alpha and embedding ablations, reward noise (Fig. 3); plus ``extends`` itself (merging, a loop, a
-missing parent)."""
+ensemble, losses (Table 6), out-of-distribution tests (Table 7), the alpha and embedding ablations, reward noise (Fig. 3),
+ROSCOE metrics as the arms (Table 5, Fig. 8); plus ``extends`` itself (merging, a loop, a missing parent)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from harness.sweep.expand import expand, load_sweep
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 SMALL = ["bandits_small", "mab_reward_small", "add_rm_small", "correctness_arm_small", "ensembles_small", "losses_small",
-         "ood_small", "ablations_small", "ablations_embedding_small", "noise_small"]
-REPORTED = ("bandits_small", "losses_small", "ood_small", "ablations_small", "ablations_embedding_small", "noise_small")  # the others' outputs are checked in their runs
+         "ood_small", "ablations_small", "ablations_embedding_small", "noise_small", "roscoe_small"]
+REPORTED = ("bandits_small", "losses_small", "ood_small", "ablations_small", "ablations_embedding_small", "noise_small",
+            "roscoe_small")  # the others' outputs are checked in their runs
 
 
 def _steps(run: Path) -> list[dict]:
@@ -127,6 +128,26 @@ def test_noise_small_sets_every_rms_sigma_from_one_axis_and_draws_fig3(small_run
                       "rm_count": 0.4, "rm_facts": 0.4, "rm_choice": 0.4, "rm_generalist": 0.4}
     points = (root / "report" / "fig_accuracy_vs_noise.csv").read_text().splitlines()
     assert len(points) == 1 + 3 * 2 and (root / "report" / "fig_accuracy_vs_noise.png").exists()
+
+
+def test_roscoe_small_trains_on_roscoe_metrics_and_reports_table5s_rows(small_runs):
+    root = small_runs / "roscoe_small"
+    config = json.loads((root / "synth_mix" / "laser" / "seed0" / "config.json").read_text())["config"]
+    metrics = {rm["name"]: rm["metric"] for rm in config["reward_models"] if rm["kind"] == "roscoe"}
+    assert len(metrics) == len(config["reward_models"]) == 7 and "coherence" not in metrics.values()
+    relevant = set(metrics) - {"perplexity"}
+    for label, allowed in (("laser", set(metrics)), ("random_rm", set(metrics)), ("sequential_rm", set(metrics)),
+                           ("laser-without-perplexity", relevant), ("sequential_rm-without-perplexity", relevant),
+                           ("base+perplexity", {"perplexity"}), ("base+informativeness", {"informativeness"})):
+        steps = _steps(root / "synth_mix" / label / "seed0")
+        assert len(steps) == 6 and {s["reward_model"] for s in steps} <= allowed, label
+        assert all(0.0 <= s["mean_score"] <= 1.0 for s in steps), label  # ROSCOE scores are in [0, 1]
+    assert {s["reward_model"] for s in _steps(root / "synth_mix" / "sequential_rm" / "seed0")} == {"informativeness", "faithfulness"}
+    table = (root / "report" / "table1.md").read_text()
+    assert all(row in table for row in ("| LASeR (Ours) |", "| Random RM Selection |", "| Sequential RM Selection |",
+                                         "| LASeR [laser-without-perplexity] |"))
+    singles = (root / "report" / "table4.md").read_text()
+    assert "| RM: perplexity |" in singles and "| RM: informativeness |" in singles
 
 
 def test_a_wildcard_override_needs_an_element_with_the_key():

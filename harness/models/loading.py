@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import (
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+)
 
 from harness.models.gguf_cache import dequantised_folder, gguf_cache_enabled
 from harness.models.specs import ModelLocation, resolve_model_spec
@@ -62,6 +68,11 @@ def load_causal_lm(spec: str, dtype: str = "auto", device: str = "auto") -> torc
 
 def load_sequence_classifier(spec: str, dtype: str = "auto", device: str = "auto") -> torch.nn.Module:
     return _load(AutoModelForSequenceClassification, spec, dtype, device)
+
+
+def load_encoder(spec: str, dtype: str = "auto", device: str = "auto") -> torch.nn.Module:
+    """The model without a task head (a sentence encoder; a causal LM's decoder stack)."""
+    return _load(AutoModel, spec, dtype, device)
 
 
 def model_device(model: torch.nn.Module) -> torch.device:

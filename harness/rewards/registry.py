@@ -12,6 +12,7 @@ RM_KINDS: Registry[type[RewardModel]] = Registry("reward-model kind", {
     "classifier": "harness.rewards.classifier:ClassifierRM",
     "correctness": "harness.rewards.correctness:CorrectnessRM",
     "noisy": "harness.rewards.noisy:NoisyRM",
+    "roscoe": "harness.rewards.roscoe:RoscoeRM",
 }, base=RewardModel)
 
 
