@@ -7,6 +7,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from harness.cli import main
@@ -68,6 +69,8 @@ def test_instruction_small_runs_judges_and_reports(tmp_path, tiny_models, data_d
     table = (root / "report" / "alpaca_eval.md").read_text()
     assert "LASeR vs. Best RM" in table and "LASeR vs. Sequential" in table and "LASeR vs. Random" in table
     assert (root / "report" / "utilisation_by_category.md").exists() and (root / "report" / "fig_winrates.png").exists()
+    agreement = pd.read_csv(root / "report" / "fig_rm_agreement.csv")  # Fig. 5 right: the RMs' agreement on WildChat
+    assert set(agreement["task"]) == {"wildchat"} and {"smollm2-135m", "smollm2-noisy"} <= set(agreement["rm_a"])
     by_category = (root / "report" / "alpaca_eval_by_category.md").read_text()
     assert any(title in by_category for title in ("Creative", "Analysis", "Coding", "Factual", "Math"))
     capsys.readouterr()
