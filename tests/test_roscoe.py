@@ -16,22 +16,15 @@ from transformers import BertConfig, BertForSequenceClassification, BertModel
 from harness.cli import main
 from harness.config.errors import ConfigError
 from harness.config.schema import RewardModelConfig
-from harness.loop.run_config import build_run_config
+from harness.loop.run_config import build_run_config, check_files
 from harness.models.tiny import byte_tokenizer, save_tiny_llama
 from harness.rewards import roscoe
-from harness.rewards.base import BuildContext
+from harness.rewards.base import BuildContext, plain_solution
 from harness.rewards.pool import build_reward_models
 from harness.rewards.registry import RM_KINDS
-from harness.rewards.roscoe import (
-    RoscoeRM,
-    alignment,
-    chain_similarity,
-    common_sense_error,
-    external_hallucination,
-    reference_text,
-    steps_of,
-)
+from harness.rewards.roscoe import RoscoeRM, alignment, chain_similarity, common_sense_error, external_hallucination, steps_of
 from harness.tasks.base import Example
+from harness.tasks.registry import get_task
 
 METRICS = ["informativeness", "faithfulness", "reasoning_alignment", "hallucination", "commonsense_error",
            "semantic_coverage", "coherence", "perplexity"]
@@ -113,7 +106,7 @@ def test_the_formulas_on_hand_made_unit_vectors():
 
 def test_a_response_equal_to_the_reference_or_repeating_the_question_scores_the_maximum(roscoe_models):
     context = BuildContext(lambda text, example: 0.0, 0)
-    as_reference = reference_text(EXAMPLE)
+    as_reference = plain_solution(EXAMPLE)
     for metric in ("reasoning_alignment", "semantic_coverage", "hallucination", "commonsense_error"):
         same, other = _rm(roscoe_models, metric, context).score([QUESTION] * 2, [as_reference, RESPONSES[1]], [EXAMPLE] * 2)
         assert same == pytest.approx(1.0, abs=1e-6) and other < same - 1e-4, metric
@@ -122,15 +115,24 @@ def test_a_response_equal_to_the_reference_or_repeating_the_question_scores_the_
         assert same == pytest.approx(1.0, abs=1e-6) and other < same - 1e-4, metric
     # no worked solution: the reference is the task's default "Final answer: <gold>"
     bare = Example("2", QUESTION, "7")
-    assert reference_text(bare) == "Final answer: 7"
+    assert plain_solution(bare) == "Final answer: 7"
     assert _rm(roscoe_models, "reasoning_alignment", context).score([QUESTION], ["Final answer: 7"], [bare]) == pytest.approx([1.0])
 
 
-def test_steps_source_and_reference_texts():
+def test_steps_source_and_reference_texts(roscoe_models):
     assert steps_of("He has 3.5 apples. Then 2 more!\n\nFinal answer: 5") == ["He has 3.5 apples.", "Then 2 more!", "Final answer: 5"]
+    # the reference is the task's demonstration, handed over by the pool: GSM8K's solution in the prompt's format
+    gsm8k_task = get_task("gsm8k")
     gsm8k = Example("3", "q", "72", solution="She sold 48/2 = <<48/2=24>>24 clips.\nAltogether 72.\n#### 72")
-    assert steps_of(reference_text(gsm8k)) == ["She sold 48/2 = 24 clips.", "Altogether 72.", "Final answer: 72"]
-    assert reference_text(Example("4", "q", "B", choices=["red", "blue"])) == "Final answer: (B) blue"
+    config = RewardModelConfig(name="align", kind="roscoe", settings=_settings(roscoe_models, "reasoning_alignment"))
+    rm = build_reward_models([config], gsm8k_task.gold_reward, seed=0, demonstration=gsm8k_task.demonstration)["align"]
+    assert steps_of(rm.reference(gsm8k)) == ["She sold 48/2 = 24 clips.", "Altogether 72.", "Final answer: 72"]
+    formatted = "She sold 48/2 = 24 clips.\nAltogether 72.\nFinal answer: 72"
+    same, raw = rm.score(["q"] * 2, [formatted, gsm8k.solution], [gsm8k] * 2)
+    assert same == pytest.approx(1.0, abs=1e-6) and raw < same
+    mmlu = get_task("mmlu")
+    assert build_reward_models([config], mmlu.gold_reward, seed=0, demonstration=mmlu.demonstration)["align"].reference(
+        Example("4", "q", "B", choices=["red", "blue"])) == "Final answer: (B) blue"
     assert steps_of(roscoe.source_text(Example("4", "Which colour?", "B", choices=["red", "blue"]))) == [
         "Which colour?", "(A) red", "(B) blue"]
 
@@ -232,10 +234,33 @@ def test_config_errors_name_the_key(roscoe_models, tmp_path):
         build_run_config(run, check_data=False)
 
 
+def test_the_models_a_metric_uses_are_checked_before_the_run(roscoe_models, tmp_path):
+    run = {"policy": {"model": roscoe_models["lm"]}, "task": {"name": "gsm8k"}, "out": str(tmp_path / "run"),
+           "reward_models": [{"name": "faith", "kind": "roscoe", "metric": "faithfulness",
+                              "embedding_model": str(tmp_path / "no-encoder"), "nli_model": None, "lm_model": None},
+                             {"name": "ppl", "kind": "roscoe", "metric": "perplexity", "lm_model": roscoe_models["lm"],
+                              "embedding_model": str(tmp_path / "unused")}]}
+    with pytest.raises(ConfigError, match=r"reward_models\[0\]\.embedding_model: .*no-encoder.*no such file"):
+        check_files(build_run_config(run, check_data=False), "run.yaml")
+    run["reward_models"][0]["embedding_model"] = roscoe_models["encoder"]
+    check_files(build_run_config(run, check_data=False), "run.yaml")  # the perplexity RM's unused encoder is not checked
+
+
+def test_reference_metrics_are_refused_on_open_ended_tasks(roscoe_models, tmp_path):
+    def run(metric):
+        return {"policy": {"model": roscoe_models["lm"]}, "task": {"name": "wildchat"}, "out": str(tmp_path / metric),
+                "method": {"name": "single_rm", "args": {"rm": "r"}},
+                "reward_models": [{"name": "r", "kind": "roscoe", "metric": metric, **_settings(roscoe_models, metric)}]}
+
+    with pytest.raises(ConfigError, match=r"'r' \(roscoe\) needs gold answers"):
+        build_run_config(run("reasoning_alignment"), check_data=False)
+    build_run_config(run("faithfulness"), check_data=False)  # compares the steps with the question only
+
+
 def test_a_causal_lm_serves_as_a_mean_pooled_encoder(roscoe_models):
     rm = _rm({**roscoe_models, "encoder": roscoe_models["lm"]}, "semantic_coverage")
     assert getattr(rm.encoder[0], "pooler", None) is None
-    same, other = rm.score([QUESTION] * 2, [reference_text(EXAMPLE), RESPONSES[1]], [EXAMPLE] * 2)
+    same, other = rm.score([QUESTION] * 2, [plain_solution(EXAMPLE), RESPONSES[1]], [EXAMPLE] * 2)
     assert same == pytest.approx(1.0, abs=1e-6) and other < same
 
 

@@ -121,8 +121,9 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
             fail(f"profile: task {config.task.name!r} has no gold answers, so RM competence cannot be measured on it")
         if METHODS.get(config.method.name).needs_gold_answers(config.method.args):
             fail(f"method.name: {config.method.name!r} needs gold answers; {config.task.name!r} has none")
-        for rm in config.reward_models:
-            if RM_KINDS.get(rm.kind).needs_references:
+        for i, rm in enumerate(config.reward_models):
+            settings = RM_KINDS.parse(rm.kind, rm.settings, prefix=f"reward_models[{i}]", also_accepted=("name", "kind"))
+            if RM_KINDS.get(rm.kind).uses_gold_answers(settings):
                 fail(f"reward_models: {rm.name!r} ({rm.kind}) needs gold answers, but {config.task.name!r} has none")
     if check_data:
         check_task_data(config, source)
@@ -132,8 +133,9 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
 def check_files(config: RunConfig, source: str) -> None:
     """The models can be found (without loading them) and the run's folders can be written."""
     models = [("policy.model", config.policy.model)]
-    models += [(f"reward_models[{i}].model", rm.settings["model"]) for i, rm in enumerate(config.reward_models)
-               if isinstance(rm.settings.get("model"), str) and rm.settings["model"]]
+    for i, rm in enumerate(config.reward_models):
+        settings = RM_KINDS.parse(rm.kind, rm.settings, prefix=f"reward_models[{i}]", also_accepted=("name", "kind"))
+        models += [(f"reward_models[{i}].{key}", spec) for key, spec in RM_KINDS.get(rm.kind).model_specs(settings).items()]
     for key, spec in models:
         problem = model_spec_problem(spec)
         if problem:

@@ -92,7 +92,7 @@ def measure_profile(config: RunConfig, progress: bool = True, score_cache: Conte
         raise ConfigError(f"profile: task {task.name!r} has no training prompts (check split_sizes / max_prompts)")
     n = settings.num_samples or config.train.num_samples
     policy = Policy(config.policy)
-    pool = build_reward_models(config.reward_models, task.gold_reward, settings.seed, cache=score_cache)
+    pool = build_reward_models(config.reward_models, task.gold_reward, settings.seed, cache=score_cache, demonstration=task.demonstration)
     size = sampling_batch_size(config)
     prompts, responses, references, correct, groups, categories = [], [], [], [], [], []
     starts = range(0, len(examples), size)

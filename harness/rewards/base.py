@@ -55,6 +55,18 @@ class RewardModel:
         return None
 
     @classmethod
+    def uses_gold_answers(cls, config: Any) -> bool:
+        """Whether an RM of these settings scores against the task's gold answers or written solutions (refused
+        on open-ended tasks, which have none)."""
+        return cls.needs_references
+
+    @classmethod
+    def model_specs(cls, config: Any) -> dict[str, str]:
+        """The models ``config`` loads, by setting name (checked before a run starts, without loading them)."""
+        model = getattr(config, "model", None)
+        return {"model": model} if isinstance(model, str) and model else {}
+
+    @classmethod
     def cache_identity(cls, config: Any) -> dict[str, Any]:
         """What a cacheable RM's scores depend on besides (prompt, response), for shared-cache keys."""
         model = config.model
@@ -87,13 +99,20 @@ def uses_chat_template(setting: bool | None, tokenizer: Any, model: str) -> bool
     return setting
 
 
+def plain_solution(example: Any) -> str:
+    """An example's written solution, or ``Final answer: <gold>`` without one (``Task.gold_solution``'s default)."""
+    return example.solution or f"Final answer: {example.gold}"
+
+
 @dataclass
 class BuildContext:
-    """What reward models are built from: shared model loading, the task's answer check, the run seed,
+    """What reward models are built from: shared model loading, the task's answer check and its written
+    solution of an example (``Task.demonstration``, which reference-based RMs compare against), the run seed,
     and the RMs built so far (for RMs that wrap another)."""
 
     gold_reward: Callable[[str, Any], float]
     seed: int
+    demonstration: Callable[[Any], str | None] = plain_solution
     pool: dict[str, RewardModel] = field(default_factory=dict)
     loaded: dict[tuple[str, ...], Any] = field(default_factory=dict)
 

@@ -6,18 +6,20 @@ from typing import Any, Callable, Sequence
 
 from harness.common.content_cache import ContentCache
 from harness.config.schema import RewardModelConfig
-from harness.rewards.base import BuildContext, RewardModel
+from harness.rewards.base import BuildContext, RewardModel, plain_solution
 from harness.rewards.cached import CachedRM
 from harness.rewards.correctness import CorrectnessRM
 from harness.rewards.registry import CORRECTNESS, RM_KINDS
 
 
 def build_reward_models(configs: Sequence[RewardModelConfig], gold_reward: Callable[[str, Any], float], seed: int,
-                        cache: ContentCache | None = None) -> dict[str, RewardModel]:
+                        cache: ContentCache | None = None,
+                        demonstration: Callable[[Any], str | None] = plain_solution) -> dict[str, RewardModel]:
     """Instantiate every configured RM through its kind's ``from_config``, plus the built-in
-    ``correctness`` RM when none is configured under that name. With a ``ContentCache``, the
+    ``correctness`` RM when none is configured under that name; ``demonstration`` is the task's written
+    solution of an example (``Task.demonstration``), the reference of reference-based RMs. With a ``ContentCache``, the
     deterministic RMs reuse scores other runs already computed for the same (prompt, response)."""
-    context = BuildContext(gold_reward, seed)
+    context = BuildContext(gold_reward, seed, demonstration)
     settings = {c.name: RM_KINDS.parse(c.kind, c.settings, prefix=f"reward model {c.name!r}") for c in configs}
     pending = list(configs)
     while pending:  # an RM that wraps another (noisy) may be declared before it

@@ -39,10 +39,10 @@ contradiction label. Unlike ROSCOE, a chain longer than the LM's context is cut 
 
 The source and the reference come from the task's ``Example`` objects, so every metric but coherence and
 perplexity asks for them (``needs_references``): the source is the question with its options, the reference
-the example's worked solution (GSM8K calculator annotations removed, its ``#### 72`` written ``Final answer:
-72``); an example without one falls back to the task's default gold solution, ``Final answer: <gold>`` (a
-multiple-choice option with its text), so a reference-based metric on such a task rewards steps close to
-the bare answer.
+the task's written solution of the example (``Task.demonstration``, handed to RMs through ``BuildContext``):
+GSM8K's worked solution in the prompt's format, StrategyQA's facts, a multiple-choice question's gold option
+with its text, else ``Final answer: <gold>``, so a reference-based metric on a task without worked
+solutions rewards steps close to the bare answer.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ import torch
 
 from harness.models.loading import load_encoder, load_sequence_classifier, model_device, model_identity
 from harness.models.logprobs import token_budget_batches
-from harness.rewards.base import BuildContext, RewardModel
+from harness.rewards.base import BuildContext, RewardModel, plain_solution
 from harness.rewards.scoring import sequence_logps
 
 Metric = Literal["informativeness", "faithfulness", "reasoning_alignment", "hallucination", "commonsense_error",
@@ -72,8 +72,6 @@ ROSCOE_NLI = "MoritzLaurer/DeBERTa-v3-large-mnli-fever-anli-ling-wanli"
 ROSCOE_LM = "gpt2-large"
 ROSCOE_MODELS = {"embedding_model": ROSCOE_ENCODER, "nli_model": ROSCOE_NLI, "lm_model": ROSCOE_LM}
 LETTERS = "ABCDEFGHIJ"  # the option letters of the tasks' prompts
-CALCULATOR_ANNOTATION = re.compile(r"<<[^<>]*>>")
-GSM8K_ANSWER = re.compile(r"\n?####\s*(.*?)\s*$", re.DOTALL)
 # a sentence ends at . ! or ? (and a closing quote or bracket) before white space; ROSCOE's nltk sent_tokenize
 # also knows abbreviations ("Mr."), but needs a separate model download and takes 3.5 s to import
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'\u201d\u2019)\]])\s+")
@@ -107,16 +105,6 @@ def source_text(example: Any) -> str:
     """The question as the policy saw it: with its options, one per line, as the tasks' prompts list them."""
     options = [f"({LETTERS[i]}) {choice}" for i, choice in enumerate(example.choices)]
     return "\n".join([example.question, *options])
-
-
-def reference_text(example: Any) -> str:
-    """The worked gold solution in the responses' format, or the task's default gold solution without one."""
-    solution = CALCULATOR_ANNOTATION.sub("", example.solution).strip()
-    if solution:
-        return GSM8K_ANSWER.sub(lambda m: f"\nFinal answer: {m.group(1)}", solution).strip()
-    if example.choices and len(example.gold) == 1 and example.gold in LETTERS[:len(example.choices)]:
-        return f"Final answer: ({example.gold}) {example.choices[LETTERS.index(example.gold)]}"
-    return f"Final answer: {example.gold}"
 
 
 def chain_text(steps: Sequence[str]) -> str:
@@ -233,37 +221,54 @@ class RoscoeRM(RewardModel):
                    context.tokenizer(config.nli_model))
         if config.metric == "perplexity":
             lm = (context.causal_lm(config.lm_model, config), context.tokenizer(config.lm_model))
-        return cls(name, config, encoder, nli, lm)
+        return cls(name, config, encoder, nli, lm, reference=context.demonstration)
 
     @classmethod
     def check(cls, name, config, pool):
-        needs = {"embedding_model": config.metric in EMBEDDING_METRICS, "nli_model": config.metric == "coherence",
-                 "lm_model": config.metric == "perplexity"}
-        for key, needed in needs.items():
-            if needed and not getattr(config, key):
-                return f"{key}: metric {config.metric!r} needs a model here (ROSCOE's: {ROSCOE_MODELS[key]})"
+        key = cls.model_setting(config)
+        if not getattr(config, key):
+            return f"{key}: metric {config.metric!r} needs a model here (ROSCOE's: {ROSCOE_MODELS[key]})"
         for key in ("embedding_max_tokens", "nli_max_tokens", "batch_tokens"):
             if getattr(config, key) < 1:
                 return f"{key}: must be >= 1, got {getattr(config, key)}"
         return None
 
+    @staticmethod
+    def model_setting(config: RoscoeConfig) -> str:
+        """The setting naming the one model the metric uses."""
+        if config.metric in EMBEDDING_METRICS:
+            return "embedding_model"
+        return "nli_model" if config.metric == "coherence" else "lm_model"
+
+    @classmethod
+    def uses_gold_answers(cls, config):
+        return config.metric in USES_REFERENCE  # the source metrics compare with the question only
+
+    @classmethod
+    def model_specs(cls, config):
+        spec = getattr(config, cls.model_setting(config))
+        return {cls.model_setting(config): spec} if spec else {}
+
     @classmethod
     def cache_identity(cls, config):
         """The metric, the one model it uses (what else other metrics would use does not change its scores)
         and that model's settings."""
-        identity: dict[str, Any] = {"metric": config.metric}
-        if config.metric in EMBEDDING_METRICS:
-            identity.update(model=model_identity(config.embedding_model, config.dtype, config.device),
-                            pooling=config.embedding_pooling, max_tokens=config.embedding_max_tokens)
-        elif config.metric == "coherence":
-            identity.update(model=model_identity(config.nli_model, config.dtype, config.device), max_tokens=config.nli_max_tokens)
+        key = cls.model_setting(config)
+        identity: dict[str, Any] = {"metric": config.metric,
+                                    "model": model_identity(getattr(config, key), config.dtype, config.device)}
+        if key == "embedding_model":
+            identity.update(pooling=config.embedding_pooling, max_tokens=config.embedding_max_tokens)
+        elif key == "nli_model":
+            identity.update(max_tokens=config.nli_max_tokens)
         else:
-            identity.update(model=model_identity(config.lm_model, config.dtype, config.device), prefix_space=config.lm_prefix_space)
+            identity.update(prefix_space=config.lm_prefix_space)
         return identity
 
     def __init__(self, name: str, config: RoscoeConfig, encoder: tuple[torch.nn.Module, Any] | None = None,
-                 nli: tuple[torch.nn.Module, Any] | None = None, lm: tuple[torch.nn.Module, Any] | None = None):
+                 nli: tuple[torch.nn.Module, Any] | None = None, lm: tuple[torch.nn.Module, Any] | None = None,
+                 reference: Callable[[Any], str | None] = plain_solution):
         self.name, self.config, self.metric = name, config, config.metric
+        self.reference = reference  # an example's written solution (the task's demonstration), for reference metrics
         self.needs_references = config.metric in USES_SOURCE | USES_REFERENCE
         self.encoder, self.nli, self.lm = encoder, nli, lm
         if encoder is not None and config.embedding_pooling == "pooler" and getattr(encoder[0], "pooler", None) is None:
@@ -288,7 +293,7 @@ class RoscoeRM(RewardModel):
         chains = []
         for steps, example in zip(hypotheses, references):
             source = steps_of(source_text(example)) if self.metric in USES_SOURCE else []
-            reference = steps_of(reference_text(example)) if self.metric in USES_REFERENCE else []
+            reference = steps_of(self.reference(example) or "") if self.metric in USES_REFERENCE else []
             chains.append(Chains(steps, source, reference))
         vectors = self.embed(sorted({t for c in chains if c.hypothesis for t in texts_to_embed(self.metric, c)}))
         return [embedding_score(self.metric, c, vectors.__getitem__) if c.hypothesis else 0.0 for c in chains]

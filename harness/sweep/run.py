@@ -160,7 +160,7 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
         write_json_atomic(out / TASK_DATA, task.load_report)
     policy = Policy(config.policy)
     cache = ContentCache(Path(config.cache_dir) / CONTENT_CACHE) if config.cache_dir else None
-    pool = build_reward_models(config.reward_models, task.gold_reward, config.seed, cache=cache)
+    pool = build_reward_models(config.reward_models, task.gold_reward, config.seed, cache=cache, demonstration=task.demonstration)
     method = build_method(config.method.name, config.method.args, [rm.name for rm in config.reward_models],
                           config.seed, config.best_rm, profile)
 
