@@ -6,6 +6,7 @@ import json
 import sys
 
 import pytest
+import torch
 
 from harness.loop.run_config import build_run_config
 from harness.models.specs import resolve_model_spec
@@ -28,6 +29,9 @@ def test_run_with_ood_tasks_and_majority_vote(tiny_models, data_dir, tmp_path):
     assert len(rows) == 2 and {"id", "gold", "prediction", "correct"} <= set(rows[0])
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["config"]["eval"]["decoding"] == "majority" and "versions" in config["environment"]
+    machine = config["environment"]["machine"]  # what float results depend on besides code and versions
+    assert machine["cpu"] and machine["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert machine["torch_threads"] == torch.get_num_threads()
 
 
 def test_model_specs(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ from harness.config.errors import ConfigError, unknown_name_message
 from harness.config.parse import from_dict
 from harness.config.schema import ReportSettings
 from harness.report.methods import run_row
+from harness.report.provenance import describe_environment
 from harness.sweep.layout import CONFIG, LM_EVAL, MANIFEST, SELECTIONS, finished_metrics, read_manifest
 
 
@@ -38,12 +39,16 @@ def run_folders(root: Path) -> list[dict[str, Any]]:
 
 
 def _stored_config(path: Path) -> dict[str, Any] | None:
-    """A run's stored config, or None (with one warning) when it is missing or unreadable."""
+    """A run's stored ``config.json`` (its config and environment), or None (with one warning) when it is missing
+    or unreadable."""
     if not path.exists():
         return None
     try:
-        return read_json(path)["config"]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        stored = read_json(path)
+        if not isinstance(stored.get("config"), dict) or "method" not in stored["config"]:
+            raise KeyError("config")
+        return stored
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as error:
         warnings.warn(f"{path}: unreadable ({type(error).__name__}: {error}); the run is listed without its settings",
                       RuntimeWarning, stacklevel=2)
         return None
@@ -64,8 +69,10 @@ def load_runs(root: str | Path, targets: list[str] | None = None) -> pd.DataFram
         for key, value in (run.get("axes") or {}).items():
             row[f"axis:{key}"] = value
         config_file = folder / CONFIG
-        config = _stored_config(config_file)
-        if config is not None:
+        stored = _stored_config(config_file)
+        if stored is not None:
+            config = stored["config"]
+            row["environment"] = describe_environment(stored.get("environment"))
             row.update(method_name=config["method"]["name"], method_args=config["method"]["args"],
                        best_rm=config.get("best_rm", ""), policy=config["policy"]["model"], loss=config["train"]["loss"],
                        task=row["task"] or config["task"]["name"], seed=row["seed"] if row["seed"] is not None else config["seed"])

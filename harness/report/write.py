@@ -38,6 +38,7 @@ from harness.report.open_tasks import (
 )
 from harness.report.paper import compare_with_paper, paper_table, paper_table_names
 from harness.report.profiles import profile_tables, stored_profiles
+from harness.report.provenance import provenance_lines
 from harness.report.runs import load_runs
 from harness.report.stats import per_example_tests, target_vs_baselines, wilcoxon_frame, wilcoxon_markdown
 from harness.report.tables import Table, to_csv, to_latex, to_markdown
@@ -176,7 +177,7 @@ def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) 
                                   "`python -m harness report` once they have:\n\n" + "".join(f"- {r}\n" for r in unfinished))
         written.append(out / INCOMPLETE)
         status += f" **Incomplete**: see {INCOMPLETE}."
-    summary = [f"# Report for {root}", "", status, ""]
+    summary = [f"# Report for {root}", "", status, ""] + provenance_lines(frame)
     calibration_text = calibration_markdown(calibration) if calibration else ""
     if calibration_text:
         summary += [calibration_text, ""]

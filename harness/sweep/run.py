@@ -94,7 +94,29 @@ def environment_info() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         revision = None
     return {"git_revision": revision, "versions": versions, "python": platform.python_version(),
-            "cuda": torch.cuda.is_available()}
+            "cuda": torch.cuda.is_available(), "machine": machine_info()}
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, Any]:
+    """What a CPU run's floating-point results depend on besides the code and versions: the CPU, the vector
+    instructions torch's kernels use on it (AVX2, AVX512, ...: another set sums in another order) and the
+    threads; and the GPU, when there is one."""
+    info: dict[str, Any] = {"cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                            "torch_threads": torch.get_num_threads(), "system": platform.system()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
 
 
 def _attach_log_file(out: Path) -> logging.Handler:
