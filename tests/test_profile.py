@@ -66,6 +66,29 @@ def test_profile_of_a_tiny_run_is_cached_and_complete(tiny_models, data_dir, tmp
     assert ensure_profile(config) == profile
 
 
+def test_a_sweep_measures_each_missing_profile_once_before_its_runs(tiny_models, data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    data = tiny_run_config(tiny_models, data_dir, tmp_path)
+    data["profile"] = {"max_prompts": 2, "num_samples": 2, "resamples": 10}
+    with_profile = build_run_config(data)
+    other_seed = build_run_config({**data, "seed": 1, "out": str(tmp_path / "run1")})  # the profile does not depend on it
+    without = build_run_config({**data, "profile": None, "out": str(tmp_path / "run2")})
+    calls = []
+    real = build.ensure_profile
+    monkeypatch.setattr(build, "ensure_profile", lambda config, *a, **k: calls.append(config.seed) or real(config, *a, **k))
+    (task, outcome), = build.measure_missing_profiles([without, with_profile, other_seed])
+    assert task == "gsm8k" and "measured in" in outcome and calls == [0]
+    assert build.measure_missing_profiles([with_profile]) == []  # cached now: nothing to do
+
+    def failing(config, *args, **kwargs):
+        raise RuntimeError("no such model")
+
+    monkeypatch.setattr(build, "ensure_profile", failing)
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "empty"))
+    (task, outcome), = build.measure_missing_profiles([with_profile])  # left to the runs, which record the error
+    assert outcome.startswith("not measured (RuntimeError: no such model)")
+
+
 def test_a_task_without_gold_answers_is_refused_with_one_clear_error(tiny_models, data_dir, tmp_path):
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"id": f"p{i}", "prompt": f"Write a poem about {w}."}) + "\n"

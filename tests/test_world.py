@@ -82,7 +82,7 @@ def test_world_rm_scores_are_reproducible(default_world):
     np.testing.assert_array_equal(scores[0], scores[1])
 
 
-def test_quickstart_smoke_sweep_records_regret_and_writes_the_report(default_world, tmp_path):
+def test_quickstart_smoke_sweep_records_regret_and_writes_the_report(default_world, tmp_path, capsys):
     from harness.cli import main
 
     overrides = ["seeds=[0]", "tasks=[{name: synth_facts, split_sizes: [64, 10, 40]}]",
@@ -90,6 +90,9 @@ def test_quickstart_smoke_sweep_records_regret_and_writes_the_report(default_wor
                  "base.train.iterations=1", "base.train.max_steps_per_iteration=2",
                  "base.profile={max_prompts: 16, num_samples: 4, resamples: 50}"]
     assert main(["sweep", str(EXPERIMENTS / "quickstart.yaml"), *overrides, "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    # the profile is measured once, by the sweep, before its runs (or already cached by another test)
+    assert printed.count("profile synth_facts: RM competence on the policy's own samples measured in") <= 1
     root = tmp_path / "quickstart"
     laser = json.loads((root / "synth_facts/laser/seed0/metrics.json").read_text())
     assert laser["selection"]["scored_steps"] == laser["selection"]["steps"] == 2

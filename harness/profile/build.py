@@ -14,7 +14,7 @@ import fcntl
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -137,6 +137,30 @@ def best_rm(competence: dict[str, dict[str, Any]], among: list[str]) -> str | No
     ranked = sorted((-c["auc"], -(c["pairwise_accuracy"] or 0.0), name) for name in among
                     if (c := competence.get(name)) and c["auc"] is not None)
     return ranked[0][2] if ranked else None
+
+
+def measure_missing_profiles(configs: Sequence[RunConfig]) -> list[tuple[str, str]]:
+    """Measure, once each, the profiles that ``configs`` ask for and the cache lacks; a sweep whose runs share this
+    machine does so before they start, so that no worker waits idle for another's measurement. Returns (task,
+    what happened) for each one tried; one that fails is left to its runs, which record the error."""
+    measured, seen = [], set()
+    for config in configs:
+        if config.profile is None:
+            continue
+        key = content_key(profile_identity(config))
+        if key in seen or (cache_home() / "profiles" / f"{key}.json").exists():
+            continue
+        seen.add(key)
+        started = time.perf_counter()
+        try:
+            ensure_profile(config)
+        except Exception as error:  # the runs that need it fail with this error, recorded in their folders
+            measured.append((config.task.name, f"not measured ({type(error).__name__}: {str(error)[:200]}); its runs "
+                                                "will try again and record the error"))
+            continue
+        measured.append((config.task.name, f"RM competence on the policy's own samples measured in "
+                                            f"{time.perf_counter() - started:.1f}s"))
+    return measured
 
 
 def ensure_profile(config: RunConfig, cache_root: str | Path | None = None, progress: bool = False) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from harness.config.errors import ConfigError
 from harness.config.parse import to_dict
 from harness.config.registry import Registry
 from harness.config.schema import SweepConfig
+from harness.profile.build import measure_missing_profiles
 from harness.sweep.comparisons import run_comparisons
 from harness.sweep.executors.base import Executor
 from harness.sweep.expand import RunSpec, expand, load_sweep, sweep_root
@@ -130,6 +131,9 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
     write_manifest(root, sweep, specs, path, previous)
     todo = [s for s in specs if run_state(s.folder) != DONE]
     counts = {"done": len(specs) - len(todo), "failed": 0, "busy": 0}
+    if executor.on_this_machine:  # measured here with every core, not by one worker while the others wait for it
+        for task, outcome in measure_missing_profiles([s.config for s in todo]):
+            print(f"profile {task}: {outcome}", flush=True)
     print(f"sweep {sweep.name}: {len(specs)} runs, {counts['done']} already finished, {len(todo)} to run "
           f"({executor.name}, {executor.workers} worker(s)) -> {root}", flush=True)
     failures: list[tuple[str, str]] = []

@@ -17,6 +17,7 @@ class Executor:
     name: ClassVar[str] = ""
     Config: ClassVar[type] = NoArgs
     description: ClassVar[str] = ""
+    on_this_machine: ClassVar[bool] = False  # runs see this process's files and caches (shared setup is done here)
 
     def __init__(self, config: Any):
         self.config = config

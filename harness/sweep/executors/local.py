@@ -29,6 +29,7 @@ class LocalExecutor(Executor):
     name = "local"
     Config = LocalConfig
     description = "this machine: runs in sequence, or in N spawned worker processes"
+    on_this_machine = True
 
     def run(self, configs: Sequence[RunConfig]) -> Iterator[dict[str, Any]]:
         threads = threads_per_run(self.config.workers, self.config.threads_per_run)
