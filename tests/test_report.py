@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -132,7 +133,7 @@ def test_report_does_not_import_torch(tmp_path):
     _paper_store(tmp_path / "store")
     code = ("import sys; from harness.report.write import write_report; "
             f"write_report({str(tmp_path / 'store')!r}, {str(tmp_path / 'r')!r}); assert 'torch' not in sys.modules")
-    subprocess.run([shutil.which("python") or "python", "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True)  # this interpreter, activated or not
 
 
 def test_paper_only_renders_every_transcribed_table(tmp_path):
