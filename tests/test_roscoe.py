@@ -14,6 +14,7 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification, BertModel
 
 from harness.cli import main
+from harness.common.content_cache import ContentCache
 from harness.config.errors import ConfigError
 from harness.config.schema import RewardModelConfig
 from harness.loop.run_config import build_run_config, check_files
@@ -198,6 +199,20 @@ def test_a_pool_of_roscoe_metrics_loads_each_model_once(roscoe_models, monkeypat
     assert pool["perplexity"].nli is None and pool["coherence"].lm is None
     scores = {m: pool[m].score([QUESTION] * 4, RESPONSES, [EXAMPLE] * 4) for m in METRICS}
     assert all(len(s) == 4 for s in scores.values())
+
+
+def test_shared_cache_keys_tell_examples_with_other_references_apart(roscoe_models, tmp_path):
+    configs = [RewardModelConfig(name=m, kind="roscoe", settings=_settings(roscoe_models, m))
+               for m in ("reasoning_alignment", "perplexity")]
+    cached = build_reward_models(configs, lambda text, example: 0.0, seed=0, cache=ContentCache(tmp_path / "cache.sqlite"))
+    plain = build_reward_models(configs, lambda text, example: 0.0, seed=0)
+    other = Example("9", QUESTION, "8", solution="Tom has 3 apples.\nHe buys 5 more.\nFinal answer: 8")
+    response = plain_solution(EXAMPLE)
+    first, second = (cached["reasoning_alignment"].score([QUESTION], [response], [e])[0] for e in (EXAMPLE, other))
+    expected = plain["reasoning_alignment"].score([QUESTION] * 2, [response] * 2, [EXAMPLE, other])
+    assert [first, second] == pytest.approx(expected, abs=1e-6)  # batched apart: float noise only
+    assert first > second  # the second lookup was not served the first example's score
+    assert cached["perplexity"].base.example_key(EXAMPLE) is None  # scores of (prompt, response) alone keep their key
 
 
 def test_the_cache_identity_names_the_metric_and_only_the_model_it_uses(roscoe_models):

@@ -76,6 +76,11 @@ class RewardModel:
               references: Sequence[Any] | None = None) -> list[float]:
         raise NotImplementedError
 
+    def example_key(self, example: Any) -> str | None:
+        """What of a response's example, beyond (prompt, response), its score depends on (None: nothing), so a
+        shared cache keys the score on it too (a reference-based metric: the example's reference)."""
+        return None
+
     def record(self) -> dict[str, Any]:
         """The settings it resolved when built (e.g. whether it formats with a chat template), for the run's
         metrics and the shared-cache key."""

@@ -18,8 +18,15 @@ class CachedRM(RewardModel):
     def record(self):
         return self.base.record()
 
+    def _key(self, prompt: str, response: str, example: Any) -> str:
+        extra = self.base.example_key(example) if example is not None else None
+        if extra is None:
+            return content_key("rm-score", self.identity, prompt, response)
+        return content_key("rm-score", self.identity, prompt, response, extra)
+
     def score(self, prompts, responses, references=None):
-        keys = [content_key("rm-score", self.identity, p, r) for p, r in zip(prompts, responses)]
+        examples = references if references is not None else [None] * len(prompts)
+        keys = [self._key(p, r, e) for p, r, e in zip(prompts, responses, examples)]
         found = self.cache.get_many(keys)
         missing = [i for i, key in enumerate(keys) if key not in found]
         if missing:

@@ -275,6 +275,14 @@ class RoscoeRM(RewardModel):
             raise ValueError(f"embedding_pooling: 'pooler', but {config.embedding_model!r} has no pooler (use auto, cls or mean)")
         self.contradiction = contradiction_index(nli[0], config.nli_model) if nli is not None else -1
 
+    def example_key(self, example):
+        """The source and reference texts a metric compares with (shared-cache keys must tell examples apart)."""
+        if not self.needs_references:
+            return None
+        source = source_text(example) if self.metric in USES_SOURCE else ""
+        reference = (self.reference(example) or "") if self.metric in USES_REFERENCE else ""
+        return f"{source}\x00{reference}"
+
     @torch.no_grad()
     def score(self, prompts, responses, references=None):
         if self.needs_references and (references is None or len(references) != len(responses)):
