@@ -4,8 +4,10 @@ what produced the README fails here."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from harness.report.provenance import describe_environment
 from harness.report.write import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,3 +29,8 @@ def test_the_quickstart_report_recomputes_from_its_stored_runs(tmp_path):
     missing = {p.name for p in REFERENCE.iterdir() if p.suffix in (".md", ".csv", ".tex", ".json")} - set(compared)
     assert missing <= NEEDS_BULKY_FILES | {"README.md"}, f"no longer written: {sorted(missing)}"
     assert {"table1.md", "calibration.md", "wilcoxon.md", "selection_accuracy.md"} <= set(compared)
+    # the machine the README's numbers were measured on, as every run recorded it, in the report and its page
+    stored = json.loads(next(STORE.rglob("config.json")).read_text())["environment"]
+    named = f"Measured on: {describe_environment(stored)} (all 75 finished runs)."
+    assert stored["machine"]["cpu_capability"] and named in (tmp_path / "README.md").read_text()
+    assert named in (tmp_path / "index.html").read_text()

@@ -55,8 +55,10 @@ def _image(path: Path, alt: str) -> str:
 
 
 def write_index(out: Path, title: str, status: str, calibration: str, tables: list[Table],
-                comparisons: dict[str, Table], tests: dict[str, tuple[str, Path]], figures: list[Path]) -> Path:
+                comparisons: dict[str, Table], tests: dict[str, tuple[str, Path]], figures: list[Path],
+                provenance: str = "") -> Path:
     """Write ``out/index.html``. ``status``: how many runs finished (flagged when the report is incomplete);
+    ``provenance``: the machine(s) the runs were measured on (flagged when they are several);
     ``comparisons``: a table's ``_vs_paper`` twin by table name; ``tests``: a heading and the CSV of each
     significance test; ``figures``: the PNGs written."""
     sections, contents = [], []
@@ -84,6 +86,9 @@ def write_index(out: Path, title: str, status: str, calibration: str, tables: li
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
             f"<h1>{html.escape(title)}</h1>"]
     page.append(f'<p class="{"warning" if "Incomplete" in status else "note"}">{html.escape(status)}</p>')
+    if provenance:
+        mixed = not provenance.startswith("Measured on:")
+        page.append(f'<p class="{"warning" if mixed else "note"}">{html.escape(provenance).replace(chr(10), "<br>")}</p>')
     page += ["<nav><ul>", *contents, "</ul></nav>", *sections, "</body></html>"]
     path = out / "index.html"
     write_text_atomic(path, "\n".join(page) + "\n")

@@ -192,7 +192,8 @@ def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) 
         ("mcnemar", "Exact one-sided McNemar tests, paired by example"),
         ("utilisation_by_category", "RM utilisation per category of each selecting method")) if (out / f"{name}.csv").exists()}
     index = write_index(out, f"Report for {root}", status, calibration_text, tables, comparisons, tests,
-                        [path for path in written if path.suffix == ".png"])
+                        [path for path in written if path.suffix == ".png"],
+                        "\n".join(line for line in provenance_lines(frame) if line))
     written.append(index)
     summary += ["Files:", ""] + [f"- {p.name}" for p in written]
     write_text_atomic(out / "README.md", "\n".join(summary) + "\n")
