@@ -20,11 +20,11 @@ from harness.config.schema import RewardModelConfig
 from harness.loop.run_config import build_run_config, check_files
 from harness.models.tiny import byte_tokenizer, save_tiny_llama
 from harness.rewards import roscoe
-from harness.rewards.base import BuildContext, plain_solution
+from harness.rewards.base import BuildContext
 from harness.rewards.pool import build_reward_models
 from harness.rewards.registry import RM_KINDS
 from harness.rewards.roscoe import RoscoeRM, alignment, chain_similarity, common_sense_error, external_hallucination, steps_of
-from harness.tasks.base import Example
+from harness.tasks.base import Example, plain_solution
 from harness.tasks.registry import get_task
 
 METRICS = ["informativeness", "faithfulness", "reasoning_alignment", "hallucination", "commonsense_error",

@@ -47,6 +47,7 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
     if config.seed < 0:
         fail(f"seed: expected a non-negative integer, got {config.seed}")
     names = [rm.name for rm in config.reward_models]
+    parsed = []  # each RM's settings, parsed once for every check below
     for i, rm in enumerate(config.reward_models):
         key = f"reward_models[{i}]"
         if rm.kind not in RM_KINDS:
@@ -60,6 +61,7 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
         problem = RM_KINDS.get(rm.kind).check(rm.name, settings, names)
         if problem:
             fail(f"{key}.{problem}")
+        parsed.append(settings)
     if config.best_rm and config.best_rm not in names:
         fail(f"best_rm: {unknown_name_message('reward model', config.best_rm, names)}")
     try:
@@ -121,20 +123,22 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
             fail(f"profile: task {config.task.name!r} has no gold answers, so RM competence cannot be measured on it")
         if METHODS.get(config.method.name).needs_gold_answers(config.method.args):
             fail(f"method.name: {config.method.name!r} needs gold answers; {config.task.name!r} has none")
-        for i, rm in enumerate(config.reward_models):
-            settings = RM_KINDS.parse(rm.kind, rm.settings, prefix=f"reward_models[{i}]", also_accepted=("name", "kind"))
+        for rm, settings in zip(config.reward_models, parsed):
             if RM_KINDS.get(rm.kind).uses_gold_answers(settings):
                 fail(f"reward_models: {rm.name!r} ({rm.kind}) needs gold answers, but {config.task.name!r} has none")
     if check_data:
         check_task_data(config, source)
-        check_files(config, source)
+        check_files(config, source, parsed)
 
 
-def check_files(config: RunConfig, source: str) -> None:
-    """The models can be found (without loading them) and the run's folders can be written."""
+def check_files(config: RunConfig, source: str, rm_settings: list[Any] | None = None) -> None:
+    """The models can be found (without loading them) and the run's folders can be written; ``rm_settings``: the
+    reward models' parsed settings (parsed here when not given)."""
+    if rm_settings is None:
+        rm_settings = [RM_KINDS.parse(rm.kind, rm.settings, prefix=f"reward_models[{i}]", also_accepted=("name", "kind"))
+                       for i, rm in enumerate(config.reward_models)]
     models = [("policy.model", config.policy.model)]
-    for i, rm in enumerate(config.reward_models):
-        settings = RM_KINDS.parse(rm.kind, rm.settings, prefix=f"reward_models[{i}]", also_accepted=("name", "kind"))
+    for i, (rm, settings) in enumerate(zip(config.reward_models, rm_settings)):
         models += [(f"reward_models[{i}].{key}", spec) for key, spec in RM_KINDS.get(rm.kind).model_specs(settings).items()]
     for key, spec in models:
         problem = model_spec_problem(spec)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Literal, Sequence
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -27,12 +27,20 @@ def truncate_tokens(ids: list[int], limit: int, where: str) -> list[int]:
     return ids[-limit:]
 
 
-def left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-padded token ids and attention mask of a batch of prompts (generation reads the last column)."""
+def pad_tokens(sequences: Sequence[Sequence[int]], pad_id: int,
+               side: Literal["left", "right"] = "left") -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded token ids and attention mask of a batch: left-padded for generation (which reads the last column),
+    right-padded for an encoder (whose first token and positions must not move)."""
     width = max(len(p) for p in sequences)
     ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, p in enumerate(sequences):
-        ids[row, width - len(p):] = torch.tensor(list(p), dtype=torch.long)
-        mask[row, width - len(p):] = 1
+        cells = slice(width - len(p), width) if side == "left" else slice(0, len(p))
+        ids[row, cells] = torch.tensor(list(p), dtype=torch.long)
+        mask[row, cells] = 1
     return ids, mask
+
+
+def left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded token ids and attention mask of a batch of prompts (generation reads the last column)."""
+    return pad_tokens(sequences, pad_id, "left")

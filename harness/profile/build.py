@@ -139,6 +139,13 @@ def best_rm(competence: dict[str, dict[str, Any]], among: list[str]) -> str | No
     return ranked[0][2] if ranked else None
 
 
+def profile_path(config: RunConfig, cache_root: str | Path | None = None) -> Path:
+    """Where the profile of ``config`` is cached: ``<cache_root>/profiles/<content key>.json`` (default root: the
+    harness cache)."""
+    folder = Path(cache_root) if cache_root else cache_home()
+    return folder / "profiles" / f"{content_key(profile_identity(config))}.json"
+
+
 def measure_missing_profiles(configs: Sequence[RunConfig]) -> list[tuple[str, str]]:
     """Measure, once each, the profiles that ``configs`` ask for and the cache lacks; a sweep whose runs share this
     machine does so before they start, so that no worker waits idle for another's measurement. Returns (task,
@@ -147,10 +154,10 @@ def measure_missing_profiles(configs: Sequence[RunConfig]) -> list[tuple[str, st
     for config in configs:
         if config.profile is None:
             continue
-        key = content_key(profile_identity(config))
-        if key in seen or (cache_home() / "profiles" / f"{key}.json").exists():
+        path = profile_path(config)
+        if path in seen or path.exists():
             continue
-        seen.add(key)
+        seen.add(path)
         started = time.perf_counter()
         try:
             ensure_profile(config)
@@ -166,9 +173,8 @@ def measure_missing_profiles(configs: Sequence[RunConfig]) -> list[tuple[str, st
 def ensure_profile(config: RunConfig, cache_root: str | Path | None = None, progress: bool = False) -> dict[str, Any]:
     """The profile of ``config`` from ``<cache_root>/profiles/`` (default: the harness cache), measured first
     if absent; concurrent callers wait for one measurement instead of repeating it."""
-    key = content_key(profile_identity(config))
-    folder = Path(cache_root) if cache_root else cache_home()
-    path = folder / "profiles" / f"{key}.json"
+    path = profile_path(config, cache_root)
+    key = path.stem
     if path.exists():
         return read_json(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ import torch
 from harness.config.errors import ConfigError
 from harness.config.registry import NoArgs
 from harness.models.loading import load_causal_lm, load_tokenizer, model_identity
+from harness.tasks.base import plain_solution
 
 
 @dataclass(kw_only=True)
@@ -93,6 +94,18 @@ class RewardModel:
         pass
 
 
+class ModelScorerRM(RewardModel):
+    """An RM that scores with a model and its tokenizer (``ModelScorerConfig``): it resolves, and records, whether
+    it formats its input with the tokenizer's chat template (``uses_chat_template``)."""
+
+    def __init__(self, name: str, config: ModelScorerConfig, model: torch.nn.Module, tokenizer: Any):
+        self.name, self.config, self.model, self.tokenizer = name, config, model, tokenizer
+        self.chat_template = uses_chat_template(config.chat_template, tokenizer, config.model)
+
+    def record(self) -> dict[str, Any]:
+        return {"chat_template": self.chat_template}
+
+
 def uses_chat_template(setting: bool | None, tokenizer: Any, model: str) -> bool:
     """Whether an RM formats its input with its tokenizer's chat template: ``setting``, or when it is None, whether
     the tokenizer has a template (RewardBench formats a chat RM's input with the RM's own template)."""
@@ -102,11 +115,6 @@ def uses_chat_template(setting: bool | None, tokenizer: Any, model: str) -> bool
     if setting and not has_template:
         raise ConfigError(f"chat_template: true, but the tokenizer of {model!r} has no chat template (use null or false)")
     return setting
-
-
-def plain_solution(example: Any) -> str:
-    """An example's written solution, or ``Final answer: <gold>`` without one (``Task.gold_solution``'s default)."""
-    return example.solution or f"Final answer: {example.gold}"
 
 
 @dataclass
@@ -121,12 +129,17 @@ class BuildContext:
     pool: dict[str, RewardModel] = field(default_factory=dict)
     loaded: dict[tuple[str, ...], Any] = field(default_factory=dict)
 
-    def causal_lm(self, spec: str, config: ModelScorerConfig) -> torch.nn.Module:
-        """One copy of each model, however many RMs name it."""
-        key = ("causal", spec, config.dtype, config.device)
+    def shared_model(self, role: str, spec: str, dtype: str, device: str,
+                     load: Callable[[str, str, str], torch.nn.Module]) -> torch.nn.Module:
+        """One frozen copy of each model per run and role (causal LM, classifier, encoder, ...), however many RMs
+        name it; ``load(spec, dtype, device)`` loads it the first time."""
+        key = (role, spec, dtype, device)
         if key not in self.loaded:
-            self.loaded[key] = load_causal_lm(spec, config.dtype, config.device).requires_grad_(False)
+            self.loaded[key] = load(spec, dtype, device).requires_grad_(False)
         return self.loaded[key]
+
+    def causal_lm(self, spec: str, config: ModelScorerConfig) -> torch.nn.Module:
+        return self.shared_model("causal", spec, config.dtype, config.device, load_causal_lm)
 
     def tokenizer(self, spec: str):
         key = ("tokenizer", spec)

@@ -7,26 +7,19 @@ import torch
 
 from harness.models.loading import load_sequence_classifier, model_device
 from harness.models.logprobs import token_budget_batches
-from harness.rewards.base import ModelScorerConfig, RewardModel, uses_chat_template
+from harness.rewards.base import ModelScorerConfig, ModelScorerRM
 from harness.rewards.scoring import shorten_prompt
 
 
-class ClassifierRM(RewardModel):
+class ClassifierRM(ModelScorerRM):
     Config = ModelScorerConfig
     description = "scalar output of a sequence-classification reward model"
     cacheable = True
 
     @classmethod
     def from_config(cls, name, config, context):
-        model = load_sequence_classifier(config.model, config.dtype, config.device).requires_grad_(False)
+        model = context.shared_model("sequence_classifier", config.model, config.dtype, config.device, load_sequence_classifier)
         return cls(name, config, model, context.tokenizer(config.model))
-
-    def __init__(self, name: str, config: ModelScorerConfig, model: torch.nn.Module, tokenizer):
-        self.name, self.config, self.model, self.tokenizer = name, config, model, tokenizer
-        self.chat_template = uses_chat_template(config.chat_template, tokenizer, config.model)
-
-    def record(self):
-        return {"chat_template": self.chat_template}
 
     @torch.no_grad()
     def score(self, prompts, responses, references=None):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from harness.models.loading import model_identity
-from harness.rewards.base import ModelScorerConfig, RewardModel, uses_chat_template
+from harness.rewards.base import ModelScorerConfig, ModelScorerRM
 from harness.rewards.scoring import encode_pairs, sequence_logps
 
 
@@ -17,7 +17,7 @@ class ImplicitConfig(ModelScorerConfig):
     beta: float = field(default=1.0, metadata={"help": "Scale of the log-ratio."})
 
 
-class ImplicitRM(RewardModel):
+class ImplicitRM(ModelScorerRM):
     Config = ImplicitConfig
     description = "beta * (log pi(y|x) - log pi_ref(y|x)) of a DPO-trained model against its reference"
     cacheable = True
@@ -32,13 +32,13 @@ class ImplicitRM(RewardModel):
         return {**super().cache_identity(config), "reference": model_identity(config.reference, config.dtype, config.device),
                 "beta": config.beta}
 
-    def __init__(self, name: str, config: ImplicitConfig, model: torch.nn.Module, reference: torch.nn.Module, tokenizer):
-        self.name, self.config = name, config
-        self.model, self.reference, self.tokenizer = model, reference, tokenizer
-        self.chat_template = uses_chat_template(config.chat_template, tokenizer, config.model)
+    @classmethod
+    def model_specs(cls, config):
+        return {**super().model_specs(config), "reference": config.reference}
 
-    def record(self):
-        return {"chat_template": self.chat_template}
+    def __init__(self, name: str, config: ImplicitConfig, model: torch.nn.Module, reference: torch.nn.Module, tokenizer):
+        super().__init__(name, config, model, tokenizer)
+        self.reference = reference
 
     def score(self, prompts, responses, references=None):
         prompt_ids, response_ids = encode_pairs(self.tokenizer, prompts, responses, self.chat_template,

@@ -6,13 +6,12 @@ still has one scored token)."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from harness.rewards.base import ModelScorerConfig, RewardModel, uses_chat_template
+from harness.rewards.base import ModelScorerConfig, ModelScorerRM
 from harness.rewards.scoring import encode_pairs, sequence_logps
 
 
-class LogLikelihoodRM(RewardModel):
+class LogLikelihoodRM(ModelScorerRM):
     Config = ModelScorerConfig
     description = "mean token log-likelihood of the response under a causal LM (paper's RewardBench recipe)"
     cacheable = True
@@ -20,13 +19,6 @@ class LogLikelihoodRM(RewardModel):
     @classmethod
     def from_config(cls, name, config, context):
         return cls(name, config, context.causal_lm(config.model, config), context.tokenizer(config.model))
-
-    def __init__(self, name: str, config: ModelScorerConfig, model: torch.nn.Module, tokenizer):
-        self.name, self.config, self.model, self.tokenizer = name, config, model, tokenizer
-        self.chat_template = uses_chat_template(config.chat_template, tokenizer, config.model)
-
-    def record(self):
-        return {"chat_template": self.chat_template}
 
     def score(self, prompts, responses, references=None):
         prompt_ids, response_ids = encode_pairs(self.tokenizer, prompts, responses, self.chat_template,

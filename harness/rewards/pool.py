@@ -6,10 +6,11 @@ from typing import Any, Callable, Sequence
 
 from harness.common.content_cache import ContentCache
 from harness.config.schema import RewardModelConfig
-from harness.rewards.base import BuildContext, RewardModel, plain_solution
+from harness.rewards.base import BuildContext, RewardModel
 from harness.rewards.cached import CachedRM
 from harness.rewards.correctness import CorrectnessRM
 from harness.rewards.registry import CORRECTNESS, RM_KINDS
+from harness.tasks.base import plain_solution
 
 
 def build_reward_models(configs: Sequence[RewardModelConfig], gold_reward: Callable[[str, Any], float], seed: int,

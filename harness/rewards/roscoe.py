@@ -58,8 +58,10 @@ import torch
 
 from harness.models.loading import load_encoder, load_sequence_classifier, model_device, model_identity
 from harness.models.logprobs import token_budget_batches
-from harness.rewards.base import BuildContext, RewardModel, plain_solution
+from harness.models.tokens import pad_tokens
+from harness.rewards.base import RewardModel
 from harness.rewards.scoring import sequence_logps
+from harness.tasks.base import plain_solution
 
 Metric = Literal["informativeness", "faithfulness", "reasoning_alignment", "hallucination", "commonsense_error",
                  "semantic_coverage", "coherence", "perplexity"]
@@ -177,16 +179,6 @@ def embedding_score(metric: str, chains: Chains, vector: Callable[[str], np.ndar
     raise ValueError(f"metric {metric!r} is not embedding-based")
 
 
-def padded(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded ids and their attention mask."""
-    ids = torch.full((len(rows), max(len(r) for r in rows)), pad_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, row in enumerate(rows):
-        ids[i, :len(row)] = torch.tensor(list(row), dtype=torch.long)
-        mask[i, :len(row)] = 1
-    return ids, mask
-
-
 def contradiction_index(model: torch.nn.Module, spec: str) -> int:
     """The output of an NLI classifier that is the contradiction probability (by its label, not by position)."""
     labels = {int(i): str(label).lower() for i, label in (model.config.id2label or {}).items()}
@@ -194,15 +186,6 @@ def contradiction_index(model: torch.nn.Module, spec: str) -> int:
     if len(found) != 1:
         raise ValueError(f"nli_model {spec!r}: expected one contradiction label among its labels {sorted(labels.values())}")
     return found[0]
-
-
-def shared(context: BuildContext, role: str, spec: str, config: RoscoeConfig,
-           load: Callable[[str, str, str], torch.nn.Module]) -> torch.nn.Module:
-    """One copy of a model per run, however many ROSCOE metrics (or other RMs) name it."""
-    key = (role, spec, config.dtype, config.device)
-    if key not in context.loaded:
-        context.loaded[key] = load(spec, config.dtype, config.device).requires_grad_(False)
-    return context.loaded[key]
 
 
 class RoscoeRM(RewardModel):
@@ -214,10 +197,11 @@ class RoscoeRM(RewardModel):
     def from_config(cls, name, config, context):
         encoder = nli = lm = None
         if config.metric in EMBEDDING_METRICS:
-            encoder = (shared(context, "encoder", config.embedding_model, config, load_encoder),
+            encoder = (context.shared_model("encoder", config.embedding_model, config.dtype, config.device, load_encoder),
                        context.tokenizer(config.embedding_model))
         if config.metric == "coherence":
-            nli = (shared(context, "sequence_classifier", config.nli_model, config, load_sequence_classifier),
+            nli = (context.shared_model("sequence_classifier", config.nli_model, config.dtype, config.device,
+                                        load_sequence_classifier),
                    context.tokenizer(config.nli_model))
         if config.metric == "perplexity":
             lm = (context.causal_lm(config.lm_model, config), context.tokenizer(config.lm_model))
@@ -275,13 +259,15 @@ class RoscoeRM(RewardModel):
             raise ValueError(f"embedding_pooling: 'pooler', but {config.embedding_model!r} has no pooler (use auto, cls or mean)")
         self.contradiction = contradiction_index(nli[0], config.nli_model) if nli is not None else -1
 
-    def example_key(self, example):
-        """The source and reference texts a metric compares with (shared-cache keys must tell examples apart)."""
-        if not self.needs_references:
-            return None
+    def compared_texts(self, example: Any) -> tuple[str, str]:
+        """(source, reference) of an example that the metric compares a response with ("" where it does not)."""
         source = source_text(example) if self.metric in USES_SOURCE else ""
         reference = (self.reference(example) or "") if self.metric in USES_REFERENCE else ""
-        return f"{source}\x00{reference}"
+        return source, reference
+
+    def example_key(self, example):
+        """The texts the metric compares with (shared-cache keys must tell examples apart)."""
+        return "\x00".join(self.compared_texts(example)) if self.needs_references else None
 
     @torch.no_grad()
     def score(self, prompts, responses, references=None):
@@ -300,9 +286,8 @@ class RoscoeRM(RewardModel):
     def _embedding_scores(self, hypotheses: list[list[str]], references: Sequence[Any]) -> list[float]:
         chains = []
         for steps, example in zip(hypotheses, references):
-            source = steps_of(source_text(example)) if self.metric in USES_SOURCE else []
-            reference = steps_of(self.reference(example) or "") if self.metric in USES_REFERENCE else []
-            chains.append(Chains(steps, source, reference))
+            source, reference = self.compared_texts(example)
+            chains.append(Chains(steps, steps_of(source), steps_of(reference)))
         vectors = self.embed(sorted({t for c in chains if c.hypothesis for t in texts_to_embed(self.metric, c)}))
         return [embedding_score(self.metric, c, vectors.__getitem__) if c.hypothesis else 0.0 for c in chains]
 
@@ -313,7 +298,7 @@ class RoscoeRM(RewardModel):
         device = model_device(model)
         vectors: dict[str, np.ndarray] = {}
         for indices in token_budget_batches([len(e) for e in encoded], self.config.batch_tokens):
-            ids, mask = padded([encoded[i] for i in indices], tokenizer.pad_token_id)
+            ids, mask = pad_tokens([encoded[i] for i in indices], tokenizer.pad_token_id, side="right")
             output = model(input_ids=ids.to(device), attention_mask=mask.to(device))
             pooled = self._pool(output, mask.to(device)).float()
             pooled = pooled / pooled.norm(dim=1, keepdim=True).clamp_min(1e-12)

@@ -272,7 +272,7 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
         "schema_version": METRICS_SCHEMA_VERSION,
         "method": config.method.name, "method_args": config.method.args, "task": task.name, "seed": config.seed,
         "policy": config.policy.model, "reward_models": [rm.name for rm in config.reward_models],
-        "reward_model_settings": {name: rm.record() for name, rm in pool.items() if rm.record()},
+        "reward_model_settings": {name: record for name, rm in pool.items() if (record := rm.record())},
         "loss": config.train.loss, "iterations": config.train.iterations, "steps": loop.state.global_step,
         "mode": config.mode, "task_kind": task.kind,
         "test": metrics_test_block(test, config, method.trains),

@@ -56,6 +56,11 @@ class Splits:
     test: list[Example]
 
 
+
+def plain_solution(example: Example) -> str:
+    """An example's written solution, or ``Final answer: <gold>`` without one (``Task.gold_solution``'s default)."""
+    return example.solution or f"Final answer: {example.gold}"
+
 class Task:
     """Base class of a task; subclasses set the class attributes and the record/answer methods."""
 
@@ -92,7 +97,7 @@ class Task:
 
     def gold_solution(self, example: Example) -> str:
         """A complete solution text ending with the gold answer (used to test extraction)."""
-        return example.solution or f"Final answer: {example.gold}"
+        return plain_solution(example)
 
     def demonstration(self, example: Example) -> str | None:
         """The human-written response the SFT baseline trains on (None: the example has none). Tasks with gold
