@@ -130,6 +130,22 @@ class ProfileConfig:
 
 
 @dataclass
+class MemoryConfig:
+    """How a run uses accelerator memory (``python -m harness plan`` prints the plan). A null setting is decided
+    by the memory plan when the run starts on a GPU; on a CPU it stays off, so CPU runs are unchanged."""
+
+    gpu_memory_gib: float | None = field(default=None, metadata={
+        "help": "The GPU memory a run may use, in GiB (null: the device's total memory less a reserve)."})
+    generation_rows: int | None = field(default=None, metadata={
+        "help": "Sequences decoded together when sampling (null: as planned; all of a step's rows on a CPU). A number "
+                "draws each row's tokens from its own counter-based stream, so every chunk size gives the same tokens."})
+    gradient_checkpointing: bool | None = field(default=None, metadata={
+        "help": "Recompute activations in the backward pass, and the output head's logits chunk by chunk (null: as planned)."})
+    offload_reward_models: bool | None = field(default=None, metadata={
+        "help": "Keep model RMs in (pinned) CPU memory and move each to the GPU only while it scores (null: as planned)."})
+
+
+@dataclass
 class MethodConfig:
     name: str = "laser"
     args: dict[str, Any] = field(default_factory=dict)
@@ -153,6 +169,8 @@ class RunConfig:
     profile: ProfileConfig | None = field(default=None, metadata={
         "help": "Measure (once, cached) each RM's competence on the policy's own samples; runs then record the "
                 "most competent RM per step, selection accuracy and regret, and oracle_rm can use it."})
+    memory: MemoryConfig = field(default_factory=MemoryConfig, metadata={
+        "help": "Accelerator memory: generation chunks, gradient checkpointing, RM offloading (null: as planned)."})
     log: list[str] = field(default_factory=list, metadata={
         "help": "Experiment trackers to stream each step and the run's metrics to: tensorboard, wandb (offline "
                 "unless WANDB_MODE is set), mlflow (a local file store unless MLFLOW_TRACKING_URI is set); "
