@@ -42,7 +42,7 @@ class PreferenceTrainer:
 
     def _logps(self, model, prompts, completions) -> tuple[torch.Tensor, torch.Tensor]:
         batch = make_token_batch(prompts, completions, self.policy.tokenizer.pad_token_id, self.policy.device)
-        return completion_logps(model, batch)
+        return completion_logps(model, batch, checkpoint_logits=self.policy.gradient_checkpointing)
 
     def micro_batch_loss(self, items: list) -> tuple[torch.Tensor, torch.Tensor]:
         """The micro-batch's loss (to back-propagate) and each pair's share of it (detached)."""

@@ -3,7 +3,9 @@
 The decoder runs once over prompt+completion; the output head is applied only at the positions that
 predict completion tokens, and each token's log-probability is its logit minus the logsumexp of that
 row. Training (DPO/NLL/KTO), the log-likelihood and implicit reward models and the benchmark all share
-this one path.
+this one path. With ``checkpoint_logits`` (gradient checkpointing), each chunk's float32 logits are recomputed
+in the backward pass rather than held: 8 pairs (16 sequences) x 1k completion tokens x a 128k vocabulary would
+otherwise keep about 8 GiB of them until the backward pass.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
+from torch.utils.checkpoint import checkpoint
 from transformers import LlamaModel
 
 # transformers 5 renamed a model's KV cache from ``past_key_values`` to ``cache`` (argument and output)
@@ -70,21 +73,35 @@ def _logit_transform(config) -> tuple[float | None, float]:
     return softcap, float(scale) if scale else 1.0
 
 
-def completion_logps(model: torch.nn.Module, batch: TokenBatch, chunk_tokens: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def completion_logps(model: torch.nn.Module, batch: TokenBatch, chunk_tokens: int | None = None,
+                     checkpoint_logits: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-row sum of completion-token log-probabilities and the number of completion tokens.
 
     Differentiable when called with gradients enabled. Rows with no completion tokens get sum 0, count 0.
     The output head runs on ``chunk_tokens`` positions at a time (default: as many as fit in
-    ``LOGIT_ELEMENTS_PER_CHUNK`` logits, so a 262k-token vocabulary does not exhaust memory).
+    ``LOGIT_ELEMENTS_PER_CHUNK`` logits, so a 262k-token vocabulary does not exhaust memory); with
+    ``checkpoint_logits`` each chunk's logits are recomputed in the backward pass (same values and gradients).
     """
     lm = causal_lm_of(model)
     hidden = lm.get_decoder()(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).last_hidden_state
     predicts_completion = batch.completion_mask[:, 1:].bool()
-    return _summed_logps(lm, hidden[:, :-1], batch.input_ids[:, 1:], predicts_completion, chunk_tokens)
+    return _summed_logps(lm, hidden[:, :-1], batch.input_ids[:, 1:], predicts_completion, chunk_tokens, checkpoint_logits)
+
+
+def _token_logps(head: torch.nn.Module, states: torch.Tensor, targets: torch.Tensor, softcap: float | None,
+                 scale: float) -> torch.Tensor:
+    """log p(target) of each state's row of logits."""
+    logits = head(states).float()
+    if scale != 1.0:
+        logits = logits * scale
+    if softcap:
+        logits = torch.tanh(logits / softcap) * softcap
+    chosen = logits.gather(1, targets[:, None]).squeeze(1)
+    return chosen - torch.logsumexp(logits, dim=-1)
 
 
 def _summed_logps(lm: torch.nn.Module, hidden: torch.Tensor, next_ids: torch.Tensor, predicts: torch.Tensor,
-                  chunk_tokens: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                  chunk_tokens: int | None = None, checkpoint_logits: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-row sums of log p(next_ids) at the ``predicts`` positions of ``hidden``, and their counts."""
     rows = predicts.nonzero(as_tuple=True)[0]
     states = hidden[predicts]
@@ -93,15 +110,11 @@ def _summed_logps(lm: torch.nn.Module, hidden: torch.Tensor, next_ids: torch.Ten
     if chunk_tokens is None:
         chunk_tokens = max(1, LOGIT_ELEMENTS_PER_CHUNK // head.weight.shape[0])
     softcap, scale = _logit_transform(lm.config)
+    recompute = checkpoint_logits and torch.is_grad_enabled()  # without gradients nothing is held anyway
     pieces = []
     for start in range(0, states.shape[0], chunk_tokens):
-        logits = head(states[start:start + chunk_tokens]).float()
-        if scale != 1.0:
-            logits = logits * scale
-        if softcap:
-            logits = torch.tanh(logits / softcap) * softcap
-        chosen = logits.gather(1, targets[start:start + chunk_tokens, None]).squeeze(1)
-        pieces.append(chosen - torch.logsumexp(logits, dim=-1))
+        chunk = (head, states[start:start + chunk_tokens], targets[start:start + chunk_tokens], softcap, scale)
+        pieces.append(checkpoint(_token_logps, *chunk, use_reentrant=False) if recompute else _token_logps(*chunk))
     token_logps = torch.cat(pieces) if pieces else hidden.new_zeros(0, dtype=torch.float32)
     sums = torch.zeros(hidden.shape[0], dtype=torch.float32, device=hidden.device).index_add(0, rows, token_logps)
     return sums, predicts.sum(dim=1)

@@ -3,13 +3,19 @@
 Sampling draws all n responses of every prompt in the batch together (``harness.models.decoding``: each
 prompt encoded once, KV cache on). The reference policy pi_{m-1} of iteration m is a second,
 frozen LoRA adapter ("reference") whose weights are copied from the trained one at the start of each
-iteration, so no second copy of the base model is held.
+iteration, so no second copy of the base model is held. Both adapters are float32 whatever the base model's dtype,
+so a bfloat16 base still trains float32 LoRA weights with float32 AdamW state.
+
+Two settings, off by default, let a large policy fit one GPU (the run sets them from its memory plan):
+``generation_rows`` decodes that many rows at a time, each row drawn from its own counter-based stream so the
+tokens do not depend on it, and ``enable_gradient_checkpointing`` recomputes activations and the output head's
+logits in the backward pass.
 """
 
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -17,7 +23,7 @@ import numpy as np
 import torch
 from peft import LoraConfig, get_peft_model
 
-from harness.config.schema import PolicyConfig
+from harness.config.schema import MemoryConfig, PolicyConfig
 from harness.models.decoding import sample_continuations
 from harness.models.loading import load_causal_lm, load_tokenizer, model_device, model_identity
 from harness.models.logprobs import causal_lm_of
@@ -42,11 +48,24 @@ class Sample:
         return self.token_ids + ([self.stop_id] if self.stop_id is not None else [])
 
 
+def float32_adapters(model: torch.nn.Module) -> None:
+    """Hold every LoRA weight in float32 whatever the base model's dtype. peft upcasts half-precision adapters
+    itself, but older releases (0.17) not one added with ``add_adapter``: the reference adapter would then round the
+    trained weights each snapshot copies into it."""
+    for name, param in model.named_parameters():
+        if "lora_" in name and param.dtype in (torch.float16, torch.bfloat16):
+            param.data = param.data.float()
+
+
 class Policy:
-    def __init__(self, config: PolicyConfig):
+    def __init__(self, config: PolicyConfig, model: torch.nn.Module | None = None, tokenizer=None):
+        """The policy of ``config``, loaded from ``config.model``; or built around a ``model`` and ``tokenizer``
+        already in memory (the paper-shape bench's random weights), with ``config``'s LoRA."""
         self.config = config
-        self.tokenizer = load_tokenizer(config.model)
-        base = load_causal_lm(config.model, config.dtype, config.device)
+        self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.model)
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        base = model if model is not None else load_causal_lm(config.model, config.dtype, config.device)
         base.config.use_cache = True
         self.device = model_device(base)
         if config.lora is not None:
@@ -54,6 +73,7 @@ class Policy:
                               target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
             self.model = get_peft_model(base, lora, adapter_name=POLICY_ADAPTER)
             self.model.add_adapter(REFERENCE_ADAPTER, lora)
+            float32_adapters(self.model)
             self.model.set_adapter(POLICY_ADAPTER)
             self._reference_model = None
         else:
@@ -61,6 +81,8 @@ class Policy:
             self._reference_model = copy.deepcopy(base).eval().requires_grad_(False)
         self.snapshot_reference()
         self.eos_ids = self._eos_ids()
+        self.generation_rows: int | None = None  # rows decoded together (None: all of a call's rows, global RNG)
+        self.gradient_checkpointing = False
 
     @property
     def identity(self) -> dict:
@@ -118,22 +140,52 @@ class Policy:
     @torch.no_grad()
     def generate(self, prompt_ids: Sequence[Sequence[int]], n: int, *, do_sample: bool, temperature: float = 1.0,
                  top_p: float = 1.0, max_new_tokens: int = 256, seed: int | None = None) -> list[list[Sample]]:
-        """n responses for every prompt, all decoded together; result[i][j] is prompt i's j-th."""
+        """n responses for every prompt; result[i][j] is prompt i's j-th. All rows decode together, or
+        ``generation_rows`` at a time, row r = i * n + j drawing from the counter-based stream (seed, r) (seed
+        None: drawn from torch's global RNG)."""
         if not prompt_ids:
             return []
         if seed is not None:
             torch.manual_seed(seed)
+        chunking = {} if self.generation_rows is None else {"rows_per_chunk": self.generation_rows, "seed": seed}
         ids, mask = self._left_pad(prompt_ids)
         was_training = self.model.training
         self.model.eval()
         try:
             new_tokens = sample_continuations(self.model, ids, mask, n, do_sample=do_sample, temperature=temperature,
                                               top_p=top_p, max_new_tokens=max_new_tokens, eos_ids=self.eos_ids,
-                                              pad_id=self.tokenizer.pad_token_id)
+                                              pad_id=self.tokenizer.pad_token_id, **chunking)
         finally:
             self.model.train(was_training)
         samples = [self.sample_of(row) for row in new_tokens.tolist()]
         return [samples[i * n:(i + 1) * n] for i in range(len(prompt_ids))]
+
+    # ----- training memory -----------------------------------------------------------------------
+    def use_memory_settings(self, memory: MemoryConfig) -> None:
+        """Follow a run's resolved memory settings (``harness.plan.runtime``): rows decoded together and gradient
+        checkpointing; null or false leave the policy as it was built."""
+        self.generation_rows = memory.generation_rows
+        if memory.gradient_checkpointing:
+            self.enable_gradient_checkpointing()
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute each decoder layer's activations in the backward pass instead of holding them, and (through
+        ``gradient_checkpointing``, which the trainer reads) the output head's float32 logits chunk by chunk.
+
+        Non-reentrant checkpointing gives the LoRA weights inside a recomputed layer their gradients without the
+        inputs requiring grad, so the embedding hook transformers adds for the reentrant kind is removed again.
+        Only training-mode forward passes with gradients are checkpointed: sampling (eval mode, no grad) keeps its
+        KV cache.
+        """
+        lm = causal_lm_of(self.model)
+        kwargs = {"use_reentrant": False}
+        if hasattr(lm, "activation_checkpointing_enable"):  # recent transformers, where the older name warns
+            lm.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+        with suppress(AttributeError):  # transformers 4.x adds no hook here, and raises on removing none
+            lm.disable_input_require_grads()
+        self.gradient_checkpointing = True
 
     # ----- embeddings ----------------------------------------------------------------------------
     @torch.no_grad()
