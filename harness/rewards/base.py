@@ -4,6 +4,8 @@ A kind of reward model is one ``RewardModel`` subclass in its own file (its sett
 built by ``from_config``) plus one line in ``harness.rewards.registry.RM_KINDS``. ``BuildContext`` is what
 ``from_config`` builds from: one copy of each model however many RMs name it, the task's gold check, the
 run seed and the RMs built so far. ``ModelScorerConfig`` holds the settings of the kinds that score with a model.
+With a ``ModelPlacement`` (offloaded RMs), ``BuildContext`` loads each model onto the slot's home device and notes
+the models every RM asks for, so the pool knows each RM's model group without the kinds declaring it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 from harness.config.errors import ConfigError
 from harness.config.registry import NoArgs
 from harness.models.loading import load_causal_lm, load_tokenizer, model_identity
+from harness.models.placement import ModelPlacement
 from harness.tasks.base import plain_solution
 
 
@@ -121,22 +124,34 @@ def uses_chat_template(setting: bool | None, tokenizer: Any, model: str) -> bool
 class BuildContext:
     """What reward models are built from: shared model loading, the task's answer check and its written
     solution of an example (``Task.demonstration``, which reference-based RMs compare against), the run seed,
-    and the RMs built so far (for RMs that wrap another)."""
+    and the RMs built so far (for RMs that wrap another). With a ``placement``, models meant for its compute
+    device are loaded onto its home device instead, and ``requested`` lists the offloaded models asked for since
+    the pool last cleared it (the model group of the RM being built)."""
 
     gold_reward: Callable[[str, Any], float]
     seed: int
     demonstration: Callable[[Any], str | None] = plain_solution
     pool: dict[str, RewardModel] = field(default_factory=dict)
     loaded: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    placement: ModelPlacement | None = None
+    requested: list[torch.nn.Module] = field(default_factory=list)
 
     def shared_model(self, role: str, spec: str, dtype: str, device: str,
                      load: Callable[[str, str, str], torch.nn.Module]) -> torch.nn.Module:
         """One frozen copy of each model per run and role (causal LM, classifier, encoder, ...), however many RMs
-        name it; ``load(spec, dtype, device)`` loads it the first time."""
+        name it; ``load(spec, dtype, device)`` loads it the first time. The key is the configured settings, offloaded
+        or not, so RMs that share a model share one copy (and one move) either way."""
         key = (role, spec, dtype, device)
         if key not in self.loaded:
-            self.loaded[key] = load(spec, dtype, device).requires_grad_(False)
-        return self.loaded[key]
+            if self.placement is None or not self.placement.offloads(device):
+                self.loaded[key] = load(spec, dtype, device).requires_grad_(False)
+            else:
+                home = load(spec, self.placement.load_dtype(dtype, device), str(self.placement.home)).requires_grad_(False)
+                self.loaded[key] = self.placement.adopt(home, ":".join(key))
+        model = self.loaded[key]
+        if self.placement is not None and self.placement.holds(model) and all(m is not model for m in self.requested):
+            self.requested.append(model)
+        return model
 
     def causal_lm(self, spec: str, config: ModelScorerConfig) -> torch.nn.Module:
         return self.shared_model("causal", spec, config.dtype, config.device, load_causal_lm)
