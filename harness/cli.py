@@ -1,4 +1,4 @@
-"""Command line: ``python -m harness {sweep,run,compare,status,report,ls,bench,profile,data-stats,schema} ...``.
+"""Command line: ``python -m harness {sweep,run,compare,status,report,ls,bench,profile,data-stats,plan,schema} ...``.
 
     python -m harness sweep SWEEP.yaml [key=value ...]  every run of a sweep, resumable, then its report
     python -m harness run CONFIG.yaml [key=value ...]   one run (method, task, seed)
@@ -10,6 +10,7 @@
     python -m harness bench [--quick]                    side-by-side speed figures
     python -m harness profile CONFIG.yaml               on-policy RM competence per prompt category
     python -m harness data-stats CONFIG.yaml            examples per split and category of each task (Table 3)
+    python -m harness plan CONFIG.yaml [--gpu-memory GIB] [--gpus N]   whether each run fits a GPU, and how
     python -m harness schema                             JSON Schemas of the YAMLs, for editors
 
 Each command's code is imported only when that command runs (``COMMANDS``), so ``report`` and ``status``
@@ -40,6 +41,7 @@ COMMANDS = {
     "schema": "harness.schema:schema_command",
     "profile": "harness.commands:profile",
     "data-stats": "harness.commands:data_stats",
+    "plan": "harness.commands:plan",
 }
 
 
@@ -65,6 +67,16 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(print_error(message))
 
 
+def gpus_per_run(text: str) -> float | str:
+    """``--gpus-per-run``: a number, or ``plan``."""
+    if text == "plan":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of GPUs or 'plan', got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m harness", description=__doc__.split("\n")[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "slurm: array parallelism")
     sweep.add_argument("--ray-address", default=None, help="ray: address of a running cluster ('auto'); default starts one")
     sweep.add_argument("--cpus-per-run", type=float, default=None, help="ray: CPUs per run")
-    sweep.add_argument("--gpus-per-run", type=float, default=None, help="ray: GPUs per run")
+    sweep.add_argument("--gpus-per-run", type=gpus_per_run, default=None,
+                       help="ray: GPUs per run; 'plan' (ray, slurm): each run's GPUs and memory from its memory plan")
     sweep.add_argument("--slurm-folder", default=None, help="slurm: submitit's log folder (default slurm_logs)")
     sweep.add_argument("--slurm-cluster", default=None, help="slurm: submitit cluster: default auto (Slurm), 'local' for testing")
     sweep.add_argument("--no-report", action="store_true")
@@ -116,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke check")
     bench.add_argument("--model", default="", help="causal LM for the sampling/scoring figures "
                                                    "(default: a random-weight SmolLM2-135M-shaped Llama)")
-    bench.add_argument("--only", nargs="*", default=None, choices=["linucb", "sampling", "scoring", "shared_prompt", "cache"])
+    bench.add_argument("--only", nargs="*", default=None, choices=["linucb", "sampling", "scoring", "shared_prompt", "cache", "paper-scale"],
+                       help="benchmarks to run (default: all but paper-scale, which runs only when named)")
     profile = sub.add_parser("profile", help="each RM's competence on the policy's own samples (AUC, pairwise accuracy)",
                              allow_abbrev=False)
     profile.add_argument("config", help="a run or sweep YAML")
@@ -133,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                                 "(default: data_stats/)")
     data_stats.add_argument("--seed", type=int, default=None, help="the runs' seed whose splits are counted (default: "
                                                                    "the sweep's first seed, or the run's)")
+    plan = sub.add_parser("plan", help="each run's GPU memory plan (placement, peak per stage, fits) and the sweep's GPU "
+                                       "hours, from model configs only", allow_abbrev=False)
+    plan.add_argument("config", help="a run or sweep YAML")
+    plan.add_argument("overrides", nargs="*", help="key=value overrides of the YAML")
+    plan.add_argument("--gpu-memory", type=float, default=None, help="GiB of one GPU (default: the config's "
+                                                                       "memory.gpu_memory_gib, else 80)")
+    plan.add_argument("--gpus", type=int, default=1, help="GPUs the sweep may use (runs in parallel; a run that "
+                                                          "needs two gets two)")
     schema = sub.add_parser("schema", help="write the JSON Schemas of run and sweep YAMLs (for editors)", allow_abbrev=False)
     schema.add_argument("--out", default="", help="folder (default: experiments/schema beside the package)")
     return parser

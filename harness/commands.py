@@ -1,5 +1,5 @@
-"""The command line's commands that train, judge or load data (``sweep``, ``run``, ``compare``, ``profile``,
-``data-stats``, ``ls``); each takes the parsed arguments of ``harness.cli`` and returns the exit code. ``status``
+"""The command line's commands that train, judge, plan or load data (``sweep``, ``run``, ``compare``, ``profile``,
+``data-stats``, ``plan``, ``ls``); each takes the parsed arguments of ``harness.cli`` and returns the exit code. ``status``
 and ``report`` live in their own stages so that they never import torch."""
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ from harness.config.parse import read_yaml, to_dict
 from harness.config.schema import ProfileConfig, RunConfig, TaskConfig
 from harness.loop.run_config import build_run_config, load_run_config
 from harness.models.quiet import quiet_libraries
+from harness.plan.models import UnknownModelError
+from harness.plan.placement import device_with_memory
+from harness.plan.sweep_plan import plan_runs
+from harness.plan.table import format_run_plan, format_summary
 from harness.profile.build import ensure_profile
 from harness.report.data_stats import OOD, table3
 from harness.report.profiles import profile_tables
@@ -46,6 +50,14 @@ def executor_from_args(args: argparse.Namespace) -> Executor:
     for flag, key in EXECUTOR_FLAGS.items():
         value = getattr(args, flag)
         if value is None:
+            continue
+        if flag == "gpus_per_run" and value == "plan":  # each run's GPUs from its memory plan
+            if "gpus_from_plan" in accepted:
+                options["gpus_from_plan"] = True
+                continue
+            if key not in accepted:
+                raise ConfigError(f"--gpus-per-run: does not apply to --executor {args.executor}")
+            options[key] = None
             continue
         option = f"--{flag.replace('_', '-')}"
         if key not in accepted:
@@ -202,4 +214,36 @@ def list_registries(args: argparse.Namespace) -> int:
             except ImportError as error:  # an optional dependency (e.g. ray, submitit: the cluster extra)
                 description = f"(unavailable here: {error.name} is not installed)"
             print(f"  {name:18s} {description}")
+    return 0
+
+
+def plan_configs(path: str, overrides: list[str]) -> list[tuple[str, RunConfig]]:
+    """(run id, run config) of every run of a sweep YAML, or the one run of a run YAML; no data is read."""
+    if is_sweep_yaml(read_yaml(path)):
+        return [(spec.run_id, spec.config) for spec in expand(load_sweep(path, overrides), "/tmp/harness-plan", source=path,
+                                                               check_data=False)]
+    config = build_run_config(read_yaml(path), overrides, source=path, check_data=False)
+    return [(f"{config.task.name}/{config.method.name}/seed{config.seed}", config)]
+
+
+def plan(args: argparse.Namespace) -> int:
+    """``python -m harness plan``: each distinct run's memory plan on a GPU of ``--gpu-memory`` GiB, from model configs
+    only (no weights), then the sweep's GPU hours on ``--gpus`` GPUs; exit 2 when a run cannot fit."""
+    if args.gpu_memory is not None and args.gpu_memory <= 2:
+        raise ConfigError(f"--gpu-memory: expected GiB of one GPU above 2, got {args.gpu_memory}")
+    if args.gpus < 1:
+        raise ConfigError(f"--gpus: expected a positive number of GPUs, got {args.gpus}")
+    quiet_libraries()
+    runs = plan_configs(args.config, args.overrides)
+    memory = args.gpu_memory if args.gpu_memory is not None else runs[0][1].memory.gpu_memory_gib
+    try:
+        groups = plan_runs(runs, device_with_memory(memory), args.gpus)
+    except UnknownModelError as error:
+        raise ConfigError(f"{args.config}: {error}") from None
+    for group in groups:
+        print(format_run_plan(group))
+    print(format_summary(groups, args.gpus))
+    refused = [group for group in groups if not group.plan.fits]
+    if refused:
+        raise ConfigError(f"{args.config}: run {refused[0].run_ids[0]} cannot fit: {refused[0].plan.refusal}")
     return 0

@@ -81,6 +81,11 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
         fail(f"train.num_samples: preference pairs need at least 2 samples per prompt, got {train.num_samples}")
     if train.temperature <= 0:
         fail(f"train.temperature: must be > 0 for sampling, got {train.temperature}")
+    memory = config.memory
+    if memory.generation_rows is not None and memory.generation_rows < 1:
+        fail(f"memory.generation_rows: must be >= 1 (or null: as planned), got {memory.generation_rows}")
+    if memory.gpu_memory_gib is not None and memory.gpu_memory_gib <= 2:
+        fail(f"memory.gpu_memory_gib: expected the GiB of one GPU, above the 2 GiB a plan reserves, got {memory.gpu_memory_gib}")
     for key, task in [("task", config.task)] + [(f"ood_tasks[{i}]", t) for i, t in enumerate(config.ood_tasks)]:
         if task.name not in TASKS:
             fail(f"{key}.name: {unknown_name_message('task', task.name, TASKS.names())}")

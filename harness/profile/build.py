@@ -26,6 +26,7 @@ from harness.config.errors import ConfigError
 from harness.config.parse import to_dict
 from harness.config.schema import ProfileConfig, RunConfig
 from harness.models.loading import model_identity
+from harness.models.placement import placement_for
 from harness.models.policy import Policy
 from harness.profile.competence import measure
 from harness.rewards.pool import build_reward_models
@@ -55,11 +56,13 @@ def profile_identity(config: RunConfig) -> dict[str, Any]:
                   for key, value in rm.settings.items() if key in ("model", "reference")}
         rms.append({**to_dict(rm), "models": models})
     train = config.train
+    sampling = {"n": train.num_samples, "temperature": train.temperature, "top_p": train.top_p,
+                "max_new_tokens": train.max_new_tokens, "batch_size": sampling_batch_size(config)}
+    if config.memory.generation_rows is not None:  # rows drawn from their own streams: other draws than without
+        sampling["row_streams"] = True
     return {"version": PROFILE_VERSION, "task": to_dict(config.task), "profile": to_dict(profile_settings(config)),
             "policy": {**to_dict(policy), "identity": model_identity(policy.model, policy.dtype, policy.device)},
-            "reward_models": rms, "sampling": {"n": train.num_samples, "temperature": train.temperature,
-                                               "top_p": train.top_p, "max_new_tokens": train.max_new_tokens,
-                                               "batch_size": sampling_batch_size(config)}}
+            "reward_models": rms, "sampling": sampling}
 
 
 def profile_examples(task: Task, config: RunConfig) -> list[Example]:
@@ -92,7 +95,10 @@ def measure_profile(config: RunConfig, progress: bool = True, score_cache: Conte
         raise ConfigError(f"profile: task {task.name!r} has no training prompts (check split_sizes / max_prompts)")
     n = settings.num_samples or config.train.num_samples
     policy = Policy(config.policy)
-    pool = build_reward_models(config.reward_models, task.gold_reward, settings.seed, cache=score_cache, demonstration=task.demonstration)
+    policy.use_memory_settings(config.memory)  # resolved by the run's memory plan (null: off)
+    placement = placement_for(config.memory.offload_reward_models, "auto")
+    pool = build_reward_models(config.reward_models, task.gold_reward, settings.seed, cache=score_cache, demonstration=task.demonstration,
+                               placement=placement)
     size = sampling_batch_size(config)
     prompts, responses, references, correct, groups, categories = [], [], [], [], [], []
     starts = range(0, len(examples), size)

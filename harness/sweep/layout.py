@@ -35,6 +35,7 @@ CONFIG, METRICS, ITERATIONS, SELECTIONS = "config.json", "metrics.json", "iterat
 RM_SCORES, TEST_SELECTIONS, TASK_DATA = "rm_scores.jsonl", "test_selections.jsonl", "task_data.json"
 RUN_LOG, CHECKPOINT, LOCK, ERROR = "run.log", "checkpoint.pt", ".lock", "error.json"
 PROFILE = "profile.json"   # the on-policy RM competence the run was measured against (harness.profile)
+PLAN = "plan.json"         # on a GPU: the memory plan the run followed (harness.plan)
 LM_EVAL = "lm_eval.json"   # lm-evaluation-harness results of the run's final policy (harness.lmeval)
 # a comparison folder
 ANNOTATIONS, WINRATES = "annotations.json", "winrates.json"

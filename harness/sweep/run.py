@@ -14,6 +14,8 @@ Files in ``config.out`` (each written atomically):
                          open-ended tasks), out-of-distribution accuracy and the examples per split and category
                          (``data``, paper Table 3), what each RM resolved when built (``reward_model_settings``:
                          whether it used its chat template); schema ``METRICS_SCHEMA_VERSION``;
+- ``plan.json``          on a GPU: the memory plan the run followed (``harness.plan``: RMs offloaded or resident,
+                         rows decoded together, gradient checkpointing, each stage's planned peak);
 - ``run.log``            the progress log;
 - ``checkpoint.pt``      after each iteration: adapter, optimizer, method, reward-model and RNG states, so
                          an interrupted run resumes from its last completed iteration with the same result.
@@ -21,6 +23,7 @@ Files in ``config.out`` (each written atomically):
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
@@ -46,8 +49,10 @@ from harness.loop.evaluation import evaluate
 from harness.loop.supervised import SupervisedLoop
 from harness.loop.trackers.run_tracking import RunTracking
 from harness.loop.training_loop import TrainingLoop
+from harness.models.placement import placement_for
 from harness.models.policy import Policy
 from harness.models.quiet import quiet_libraries
+from harness.plan.runtime import plan_record, resolve_memory
 from harness.profile.build import ensure_profile
 from harness.rewards.base import RewardModel
 from harness.rewards.pool import build_reward_models
@@ -62,6 +67,7 @@ from harness.sweep.layout import (
     ITERATIONS,
     LM_EVAL,
     METRICS,
+    PLAN,
     PROFILE,
     RM_SCORES,
     RUN_LOG,
@@ -171,6 +177,11 @@ def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
 def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     started = time.perf_counter()
     write_json_atomic(out / CONFIG, {"config": to_dict(config), "environment": environment_info()})
+    memory, plan = resolve_memory(config)  # on a GPU, the memory plan fills in the null settings; on a CPU: all off
+    if plan is not None:
+        write_json_atomic(out / PLAN, plan_record(config, memory, plan))
+        log.info("memory plan:\n%s", plan_record(config, memory, plan)["table"])
+    config = dataclasses.replace(config, memory=memory)
     profile = ensure_profile(config) if config.profile is not None else None
     if profile is not None:
         write_json_atomic(out / PROFILE, profile)
@@ -181,8 +192,10 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     if getattr(task, "load_report", None):
         write_json_atomic(out / TASK_DATA, task.load_report)
     policy = Policy(config.policy)
+    policy.use_memory_settings(memory)
     cache = ContentCache(Path(config.cache_dir) / CONTENT_CACHE) if config.cache_dir else None
-    pool = build_reward_models(config.reward_models, task.gold_reward, config.seed, cache=cache, demonstration=task.demonstration)
+    pool = build_reward_models(config.reward_models, task.gold_reward, config.seed, cache=cache, demonstration=task.demonstration,
+                               placement=placement_for(memory.offload_reward_models, "auto"))
     method = build_method(config.method.name, config.method.args, [rm.name for rm in config.reward_models],
                           config.seed, config.best_rm, profile)
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import safe_open
-from transformers import LlamaForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM
 
 from harness.common.processes import die_with_parent
 from harness.config.schema import PolicyConfig
@@ -231,3 +231,13 @@ class WorldSetup:
 
     def run(self, config: WorldConfig) -> None:
         ensure_world(config)
+
+
+def world_model_config(name: str, config: WorldConfig | None = None) -> LlamaConfig:
+    """The architecture of the world's model ``name`` (every world model has the same), known without building the
+    world: what a memory plan needs of ``world:NAME``."""
+    config = config or WorldConfig()
+    if name not in config.models:
+        raise FileNotFoundError(f"model spec 'world:{name}': the synthetic world has no model {name!r}")
+    return tiny_llama_config(len(byte_tokenizer()), hidden_size=config.hidden_size, num_layers=config.num_layers,
+                             num_heads=config.num_heads, max_positions=256)

@@ -4,11 +4,16 @@ everywhere. Nothing here schedules: a process pool, Ray or Slurm does."""
 
 from __future__ import annotations
 
+import math
 import os
+from dataclasses import dataclass
 from typing import Any, ClassVar, Iterator, Sequence
 
+from harness.config.errors import ConfigError
 from harness.config.registry import NoArgs
 from harness.config.schema import RunConfig
+from harness.plan.estimate import GIB, planned_models
+from harness.plan.placement import choose, device_with_memory
 
 
 class Executor:
@@ -33,3 +38,25 @@ class Executor:
 def threads_per_run(workers: int, threads: int | None = None) -> int:
     """torch threads of each run: as given, else the machine's cores shared between the workers."""
     return threads or max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+@dataclass(frozen=True)
+class PlannedResources:
+    """What a run asks a cluster for, from its memory plan (``harness.plan``)."""
+
+    gpus: int
+    gpu_memory_gib: int     # the plan's peak on one GPU, rounded up: the smallest GPU that fits it
+    host_memory_gib: int    # pinned copies of offloaded RMs (rounded up to powers of two by the allocator) + headroom
+
+
+def planned_resources(config: RunConfig, gpu_memory_gib: float | None = None) -> PlannedResources:
+    """The GPUs and memory ``config`` needs on a GPU of ``gpu_memory_gib`` (default: the config's, else 80 GiB); a
+    run that cannot fit even there is refused in one line before anything is submitted."""
+    plan = choose(config, device_with_memory(gpu_memory_gib or config.memory.gpu_memory_gib))
+    if not plan.fits:
+        raise ConfigError(f"run {config.out}: {plan.refusal}")
+    host = 16.0
+    if plan.decisions.offload_reward_models:
+        for model in planned_models(config)[1]:
+            host += 2 ** math.ceil(math.log2(max(model.weight_bytes / GIB, 1.0)))
+    return PlannedResources(plan.gpus, math.ceil(plan.peak_bytes / GIB), math.ceil(host))
