@@ -19,13 +19,17 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelF
 
 from harness.commands import plan_configs
 from harness.config.schema import LoraConfig
+from harness.loop.run_config import build_run_config
 from harness.plan.activations import trained_activations
 from harness.plan.estimate import GIB, Decisions, run_shape, stages
 from harness.plan.models import lora_parameters, model_shape, shipped_models
-from harness.plan.placement import H100, choose, device_with_memory
+from harness.plan.placement import H100, bench_result_path, choose, device_with_memory
 from harness.plan.runtime import resolve_memory
 from harness.plan.sweep_plan import plan_runs
 from harness.sweep.executors.base import planned_resources
+from harness.sweep.run import execute_run
+
+from conftest import tiny_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "experiments"
@@ -214,3 +218,45 @@ def test_the_paper_shape_bench_runs_one_laser_step_at_reduced_width_on_a_cpu():
     assert emitted["paper_scale_decode_vs_bandwidth_limit"] > 0
     assert set(result["planned_peak_gib"]) >= {"sample", "train", "score"}
     assert result["planned_peak_gib"]["sample"] * GIB > 0
+
+
+def _run(tiny_models, data_dir, folder: Path, memory: dict) -> tuple[dict, list[dict]]:
+    data = tiny_run_config(tiny_models, data_dir, folder, memory=memory)
+    data["train"].update({"iterations": 2, "num_samples": 4})
+    data["policy"]["lora"]["dropout"] = 0.1
+    metrics = execute_run(build_run_config(data), progress=False)
+    selections = [json.loads(line) for line in (folder / "run" / "selections.jsonl").read_text().splitlines()]
+    return metrics, selections
+
+
+def test_a_run_with_gradient_checkpointing_trains_exactly_as_one_without(tiny_models, data_dir, tmp_path):
+    plain = _run(tiny_models, data_dir, tmp_path / "plain", {})
+    checkpointed = _run(tiny_models, data_dir, tmp_path / "checkpointed", {"gradient_checkpointing": True})
+    assert [s["loss"] for s in plain[1]] == [s["loss"] for s in checkpointed[1]]
+    assert [s["reward_model"] for s in plain[1]] == [s["reward_model"] for s in checkpointed[1]]
+    assert plain[0]["test"] == checkpointed[0]["test"]
+    assert not (tmp_path / "plain" / "run" / "plan.json").exists()  # a CPU run follows no plan
+
+
+def test_a_run_decoding_in_chunks_gets_the_same_samples_whatever_the_chunk_size(tiny_models, data_dir, tmp_path):
+    one_prompt = _run(tiny_models, data_dir, tmp_path / "rows4", {"generation_rows": 4})
+    odd = _run(tiny_models, data_dir, tmp_path / "rows7", {"generation_rows": 7})
+    assert [s["loss"] for s in one_prompt[1]] == [s["loss"] for s in odd[1]]
+    assert one_prompt[0]["test"] == odd[0]["test"]
+    assert all(s["loss"] is not None for s in odd[1])
+
+
+def test_a_measured_bench_result_corrects_the_time_model_for_that_gpu(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path))
+    config = _reasoning_run()
+    before = choose(config, H100).step_seconds
+    bench_result_path().parent.mkdir(parents=True)
+    bench_result_path().write_text(json.dumps({
+        "device": H100.name, "reduced": False, "planned_step_seconds": {"sample": 10.0, "train": 20.0},
+        "stages": {"sample": {"seconds": 15.0}, "train": {"seconds": 10.0}}}))
+    after = choose(config, H100).step_seconds
+    assert after["sample"] == pytest.approx(before["sample"] * 1.5)
+    assert after["train"] == pytest.approx(before["train"] * 0.5)
+    assert after["score"] == pytest.approx(before["score"])
+    other = dataclasses.replace(H100, name="another GPU")
+    assert choose(config, other).step_seconds == pytest.approx(before)

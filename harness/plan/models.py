@@ -22,8 +22,9 @@ from peft import LoraConfig as PeftLoraConfig
 from peft import get_peft_model
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification, PretrainedConfig
 
+from harness.common import hub
 from harness.config.schema import LoraConfig
-from harness.models.specs import MODEL_ALIASES, resolve_model_spec
+from harness.models.specs import MODEL_ALIASES, looks_like_path, resolve_model_spec
 from harness.world.build import world_model_config
 
 SHIPPED_CONFIGS = Path(__file__).resolve().parent / "model_configs"
@@ -51,7 +52,8 @@ def _hub_cache_config(spec: str) -> Path | None:
 
 @functools.lru_cache(maxsize=256)
 def model_config(spec: str) -> tuple[PretrainedConfig, str]:
-    """The model's config and where it was read from (``shipped``, ``local``, ``gguf``, ``world``, ``hub cache``)."""
+    """The model's config and where it was read from (``shipped``, ``local``, ``gguf``, ``world``, ``hub cache``, or
+    ``hub``: its ``config.json`` alone, when the hub is reachable)."""
     spec = MODEL_ALIASES.get(spec, spec)
     source, sep, name = spec.partition(":")
     if sep and source == "world":
@@ -73,6 +75,11 @@ def model_config(spec: str) -> tuple[PretrainedConfig, str]:
         cached = _hub_cache_config(spec)
         if cached is not None:
             return AutoConfig.from_pretrained(cached.parent), "hub cache"
+        if not looks_like_path(spec) and hub.hub_reachable():  # its config.json only: a few KB
+            try:
+                return AutoConfig.from_pretrained(spec), "hub"
+            except (OSError, ValueError) as error:
+                raise UnknownModelError(f"{spec!r}: {error}") from None
     raise UnknownModelError(f"{spec!r}: no config.json shipped with the harness, in a local folder or in the Hugging Face "
                             f"cache; put the model's config.json in a folder and name that folder")
 

@@ -29,7 +29,6 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import AutoConfig, PreTrainedTokenizerFast
 
-from harness.common.content_cache import cache_home
 from harness.common.files import write_json_atomic
 from harness.config.schema import MemoryConfig, MethodConfig, PolicyConfig, RewardModelConfig, RunConfig, TaskConfig, TrainConfig
 from harness.loop.pairs import sample_pairs
@@ -38,7 +37,7 @@ from harness.models.placement import ModelPlacement
 from harness.models.policy import Policy
 from harness.plan.estimate import GIB
 from harness.plan.models import empty_model, shipped_config_folder
-from harness.plan.placement import H100, Device, choose
+from harness.plan.placement import H100, Device, bench_result_path, choose
 from harness.rewards.base import ModelScorerConfig
 from harness.rewards.loglik import LogLikelihoodRM
 from harness.rewards.offloaded import OffloadedRM
@@ -46,7 +45,6 @@ from harness.selection.method import BatchContext, StepFeedback
 from harness.selection.registry import build_method
 
 POLICY, REWARD_MODELS = "meta-llama/Meta-Llama-3-8B", {"zephyr": "HuggingFaceH4/zephyr-7b-alpha", "qwen": "Qwen/Qwen1.5-7B-Chat"}
-RESULT_FILE = "paper_scale.json"
 
 
 @dataclass(frozen=True)
@@ -71,10 +69,6 @@ def word_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
-
-
-def result_path() -> Path:
-    return cache_home() / "bench" / RESULT_FILE
 
 
 def _model_folder(spec: str, root: Path, reduced: bool) -> str:
@@ -249,5 +243,5 @@ def run_paper_step(emit: Callable[[str, Any, str], None]) -> dict[str, Any]:
               "planned_peak_gib": planned, "planned_step_seconds": plan.step_seconds,
               "decode_vs_bandwidth_limit": meter.rows["sample"]["seconds"] / floor}
     if device.type == "cuda":
-        write_json_atomic(result_path(), result)
+        write_json_atomic(bench_result_path(), result)
     return result

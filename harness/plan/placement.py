@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
+from harness.common.content_cache import cache_home
+from harness.common.files import read_json
 from harness.config.schema import RunConfig, TaskConfig
 from harness.plan.estimate import GIB, Decisions, RunShape, Stage, run_shape, scoring_bytes, stages
 
@@ -43,6 +46,25 @@ class Device:
 
 
 H100 = Device("NVIDIA H100 80GB HBM3", 80.0, 989e12, 3.35e12)
+
+
+def bench_result_path() -> Path:
+    """Where ``bench --only paper-scale`` keeps a GPU's measured step (read by the time model)."""
+    return cache_home() / "bench" / "paper_scale.json"
+
+
+def measured_corrections(device: Device) -> dict[str, float]:
+    """Measured / predicted seconds per stage of the paper-scale bench on a GPU named as ``device`` (none: {})."""
+    path = bench_result_path()
+    try:
+        result = read_json(path) if path.exists() else None
+    except (OSError, ValueError):
+        return {}
+    if not result or result.get("device") != device.name or result.get("reduced"):
+        return {}
+    planned, measured = result.get("planned_step_seconds", {}), result.get("stages", {})
+    return {stage: measured[stage]["seconds"] / planned[stage] for stage in planned
+            if stage in measured and planned[stage] > 0}
 
 
 def device_with_memory(memory_gib: float | None, base: Device = H100) -> Device:
@@ -145,7 +167,8 @@ def step_seconds(config: RunConfig, run: RunShape, decisions: Decisions, device:
         tokens = pairs * (2 if run.samples else 1) * (run.prompt_tokens + run.new_tokens)
         passes = 4 + (2 if decisions.gradient_checkpointing else 0) + (2 if run.reference_pass and run.samples else 0)
         seconds["train"] = config.train.updates_per_step * passes * n * tokens / flops
-    return seconds
+    corrections = measured_corrections(device)
+    return {stage: value * corrections.get(stage, 1.0) for stage, value in seconds.items()}
 
 
 def _fits(config: RunConfig, run: RunShape, decisions: Decisions, budget: int) -> tuple[bool, list[Stage]]:

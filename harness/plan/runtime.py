@@ -8,6 +8,7 @@ plan that needs chunks sets it, and the rows then draw from their own counter-ba
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 import torch
@@ -16,8 +17,11 @@ from harness.config.errors import ConfigError
 from harness.config.schema import MemoryConfig, RunConfig
 from harness.models.loading import pick_device
 from harness.plan.estimate import GIB
+from harness.plan.models import UnknownModelError
 from harness.plan.placement import H100, Device, RunPlan, choose
 from harness.plan.table import PlannedRuns, format_run_plan
+
+log = logging.getLogger("harness.plan")
 
 
 def this_gpu(memory_gib: float | None) -> Device:
@@ -39,7 +43,11 @@ def resolve_memory(config: RunConfig) -> tuple[MemoryConfig, RunPlan | None]:
     memory = config.memory
     if pick_device(config.policy.device).type != "cuda":
         return off(memory), None
-    plan = choose(config, this_gpu(memory.gpu_memory_gib))
+    try:
+        plan = choose(config, this_gpu(memory.gpu_memory_gib))
+    except UnknownModelError as error:  # a model whose config cannot be read: run as without a plan, and say so
+        log.warning("no memory plan (%s): memory settings left as configured", error)
+        return off(memory), None
     if not plan.fits:
         raise ConfigError(f"memory plan: {plan.refusal}")
     decisions = plan.decisions

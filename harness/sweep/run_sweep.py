@@ -8,6 +8,7 @@ the command line (``harness.cli``) after the sweep: the sweep stage never import
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -21,7 +22,8 @@ from harness.common.files import read_json, write_json_atomic
 from harness.config.errors import ConfigError
 from harness.config.parse import to_dict
 from harness.config.registry import Registry
-from harness.config.schema import SweepConfig
+from harness.config.schema import RunConfig, SweepConfig
+from harness.plan.runtime import resolve_memory
 from harness.profile.build import measure_missing_profiles
 from harness.sweep.comparisons import run_comparisons
 from harness.sweep.executors.base import Executor
@@ -75,6 +77,18 @@ def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
             flat.update(_flat(value, f"{prefix}{key}."))
         return flat
     return {prefix.rstrip("."): data}
+
+
+def planned(configs: list[RunConfig]) -> list[RunConfig]:
+    """The configs with the memory settings their runs will resolve (``harness.plan.runtime``), so a profile measured
+    here samples as theirs would; a config whose plan is refused is left to its run, which records why."""
+    resolved = []
+    for config in configs:
+        try:
+            resolved.append(dataclasses.replace(config, memory=resolve_memory(config)[0]))
+        except ConfigError:
+            continue
+    return resolved
 
 
 def check_store(specs: list[RunSpec]) -> None:
@@ -132,7 +146,7 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
     todo = [s for s in specs if run_state(s.folder) != DONE]
     counts = {"done": len(specs) - len(todo), "failed": 0, "busy": 0}
     if executor.on_this_machine:  # measured here with every core, not by one worker while the others wait for it
-        for task, outcome in measure_missing_profiles([s.config for s in todo]):
+        for task, outcome in measure_missing_profiles(planned([s.config for s in todo if s.config.profile is not None])):
             print(f"profile {task}: {outcome}", flush=True)
     print(f"sweep {sweep.name}: {len(specs)} runs, {counts['done']} already finished, {len(todo)} to run "
           f"({executor.name}, {executor.workers} worker(s)) -> {root}", flush=True)
