@@ -18,6 +18,7 @@ from peft import get_peft_model
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
 
 from harness.commands import plan_configs
+from harness.config.errors import ConfigError
 from harness.config.schema import LoraConfig
 from harness.loop.run_config import build_run_config
 from harness.plan.activations import trained_activations
@@ -260,3 +261,22 @@ def test_a_measured_bench_result_corrects_the_time_model_for_that_gpu(tmp_path, 
     assert after["score"] == pytest.approx(before["score"])
     other = dataclasses.replace(H100, name="another GPU")
     assert choose(config, other).step_seconds == pytest.approx(before)
+
+
+def test_a_run_on_a_gpu_resolves_its_null_settings_from_the_plan(monkeypatch):
+    """The GPU branch of ``resolve_memory``, on a stand-in device: what a run on an 80 GiB H100 would follow."""
+    import harness.plan.runtime as runtime
+
+    monkeypatch.setattr(runtime, "pick_device", lambda device: torch.device("cuda"))
+    monkeypatch.setattr(runtime, "this_gpu", lambda memory_gib: device_with_memory(memory_gib))
+    config = _reasoning_run()
+    memory, plan = resolve_memory(config)
+    assert plan is not None and plan.fits
+    assert memory.offload_reward_models is True and memory.gradient_checkpointing is True
+    assert memory.generation_rows == plan.decisions.generation_rows < 480
+    given = dataclasses.replace(config, memory=dataclasses.replace(config.memory, gpu_memory_gib=1000.0))
+    memory, _ = resolve_memory(given)  # everything fits: the all-at-once sampler, nothing offloaded
+    assert memory.generation_rows is None and memory.offload_reward_models is False
+    small = dataclasses.replace(config, memory=dataclasses.replace(config.memory, gpu_memory_gib=20.0))
+    with pytest.raises(ConfigError, match="memory plan: stage 'train' needs"):
+        resolve_memory(small)

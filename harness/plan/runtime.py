@@ -16,7 +16,7 @@ import torch
 from harness.config.errors import ConfigError
 from harness.config.schema import MemoryConfig, RunConfig
 from harness.models.loading import pick_device
-from harness.plan.estimate import GIB
+from harness.plan.estimate import GIB, run_shape
 from harness.plan.models import UnknownModelError
 from harness.plan.placement import H100, Device, RunPlan, choose
 from harness.plan.table import PlannedRuns, format_run_plan
@@ -51,7 +51,8 @@ def resolve_memory(config: RunConfig) -> tuple[MemoryConfig, RunPlan | None]:
     if not plan.fits:
         raise ConfigError(f"memory plan: {plan.refusal}")
     decisions = plan.decisions
-    all_rows = max(config.train.batch_size * config.train.num_samples, config.eval.batch_size)
+    shape = run_shape(config)
+    all_rows = max(shape.rows, shape.eval_rows, shape.profile_rows or 0)  # what any one generate call decodes
     rows = memory.generation_rows
     if rows is None and decisions.generation_rows < all_rows:
         rows = decisions.generation_rows
