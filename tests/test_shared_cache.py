@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import json
 import multiprocessing
 
@@ -18,6 +19,7 @@ def _put_from_another_process(path: str) -> None:
     ContentCache(path).put_many({content_key("x", i): [i, str(i)] for i in range(50)})
 
 
+@pytest.mark.slow
 def test_cache_round_trips_values_across_processes(tmp_path):
     path = str(tmp_path / "c.sqlite")
     process = multiprocessing.get_context("spawn").Process(target=_put_from_another_process, args=(path,))
@@ -52,6 +54,7 @@ def _outcome(folder):
     return metrics["test"]["accuracy"], [(s["reward_model"], s["num_pairs"], round(s["loss"] or 0.0, 4)) for s in steps]
 
 
+@pytest.mark.slow
 def test_sharing_reuses_work_and_changes_no_result(tmp_path, tiny_models, data_dir):
     shared = _sweep(tmp_path, tiny_models, data_dir, shared=True)
     plain = _sweep(tmp_path, tiny_models, data_dir, shared=False)

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.skipif(any(importlib.util.find_spec(p) is None for p in
                                 reason="the small models' PyPI packages are not installed (see experiments/small.yaml)")
 
 
+@pytest.mark.slow
 def test_small_yaml_one_iteration_on_two_prompts(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("HARNESS_DATA", str(data_dir))
     overrides = ["tasks=[{name: gsm8k, path: $HARNESS_DATA/gsm8k/test.jsonl, split_sizes: [2, 0, 2]}]",

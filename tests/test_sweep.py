@@ -123,6 +123,7 @@ def _comparable(folder: Path) -> dict:
             "predictions": (folder / "predictions.jsonl").read_text()}
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, tiny_models, data_dir):
     from harness.loop.run_config import build_run_config
 
@@ -158,6 +159,7 @@ def _hold_lock(folder: str, ready, release) -> None:
         release.wait(30)
 
 
+@pytest.mark.slow
 def test_a_locked_run_is_not_run_twice(tmp_path, tiny_models, data_dir):
     from harness.loop.run_config import build_run_config
 
@@ -185,6 +187,7 @@ def _two_configs(tmp_path, tiny_models, data_dir):
     return [s.config for s in expand(load_sweep(path), tmp_path / "out")]
 
 
+@pytest.mark.slow
 def test_local_process_pool_executor(tmp_path, tiny_models, data_dir):
     configs = _two_configs(tmp_path, tiny_models, data_dir)
     results = list(build_executor("local", workers=2).run(configs))
@@ -192,6 +195,7 @@ def test_local_process_pool_executor(tmp_path, tiny_models, data_dir):
     assert all((Path(c.out) / "metrics.json").exists() for c in configs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["ray", "submitit"])
 def test_cluster_executor_runs_a_two_run_sweep(engine, tmp_path, tiny_models, data_dir):
     pytest.importorskip(engine, reason="the cluster extra is not installed (pip install -e '.[cluster]')")
@@ -286,6 +290,7 @@ def test_an_unreadable_checkpoint_is_set_aside_and_the_run_restarts_cleanly(tmp_
     assert _comparable(tmp_path / "damaged") == _comparable(tmp_path / "straight")
 
 
+@pytest.mark.slow
 def test_two_sweeps_started_together_on_one_store_run_each_run_once_and_end_with_one_complete_report(
         tmp_path, tiny_models, data_dir):
     path = _sweep_file(tmp_path, tiny_models, data_dir, seeds=[0, 1], methods=[{"name": "random_rm"}, {"name": "sequential_rm"}])

@@ -112,6 +112,7 @@ def test_bad_options_fail_clearly():
         get_task("wildchat", {"blocklist": ["(unclosed"]})
 
 
+@pytest.mark.slow
 @needs_encoder
 def test_real_prompts_subsampled_and_split_per_category(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path))

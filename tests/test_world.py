@@ -41,6 +41,7 @@ def test_task_problems_never_repeat_training_prompts():
         assert not seen & {p.prompt for p in task_problems(config, family)}
 
 
+@pytest.mark.slow
 def test_world_build_is_deterministic_for_its_config(tmp_path, monkeypatch):
     folders = []
     for name in ("one", "two"):
@@ -107,6 +108,7 @@ def test_quickstart_smoke_sweep_records_regret_and_writes_the_report(default_wor
     assert "Base" in table and "LASeR (Ours)" in table and "RM: rm_facts" not in table
 
 
+@pytest.mark.slow
 def test_a_damaged_cached_world_is_named_moved_aside_and_rebuilt(tmp_path, monkeypatch):
     from harness.world import build
 
