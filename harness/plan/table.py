@@ -3,7 +3,6 @@ nothing the memory depends on, share one), then the sweep's GPU hours."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from harness.plan.estimate import GIB
@@ -69,12 +68,3 @@ def format_summary(groups: list[PlannedRuns], gpus: int) -> str:
         lines.append(f"refused: {refused[0].run_ids[0]}: {refused[0].plan.refusal}")
     return "\n".join(lines)
 
-
-def gpus_for(plan: RunPlan) -> int:
-    """GPUs an executor asks for to run this plan."""
-    return plan.gpus
-
-
-def memory_gib_for(plan: RunPlan) -> int:
-    """GPU memory (GiB, rounded up) an executor asks for."""
-    return math.ceil(plan.peak_bytes / GIB)
