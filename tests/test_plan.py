@@ -140,10 +140,10 @@ def test_an_80_gib_gpu_offloads_the_rms_and_checkpoints_and_every_stage_fits():
     assert d.generation_rows % 30 == 0  # whole prompts per chunk
     assert max(s.peak_bytes for s in plan.stages) <= H100.budget_bytes
     # the rows it chose are the most that fit: one more prompt's rows would not
-    more = stages(config, run_shape(config), dataclasses.replace(d, generation_rows=d.generation_rows + 30))
+    more = stages(run_shape(config), dataclasses.replace(d, generation_rows=d.generation_rows + 30))
     assert max(s.peak_bytes for s in more) > H100.budget_bytes
     # the four RMs resident would not fit beside the policy: 4 x ~14 GiB + 15 GiB of policy + the KV cache
-    resident = stages(config, run_shape(config), dataclasses.replace(d, offload_reward_models=False, generation_rows=30))
+    resident = stages(run_shape(config), dataclasses.replace(d, offload_reward_models=False, generation_rows=30))
     assert max(s.peak_bytes for s in resident) > H100.budget_bytes
 
 
@@ -283,3 +283,18 @@ def test_a_run_on_a_gpu_resolves_its_null_settings_from_the_plan(monkeypatch):
     small = dataclasses.replace(config, memory=dataclasses.replace(config.memory, gpu_memory_gib=20.0))
     with pytest.raises(ConfigError, match="memory plan: stage 'train' needs"):
         resolve_memory(small)
+
+
+def test_a_run_seeing_two_gpus_under_a_two_gpu_plan_puts_its_model_rms_on_the_second(monkeypatch):
+    import harness.plan.runtime as runtime
+
+    monkeypatch.setattr(runtime, "pick_device", lambda device: torch.device("cuda"))
+    monkeypatch.setattr(runtime, "this_gpu", lambda memory_gib: device_with_memory(memory_gib))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    config = _reasoning_run()
+    resident = dataclasses.replace(config, memory=dataclasses.replace(config.memory, offload_reward_models=False))
+    followed, plan = runtime.follow_plan(resident)
+    assert plan.gpus == 2
+    assert [rm.settings["device"] for rm in followed.reward_models] == ["cuda:1"] * 4
+    followed, plan = runtime.follow_plan(config)  # offloading fits one GPU: the RMs stay where configured
+    assert plan.gpus == 1 and all("device" not in rm.settings for rm in followed.reward_models)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 import json
 import multiprocessing
 
+import pytest
 import yaml
 
 from harness.common.content_cache import ContentCache, content_key

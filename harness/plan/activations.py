@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import torch
 from peft import LoraConfig, get_peft_model
 
+from harness.models.loading import DTYPES
 from harness.plan.models import DTYPE_BYTES, empty_model, model_config
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 PROBE_BATCH, PROBE_TOKENS = 2, 32
 
 

@@ -80,6 +80,7 @@ class RunShape:
     policy: PlannedModel
     reward_models: tuple[PlannedModel, ...]
     lora_parameters: int          # one adapter (0: every weight is trained)
+    lora_probe: tuple | None      # (r, dropout, targets) of the adapter whose activations are measured; None: no LoRA
     trains: bool                  # False: the Base row and best-of-n never take an optimiser step
     samples: bool                 # False: SFT trains on demonstrations and samples nothing
     prompt_tokens: int
@@ -89,14 +90,21 @@ class RunShape:
     micro_batch_pairs: int
     reference_pass: bool
     eval_rows: int
+    eval_samples: int             # rows per evaluated prompt (majority vote: its samples)
     eval_new_tokens: int
     profile_rows: int | None
+    profile_samples: int
     scoring_tokens: int
     top_p: float
 
     @property
     def rows(self) -> int:
         return self.batch_size * self.num_samples
+
+    @property
+    def largest_generation(self) -> int:
+        """The most rows one generate call decodes: a training step's, an evaluation batch's or the profile's."""
+        return max(self.rows, self.eval_rows, self.profile_rows or 0)
 
 
 def planned_models(config: RunConfig) -> tuple[PlannedModel, tuple[PlannedModel, ...]]:
@@ -119,23 +127,28 @@ def run_shape(config: RunConfig) -> RunShape:
     method = METHODS.get(config.method.name)
     train, evaluation = config.train, config.eval
     trains = config.mode == "train" and method.trains
-    profile_rows = None
+    profile_rows, profile_samples = None, train.num_samples
     if config.profile is not None:
-        profile_rows = (config.profile.batch_size or train.batch_size) * (config.profile.num_samples or train.num_samples)
+        profile_samples = config.profile.num_samples or train.num_samples
+        profile_rows = (config.profile.batch_size or train.batch_size) * profile_samples
     scoring = [int(rm.settings.get("batch_tokens", 8192)) for rm in config.reward_models]
-    lora = lora_parameters(config.policy.model, config.policy.lora) if config.policy.lora is not None else 0
+    lora = config.policy.lora
+    probe = (lora.r, lora.dropout, lora.target_modules if isinstance(lora.target_modules, str) else tuple(lora.target_modules)) \
+        if lora is not None else None
+    eval_samples = evaluation.num_samples if evaluation.decoding == "majority" else 1
     return RunShape(
-        policy=policy, reward_models=rms, lora_parameters=lora, trains=trains,
+        policy=policy, reward_models=rms, lora_parameters=lora_parameters(config.policy.model, lora) if lora else 0,
+        lora_probe=probe, trains=trains,
         samples=(trains and method.trains_on != "demonstrations") or config.mode == "best_of_n",
         prompt_tokens=config.policy.max_prompt_tokens, new_tokens=train.max_new_tokens, batch_size=train.batch_size,
         num_samples=train.num_samples, micro_batch_pairs=train.micro_batch_size,
         reference_pass=train.loss in ("dpo", "dpo_nll", "kto"),
-        eval_rows=evaluation.batch_size * (evaluation.num_samples if evaluation.decoding == "majority" else 1),
-        eval_new_tokens=evaluation.max_new_tokens, profile_rows=profile_rows,
+        eval_rows=evaluation.batch_size * eval_samples, eval_samples=eval_samples,
+        eval_new_tokens=evaluation.max_new_tokens, profile_rows=profile_rows, profile_samples=profile_samples,
         scoring_tokens=max(scoring, default=8192), top_p=train.top_p)
 
 
-def resident_bytes(run: RunShape, decisions: Decisions, config: RunConfig) -> tuple[int, list[str]]:
+def resident_bytes(run: RunShape, decisions: Decisions) -> tuple[int, list[str]]:
     """What stays on the GPU through every stage."""
     policy = run.policy
     held = policy.weight_bytes
@@ -176,13 +189,10 @@ def scoring_bytes(model: PlannedModel, tokens: int) -> int:
     return tokens * inference_bytes_per_token(model.shape.hidden, model.shape.intermediate, model.dtype) + logits
 
 
-def training_bytes(run: RunShape, checkpointing: bool, config: RunConfig) -> int:
+def training_bytes(run: RunShape, checkpointing: bool) -> int:
     """A micro-batch's backward pass: kept activations, response logits, and the reference's no-grad pass."""
     policy = run.policy
-    lora = config.policy.lora
-    key = (lora.r, lora.dropout, lora.target_modules if isinstance(lora.target_modules, str) else tuple(lora.target_modules)) \
-        if lora is not None else None
-    activations = trained_activations(policy.shape.spec, policy.dtype, key)
+    activations = trained_activations(policy.shape.spec, policy.dtype, run.lora_probe)
     sequences = 2 * run.micro_batch_pairs if run.samples else run.micro_batch_pairs  # pairs, or SFT's demonstrations
     tokens = sequences * (run.prompt_tokens + run.new_tokens)
     kept = activations.saved_bytes(tokens, policy.shape.layers, checkpointing)
@@ -194,8 +204,8 @@ def training_bytes(run: RunShape, checkpointing: bool, config: RunConfig) -> int
     return kept + logits + reference
 
 
-def stages(config: RunConfig, run: RunShape, decisions: Decisions) -> list[Stage]:
-    held, names = resident_bytes(run, decisions, config)
+def stages(run: RunShape, decisions: Decisions) -> list[Stage]:
+    held, names = resident_bytes(run, decisions)
     result = []
     if run.samples:
         result.append(Stage("sample", held + sampling_bytes(run, decisions.generation_rows, run.rows, run.num_samples,
@@ -207,13 +217,13 @@ def stages(config: RunConfig, run: RunShape, decisions: Decisions) -> list[Stage
                                 names + ([f"RM {rm.name} (moved in)"] if swapped else [])))
     if run.trains:
         extra = "checkpointed activations" if decisions.gradient_checkpointing else "activations"
-        result.append(Stage("train", held + training_bytes(run, decisions.gradient_checkpointing, config),
+        result.append(Stage("train", held + training_bytes(run, decisions.gradient_checkpointing),
                             names + [f"{extra} of {run.micro_batch_pairs} pairs"]))
     result.append(Stage("evaluate", held + sampling_bytes(run, min(decisions.generation_rows, run.eval_rows), run.eval_rows,
-                                                          run.eval_rows, run.eval_new_tokens),
+                                                          run.eval_samples, run.eval_new_tokens),
                         names + [f"KV cache of {run.eval_rows} rows"]))
     if run.profile_rows is not None:
         result.append(Stage("profile", held + sampling_bytes(run, min(decisions.generation_rows, run.profile_rows),
-                                                             run.profile_rows, run.num_samples, run.new_tokens),
+                                                             run.profile_rows, run.profile_samples, run.new_tokens),
                             names + [f"KV cache of {min(decisions.generation_rows, run.profile_rows)} rows"]))
     return result

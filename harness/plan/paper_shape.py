@@ -33,10 +33,11 @@ from harness.common.files import write_json_atomic
 from harness.config.schema import MemoryConfig, MethodConfig, PolicyConfig, RewardModelConfig, RunConfig, TaskConfig, TrainConfig
 from harness.loop.pairs import sample_pairs
 from harness.loop.train_step import PairTokens, PreferenceTrainer
+from harness.models.loading import DTYPES
 from harness.models.placement import ModelPlacement
 from harness.models.policy import Policy
 from harness.plan.estimate import GIB
-from harness.plan.models import empty_model, shipped_config_folder
+from harness.plan.models import empty_model, model_shape, shipped_config_folder
 from harness.plan.placement import H100, Device, bench_result_path, choose
 from harness.rewards.base import ModelScorerConfig
 from harness.rewards.loglik import LogLikelihoodRM
@@ -176,7 +177,7 @@ def run_paper_step(emit: Callable[[str, Any, str], None]) -> dict[str, Any]:
     emit("paper_scale_plan", f"RMs {'offloaded' if decisions.offload_reward_models else 'resident'}, "
                              f"{decisions.generation_rows} rows decoded together, gradient checkpointing "
                              f"{'on' if decisions.gradient_checkpointing else 'off'}", "")
-    torch_dtype = getattr(torch, dtype)
+    torch_dtype = DTYPES[dtype]
     tokenizers = {name: PreTrainedTokenizerFast.from_pretrained(folder) for name, folder in folders.items()}
     policy = Policy(config.policy, model=_random_model(folders["policy"], device, torch_dtype), tokenizer=tokenizers["policy"])
     all_rows = shape.prompts * shape.samples
@@ -226,14 +227,13 @@ def run_paper_step(emit: Callable[[str, Any, str], None]) -> dict[str, Any]:
             if row["peak_gib"] is not None and planned[stage]:
                 emit(f"paper_scale_{stage}_peak_vs_plan", row["peak_gib"] / planned[stage], "x")
     bandwidth = copy_bandwidth(device)
-    kv = sum(len(s.completion_ids) for g in samples for s in g) / max(1, all_rows)
+    mean_new = sum(len(s.completion_ids) for g in samples for s in g) / max(1, all_rows)
     chunk = min(decisions.generation_rows, all_rows)
     chunks = -(-all_rows // chunk)
-    weight_bytes = sum(p.numel() * p.element_size() for p in policy.model.parameters())
-    kv_bytes = 2 * policy.model.config.num_hidden_layers * policy.model.config.num_key_value_heads * \
-        (policy.model.config.hidden_size // policy.model.config.num_attention_heads) * torch.finfo(torch_dtype).bits // 8
+    policy_shape = model_shape(folders["policy"])  # the plan's own figures for what a token step reads
+    weight_bytes, kv_bytes = policy_shape.weight_bytes(dtype), policy_shape.kv_bytes_per_token(dtype)
     steps = shape.new_tokens
-    floor = chunks * steps * weight_bytes / bandwidth + all_rows * steps * (shape.prompt_tokens + kv / 2) * kv_bytes / bandwidth
+    floor = chunks * steps * weight_bytes / bandwidth + all_rows * steps * (shape.prompt_tokens + mean_new / 2) * kv_bytes / bandwidth
     emit("paper_scale_copy_bandwidth", bandwidth / 1e9, "GB/s")
     emit("paper_scale_decode_vs_bandwidth_limit", meter.rows["sample"]["seconds"] / floor, "x")
     emit("paper_scale_step_seconds", sum(row["seconds"] for row in meter.rows.values()), "s")

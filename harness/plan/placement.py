@@ -82,6 +82,7 @@ class RunPlan:
     steps: int | None = None
     evaluation_seconds: float | None = None   # dev after every iteration, then test
     refusal: str | None = None
+    all_rows: int = 0        # the most rows one generate call of the run decodes (sampling, evaluation, profile)
 
     @property
     def fits(self) -> bool:
@@ -171,20 +172,19 @@ def step_seconds(config: RunConfig, run: RunShape, decisions: Decisions, device:
     return {stage: value * corrections.get(stage, 1.0) for stage, value in seconds.items()}
 
 
-def _fits(config: RunConfig, run: RunShape, decisions: Decisions, budget: int) -> tuple[bool, list[Stage]]:
-    planned = stages(config, run, decisions)
-    return all(s.peak_bytes <= budget for s in planned), planned
+def _fits(run: RunShape, decisions: Decisions, budget: int) -> bool:
+    return all(s.peak_bytes <= budget for s in stages(run, decisions))
 
 
-def _most_rows(config: RunConfig, run: RunShape, offload: bool, checkpointing: bool, budget: int,
+def _most_rows(run: RunShape, offload: bool, checkpointing: bool, budget: int,
                fixed_rows: int | None) -> int | None:
     """The most rows decoded together with which every stage fits (None: not even one row)."""
     def fits(rows: int) -> bool:
-        return _fits(config, run, Decisions(offload, rows, checkpointing), budget)[0]
+        return _fits(run, Decisions(offload, rows, checkpointing), budget)
 
     if fixed_rows is not None:
         return fixed_rows if fits(fixed_rows) else None
-    largest = max(run.rows, run.eval_rows, run.profile_rows or 0)
+    largest = run.largest_generation
     if fits(largest):
         return largest
     low, high = 0, largest  # fits(low) holds (or low == 0), fits(high) does not
@@ -206,14 +206,15 @@ def choose(config: RunConfig, device: Device, gpus: int = 1) -> RunPlan:
     best: RunPlan | None = None
     for offload in offloads:
         for checkpointing in checkpoints:
-            rows = _most_rows(config, run, offload, checkpointing, budget, memory.generation_rows)
+            rows = _most_rows(run, offload, checkpointing, budget, memory.generation_rows)
             if rows is None:
                 continue
             decisions = Decisions(offload, rows, checkpointing)
             seconds = step_seconds(config, run, decisions, device)
-            candidate = RunPlan(decisions, stages(config, run, decisions), device, step_seconds=seconds,
+            candidate = RunPlan(decisions, stages(run, decisions), device, step_seconds=seconds,
                                 steps=run_steps(config) if run.samples or run.trains else 0,
-                                evaluation_seconds=evaluation_seconds(config, run, decisions, device))
+                                evaluation_seconds=evaluation_seconds(config, run, decisions, device),
+                                all_rows=run.largest_generation)
             if best is None or _seconds(candidate) < _seconds(best) * 0.999:
                 best = candidate
     if best is not None:
@@ -234,7 +235,7 @@ def two_gpu_plan(config: RunConfig, run: RunShape, device: Device) -> RunPlan | 
     """The policy on one GPU, the RMs (resident) on a second: when they do not fit beside each other."""
     policy_only = replace(run, reward_models=())
     for checkpointing in (False, True):
-        rows = _most_rows(config, policy_only, True, checkpointing, device.budget_bytes, config.memory.generation_rows)
+        rows = _most_rows(policy_only, True, checkpointing, device.budget_bytes, config.memory.generation_rows)
         if rows is None:
             continue
         weights = sum(m.weight_bytes for m in run.reward_models)
@@ -243,20 +244,20 @@ def two_gpu_plan(config: RunConfig, run: RunShape, device: Device) -> RunPlan | 
         if any(s.peak_bytes > device.budget_bytes for s in rm_stages):
             return None
         decisions = Decisions(False, rows, checkpointing)
-        return RunPlan(decisions, stages(config, policy_only, decisions), device, gpus=2, second_gpu=rm_stages,
+        return RunPlan(decisions, stages(policy_only, decisions), device, gpus=2, second_gpu=rm_stages,
                        step_seconds=step_seconds(config, run, decisions, device), steps=run_steps(config),
-                       evaluation_seconds=evaluation_seconds(config, run, decisions, device))
+                       evaluation_seconds=evaluation_seconds(config, run, decisions, device), all_rows=run.largest_generation)
     return None
 
 
 def refusal(config: RunConfig, run: RunShape, device: Device, offload: bool, checkpointing: bool,
             rows: int | None) -> RunPlan:
     """The most economical placement still does not fit: name its largest stage and the GiB it lacks."""
-    decisions = Decisions(offload, rows or min(run.num_samples, run.rows), checkpointing)
-    planned = stages(config, run, decisions)
+    decisions = Decisions(offload, rows or 1, checkpointing)
+    planned = stages(run, decisions)
     worst = max(planned, key=lambda s: s.peak_bytes)
     missing = (worst.peak_bytes - device.budget_bytes) / GIB
     reason = (f"stage {worst.name!r} needs {worst.peak_gib:.1f} GiB even with RMs offloaded, gradient checkpointing and "
-              f"{decisions.generation_rows} rows decoded together: {missing:.1f} GiB more than the "
+              f"{decisions.generation_rows} row(s) decoded together: {missing:.1f} GiB more than the "
               f"{device.budget_bytes / GIB:.1f} GiB usable of {device.memory_gib:g} GiB")
     return RunPlan(None, planned, device, refusal=reason)

@@ -23,7 +23,6 @@ Files in ``config.out`` (each written atomically):
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import logging
 import os
@@ -52,7 +51,7 @@ from harness.loop.training_loop import TrainingLoop
 from harness.models.placement import placement_for
 from harness.models.policy import Policy
 from harness.models.quiet import quiet_libraries
-from harness.plan.runtime import plan_record, resolve_memory
+from harness.plan.runtime import follow_plan, plan_record
 from harness.profile.build import ensure_profile
 from harness.rewards.base import RewardModel
 from harness.rewards.pool import build_reward_models
@@ -177,11 +176,12 @@ def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
 def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     started = time.perf_counter()
     write_json_atomic(out / CONFIG, {"config": to_dict(config), "environment": environment_info()})
-    memory, plan = resolve_memory(config)  # on a GPU, the memory plan fills in the null settings; on a CPU: all off
+    config, plan = follow_plan(config)  # on a GPU, the memory plan fills in the null settings; on a CPU: all off
+    memory = config.memory
     if plan is not None:
-        write_json_atomic(out / PLAN, plan_record(config, memory, plan))
-        log.info("memory plan:\n%s", plan_record(config, memory, plan)["table"])
-    config = dataclasses.replace(config, memory=memory)
+        record = plan_record(config, memory, plan)
+        write_json_atomic(out / PLAN, record)
+        log.info("memory plan:\n%s", record["table"])
     profile = ensure_profile(config) if config.profile is not None else None
     if profile is not None:
         write_json_atomic(out / PROFILE, profile)
