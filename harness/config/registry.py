@@ -40,8 +40,10 @@ class NoArgs:
 class Registry(Generic[T]):
     """Maps names to lazily imported classes, checked against a base class when one is given."""
 
-    def __init__(self, kind: str, entries: dict[str, str], base: type | None = None, entry_point_group: str = ""):
+    def __init__(self, kind: str, entries: dict[str, str], base: type | None = None, entry_point_group: str = "",
+                 context: type | None = None):
         self.kind = kind
+        self.context = context  # the type of the context every entry's ``from_config`` receives (None: no context)
         self._entries = dict(entries)
         self._base = base
         self._loaded: dict[str, T] = {}
@@ -115,3 +117,14 @@ class Registry(Generic[T]):
         """The entry's ``Config`` built strictly from ``args``; errors name ``prefix`` and suggest keys
         (``also_accepted``: keys that sit beside the settings, e.g. ``name`` and ``kind``)."""
         return from_dict(self.config_class(name), args or {}, prefix=prefix, also_accepted=also_accepted)
+
+    def build(self, name: str, config: Any = None, context: Any = None, prefix: str = "", also_accepted: Iterable[str] = ()) -> Any:
+        """The one way an entry is constructed: ``Entry.from_config(config, context)``. ``config`` is the entry's
+        ``Config`` or a mapping, parsed strictly first (errors name ``prefix``); ``context`` is the registry's typed
+        context (what the entry gets besides its own settings: the run's RM names and seed for a method, ...)."""
+        cls = self.get(name)
+        if config is None or isinstance(config, dict):
+            config = self.parse(name, config, prefix=prefix or f"{self.kind} {name}", also_accepted=also_accepted)
+        if self.context is not None and not isinstance(context, self.context):
+            raise TypeError(f"{self.kind} {name!r}: expected a {self.context.__name__} context, got {type(context).__name__}")
+        return cls.from_config(config, context)
