@@ -246,7 +246,8 @@ def isolated(tmp_path, empty_hub_cache, monkeypatch):
     import datasets.config
     import huggingface_hub.constants
 
-    import harness.commands
+    import harness.commands.profile
+    import harness.commands.run
     import harness.common.hub
     import harness.report.write
     import harness.world.build
@@ -257,8 +258,8 @@ def isolated(tmp_path, empty_hub_cache, monkeypatch):
     # what a user has cached must not answer the test
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(empty_hub_cache))
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", empty_hub_cache)
-    for module, name in ((harness.world.build.WorldSetup, "run"), (harness.commands, "execute_run"),
-                         (harness.commands, "ensure_profile"), (harness.report.write, "_write_report")):
+    for module, name in ((harness.world.build.WorldSetup, "run"), (harness.commands.run, "execute_run"),
+                         (harness.commands.profile, "ensure_profile"), (harness.report.write, "_write_report")):
         monkeypatch.setattr(module, name, _tripwire)
     return tmp_path
 

@@ -13,7 +13,7 @@ from harness.config.schema import RewardModelConfig
 from harness.loop.best_of_n import best_indices
 from harness.loop.run_config import build_run_config
 from harness.rewards.pool import build_reward_models
-from harness.sweep.run import execute_run
+from harness.run.execute import execute_run
 from harness.tasks.registry import get_task
 
 from conftest import OPEN_TASK_DATA, tiny_run_config

@@ -11,7 +11,7 @@ import pytest
 
 from harness.cli import main
 from harness.config.errors import ConfigError
-from harness.lmeval_command import finished_runs
+from harness.store.runs import finished_run_folders as finished_runs
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 

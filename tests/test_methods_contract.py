@@ -13,9 +13,9 @@ import pytest
 from harness.config.errors import ConfigError
 from harness.loop.run_config import build_run_config
 from harness.rewards.registry import CORRECTNESS
+from harness.run.execute import execute_run
 from harness.selection.method import BatchContext, RewardChoice, StepFeedback
 from harness.selection.registry import METHODS, build_method
-from harness.sweep.run import execute_run
 
 from conftest import OPEN_TASK_DATA, tiny_run_config
 

@@ -17,7 +17,7 @@ from peft import LoraConfig as PeftLoraConfig
 from peft import get_peft_model
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
 
-from harness.commands import plan_configs
+from harness.commands.plan import plan_configs
 from harness.config.errors import ConfigError
 from harness.config.schema import LoraConfig
 from harness.loop.run_config import build_run_config
@@ -27,8 +27,8 @@ from harness.plan.models import lora_parameters, model_shape, shipped_models
 from harness.plan.placement import H100, bench_result_path, choose, device_with_memory
 from harness.plan.runtime import resolve_memory
 from harness.plan.sweep_plan import plan_runs
+from harness.run.execute import execute_run
 from harness.sweep.executors.base import planned_resources
-from harness.sweep.run import execute_run
 
 from conftest import tiny_run_config
 

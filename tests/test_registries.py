@@ -1,4 +1,4 @@
-"""Every registry of the harness (``harness.catalog``) against the one extension contract: an entry loads,
+"""Every registry of the harness (``harness.commands.catalog``) against the one extension contract: an entry loads,
 subclasses the registry's base, describes itself in one line, and takes its settings as a dataclass
 ``Config`` that is checked strictly (unknown keys suggest the closest one). A new entry is covered here
 without a new test."""
@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from harness.catalog import REGISTRIES
+from harness.commands.catalog import REGISTRIES
 from harness.config.errors import ConfigError, UnknownNameError
 
 ENTRIES = [(title, name) for title, registry in REGISTRIES.items() for name in registry.names()]

@@ -52,7 +52,7 @@ def test_true_without_a_template_names_the_setting(tiny_models):
 
 def test_a_run_records_each_rms_choice(tiny_models, chat_rm, data_dir, tmp_path):
     from harness.loop.run_config import build_run_config
-    from harness.sweep.run import execute_run
+    from harness.run.execute import execute_run
     from tests.conftest import tiny_run_config
 
     config = tiny_run_config(tiny_models, data_dir, tmp_path, method={"name": "random_rm"},

@@ -11,10 +11,10 @@ import pytest
 from harness.loop import training_loop
 from harness.loop.run_config import build_run_config
 from harness.loop.training_loop import per_prompt
+from harness.run.execute import execute_run
 from harness.selection.method import BatchContext, Method, RewardChoice, StepFeedback
 from harness.selection.records import all_decisions, annotate_selections, best_share, decisions, selection_metrics
 from harness.selection.registry import METHODS, build_method
-from harness.sweep.run import execute_run
 
 from conftest import tiny_run_config
 

@@ -10,7 +10,7 @@ import torch
 
 from harness.loop.run_config import build_run_config
 from harness.models.specs import resolve_model_spec
-from harness.sweep.run import execute_run
+from harness.run.execute import execute_run
 
 from conftest import TASK_DATA, tiny_run_config
 

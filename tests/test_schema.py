@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from harness.schema import SCHEMA_DIR, run_schema, sweep_schema
+from harness.commands.schema import SCHEMA_DIR, run_schema, sweep_schema
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 

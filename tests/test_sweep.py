@@ -17,12 +17,13 @@ import yaml
 
 from harness.cli import main
 from harness.config.errors import ConfigError
+from harness.run.in_store import execute_in_store
+from harness.store.layout import DONE, PENDING, RUNNING
+from harness.store.run_folder import run_lock, run_state
 from harness.sweep.executors.registry import build_executor
 from harness.sweep.expand import expand, load_sweep
-from harness.sweep.layout import DONE, PENDING, RUNNING, run_lock, run_state
-from harness.sweep.run import execute_in_store
 from harness.sweep.run_sweep import run_sweep
-from harness.sweep.status import sweep_status
+from harness.commands.status import sweep_status
 
 from conftest import tiny_run_config
 
@@ -137,7 +138,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, tiny_models, d
     config_path.write_text(yaml.safe_dump(data))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     code = ("import torch, sys; torch.set_num_threads(1); from harness.loop.run_config import load_run_config; "
-            "from harness.sweep.run import execute_run; execute_run(load_run_config(sys.argv[1]), progress=False)")
+            "from harness.run.execute import execute_run; execute_run(load_run_config(sys.argv[1]), progress=False)")
     process = subprocess.Popen([sys.executable, "-c", code, str(config_path)], env=env)
     checkpoint = tmp_path / "killed" / "checkpoint.pt"
     deadline = time.time() + 120

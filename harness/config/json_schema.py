@@ -2,7 +2,7 @@
 
 pydantic builds the schema from the type hints; this adds each field's ``help`` as its description,
 refuses unknown keys as the loader does, and opens the ``rest`` fields (a kind's settings written beside
-it), whose keys ``harness.schema`` fills in per registry entry. Loading never uses this: the loader's
+it), whose keys ``harness.commands.schema`` fills in per registry entry. Loading never uses this: the loader's
 checks are ``harness.config.parse``'s.
 """
 

@@ -3,7 +3,7 @@ a sweep (the axes it expands into runs, setup hooks, judged comparisons).
 
 These are the schema only: ``harness.config.parse`` reads them from YAML with overrides,
 ``harness.loop.run_config`` checks a run config against the registries before any compute,
-``harness.sweep.expand`` expands a sweep, and ``harness.schema`` turns them into JSON Schemas for editors.
+``harness.sweep.expand`` expands a sweep, and ``harness.commands.schema`` turns them into JSON Schemas for editors.
 """
 
 from __future__ import annotations

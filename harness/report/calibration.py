@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from harness.common.files import read_json
-from harness.sweep.layout import PROFILE
+from harness.store.layout import PROFILE
 
 GOLD_GAIN, BEST_RM_GAIN, ORACLE_MARGIN, MIN_SPEARMAN = 10.0, 5.0, 3.0, 0.7
 

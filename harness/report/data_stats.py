@@ -18,7 +18,7 @@ from harness.report.layouts import task_order, task_title
 from harness.report.open_tasks import category_title, sorted_categories
 from harness.report.paper import paper_data
 from harness.report.tables import Cell, Table
-from harness.sweep.layout import METRICS
+from harness.store.layout import METRICS
 
 NAME = "table3"
 SPLITS = ("train", "dev", "test")

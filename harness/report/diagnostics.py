@@ -23,7 +23,7 @@ from harness.common.files import read_json
 from harness.report.runs import selections
 from harness.report.tables import Cell, Table
 from harness.selection.records import all_decisions, best_share
-from harness.sweep.layout import PROFILE
+from harness.store.layout import PROFILE
 
 RatedRun = tuple[pd.Series, list[dict[str, Any]], dict[str, Any]]
 

@@ -19,7 +19,7 @@ from harness.report.layouts import group_of, per_seed, task_order, task_title  #
 from harness.report.open_tasks import category_title, mean_shares, sorted_categories  # noqa: E402
 from harness.report.runs import selections  # noqa: E402
 from harness.selection.records import all_decisions  # noqa: E402
-from harness.sweep.layout import RM_SCORES  # noqa: E402
+from harness.store.layout import RM_SCORES  # noqa: E402
 
 
 def save_figure(fig, out: Path, name: str) -> list[Path]:

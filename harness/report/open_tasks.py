@@ -20,7 +20,7 @@ from harness.report.methods import BEST_RM_ROW, run_row
 from harness.report.runs import selections
 from harness.report.tables import Table
 from harness.selection.records import all_decisions
-from harness.sweep.layout import COMPARISONS_DIR, MANIFEST, TEST_SELECTIONS, WINRATES
+from harness.store.layout import COMPARISONS_DIR, MANIFEST, TEST_SELECTIONS, WINRATES
 
 CATEGORY_TITLES = {
     "single_doc_qa": "Single-Doc QA", "multi_doc_qa": "Multi-Doc QA", "summarization": "Summarization",

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from harness.common.files import read_json
 from harness.report.tables import Cell, Table
-from harness.sweep.layout import PROFILE
+from harness.store.layout import PROFILE
 
 
 def stored_profiles(folders: Iterable[str | Path]) -> list[dict[str, Any]]:

@@ -1,8 +1,7 @@
-"""Reading a run store (a sweep folder) into a flat table of finished runs; JSON only, no torch."""
+"""A run store (``harness.store``) as the report's flat table of runs, one row each; JSON only, no torch."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,44 +13,10 @@ from harness.config.parse import from_dict
 from harness.config.schema import ReportSettings
 from harness.report.methods import run_row
 from harness.report.provenance import describe_environment
-from harness.sweep.layout import CONFIG, LM_EVAL, MANIFEST, SELECTIONS, finished_metrics, read_manifest
-
-
-def run_folder(root: Path, run: dict[str, Any]) -> Path:
-    """Where a listed run lives: its ``out``, or, for a store that moved (a relative ``out`` not found), its
-    run id under the store."""
-    folder = Path(run["out"])
-    return folder if folder.is_absolute() or folder.exists() else root / run["run_id"]
-
-
-def run_folders(root: Path) -> list[dict[str, Any]]:
-    """The runs a sweep manifest lists, or, without one, every folder holding a config.json."""
-    if (root / MANIFEST).exists():
-        return read_manifest(root)["runs"]
-    runs = []
-    for config_file in sorted(root.rglob(CONFIG)):
-        folder = config_file.parent
-        relative = folder.relative_to(root).as_posix()
-        parts = relative.split("/")
-        runs.append({"run_id": relative, "task": parts[0] if len(parts) == 3 else "", "method": parts[1] if len(parts) == 3 else relative,
-                     "seed": None, "axes": {}, "out": str(folder)})
-    return runs
-
-
-def _stored_config(path: Path) -> dict[str, Any] | None:
-    """A run's stored ``config.json`` (its config and environment), or None (with one warning) when it is missing
-    or unreadable."""
-    if not path.exists():
-        return None
-    try:
-        stored = read_json(path)
-        if not isinstance(stored.get("config"), dict) or "method" not in stored["config"]:
-            raise KeyError("config")
-        return stored
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as error:
-        warnings.warn(f"{path}: unreadable ({type(error).__name__}: {error}); the run is listed without its settings",
-                      RuntimeWarning, stacklevel=2)
-        return None
+from harness.store.layout import CONFIG, LM_EVAL, MANIFEST, SELECTIONS
+from harness.store.manifest import read_manifest
+from harness.store.run_folder import finished_metrics, stored_config
+from harness.store.runs import run_folder, run_folders
 
 
 def load_runs(root: str | Path, targets: list[str] | None = None) -> pd.DataFrame:
@@ -68,8 +33,7 @@ def load_runs(root: str | Path, targets: list[str] | None = None) -> pd.DataFram
                                "seed": run.get("seed"), "folder": str(folder), "finished": False}
         for key, value in (run.get("axes") or {}).items():
             row[f"axis:{key}"] = value
-        config_file = folder / CONFIG
-        stored = _stored_config(config_file)
+        stored = stored_config(folder)
         if stored is not None:
             config = stored["config"]
             row["environment"] = describe_environment(stored.get("environment"))

@@ -18,7 +18,7 @@ from scipy.stats import binomtest, wilcoxon
 
 from harness.common.files import read_jsonl
 from harness.report.layouts import group_of
-from harness.sweep.layout import predictions_file
+from harness.store.layout import predictions_file
 
 
 @dataclass

@@ -20,7 +20,7 @@ from harness.config.errors import ConfigError
 from harness.config.schema import CompareConfig
 from harness.rewards.judges.registry import build_judge, judge_label
 from harness.rewards.judges.winrates import winrates, winrates_by_category
-from harness.sweep.layout import ANNOTATIONS, METRICS, WINRATES, comparison_folder, predictions_file
+from harness.store.layout import ANNOTATIONS, METRICS, WINRATES, comparison_folder, predictions_file
 
 
 def _read_records(folder: Path, task: str, main_task: str) -> list[dict[str, Any]] | None:

@@ -20,7 +20,7 @@ from harness.config.parse import apply_override, parse_overrides, parse_with_ove
 from harness.config.schema import RunConfig, SweepConfig
 from harness.loop.run_config import build_run_config
 from harness.rewards.judges.registry import JUDGES, judge_settings
-from harness.sweep.layout import CACHE_DIR, run_id, safe_name
+from harness.store.layout import CACHE_DIR, run_id, safe_name
 
 
 @dataclass
@@ -145,3 +145,8 @@ def expand(sweep: SweepConfig, out: str | Path, source: str = "<sweep>", check_d
         config = build_run_config(data, [], source=f"{source} [{identity}]", check_data=check_data)
         specs.append(RunSpec(identity, task.name, label, seed, axes, config))
     return specs
+
+
+def is_sweep_yaml(data: dict) -> bool:
+    """A sweep YAML (``base`` and ``tasks``, or ``extends``), not a run YAML."""
+    return ("tasks" in data and "base" in data) or "extends" in data

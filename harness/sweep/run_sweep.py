@@ -18,17 +18,19 @@ from typing import Any
 
 from tqdm import tqdm
 
-from harness.common.files import read_json, write_json_atomic
+from harness.common.files import read_json
 from harness.config.errors import ConfigError
 from harness.config.parse import to_dict
 from harness.config.registry import Registry
-from harness.config.schema import RunConfig, SweepConfig
+from harness.config.schema import RunConfig
 from harness.plan.runtime import resolve_memory
 from harness.profile.build import measure_missing_profiles
+from harness.store.layout import CONFIG, DONE, ERROR, MANIFEST, RUN_LOG
+from harness.store.manifest import read_manifest, write_manifest
+from harness.store.run_folder import run_state
 from harness.sweep.comparisons import run_comparisons
 from harness.sweep.executors.base import Executor
 from harness.sweep.expand import RunSpec, expand, load_sweep, sweep_root
-from harness.sweep.layout import CONFIG, DONE, ERROR, MANIFEST, RUN_LOG, read_manifest, run_state
 
 # Work a sweep needs done once before its runs. An entry is a class with a ``description``, a dataclass
 # ``Config`` (the hook's settings under ``setup.<name>``), ``run(config)`` and optionally ``check(config)``
@@ -101,7 +103,7 @@ def check_store(specs: list[RunSpec]) -> None:
         try:
             stored = read_json(stored_file)["config"]
         except (OSError, ValueError, KeyError, TypeError):
-            continue  # unreadable: the run counts as unfinished and is redone (harness.sweep.layout)
+            continue  # unreadable: the run counts as unfinished and is redone (harness.store.run_folder)
         old, new = _flat(stored), _flat(json.loads(json.dumps(to_dict(spec.config), default=str)))  # as stored
         differs = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
         if differs:
@@ -111,25 +113,10 @@ def check_store(specs: list[RunSpec]) -> None:
                               "give this sweep another --out or name, or delete that run folder")
 
 
-def write_manifest(root: Path, sweep: SweepConfig, specs: list[RunSpec], source: str,
-                   previous: dict[str, Any] | None) -> None:
-    """Write ``sweep.json``, merged with the ``previous`` one (``read_manifest``, or None): the runs of earlier
-    sweeps on this store stay listed (a run of this sweep replaces its own entry), so status and report keep
-    seeing them."""
-    runs: dict[str, dict[str, Any]] = {}
-    previous_sweeps: list[dict[str, Any]] = []
-    if previous is not None:
-        runs = {run["run_id"]: run for run in previous["runs"]}
-        previous_sweeps = previous.get("previous_sweeps", []) + [
-            {key: previous.get(key) for key in ("name", "source", "created")}]
-    for s in specs:
-        runs[s.run_id] = {"run_id": s.run_id, "task": s.task, "method": s.method_label, "method_name": s.config.method.name,
-                          "seed": s.seed, "axes": s.axes, "out": str(s.folder)}
-    write_json_atomic(root / MANIFEST, {
-        "name": sweep.name, "source": source, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "sweep": to_dict(sweep), "previous_sweeps": previous_sweeps[-20:],
-        "runs": list(runs.values()),
-    })
+def manifest_entries(specs: list[RunSpec]) -> list[dict[str, Any]]:
+    """Each run's entry in the store's manifest (``harness.store.manifest``)."""
+    return [{"run_id": s.run_id, "task": s.task, "method": s.method_label, "method_name": s.config.method.name,
+             "seed": s.seed, "axes": s.axes, "out": str(s.folder)} for s in specs]
 
 
 def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> SweepResult:
@@ -142,7 +129,7 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
     previous = read_manifest(root) if (root / MANIFEST).exists() else None  # unreadable: fails before the setup
     for hook, config in hooks:
         hook().run(config)
-    write_manifest(root, sweep, specs, path, previous)
+    write_manifest(root, {"name": sweep.name, "source": path, "sweep": to_dict(sweep)}, manifest_entries(specs), previous)
     todo = [s for s in specs if run_state(s.folder) != DONE]
     counts = {"done": len(specs) - len(todo), "failed": 0, "busy": 0}
     if executor.on_this_machine:  # measured here with every core, not by one worker while the others wait for it

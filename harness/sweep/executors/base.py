@@ -1,4 +1,4 @@
-"""Where a sweep's runs execute. An executor hands every run config to ``harness.sweep.run.execute_in_store``
+"""Where a sweep's runs execute. An executor hands every run config to ``harness.run.in_store.execute_in_store``
 and yields the results as they finish, so locking, skipping and failure records behave the same
 everywhere. Nothing here schedules: a process pool, Ray or Slurm does."""
 

@@ -15,8 +15,8 @@ from typing import Any, Iterator, Sequence
 
 from harness.common.processes import die_with_parent
 from harness.config.schema import RunConfig
+from harness.run.in_store import execute_in_store
 from harness.sweep.executors.base import Executor, threads_per_run
-from harness.sweep.run import execute_in_store
 
 
 @dataclass

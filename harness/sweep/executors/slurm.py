@@ -8,8 +8,8 @@ from typing import Any, Iterator, Sequence
 import submitit
 
 from harness.config.schema import RunConfig
+from harness.run.in_store import execute_in_store
 from harness.sweep.executors.base import Executor, planned_resources
-from harness.sweep.run import execute_in_store
 
 
 @dataclass

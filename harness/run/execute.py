@@ -1,5 +1,5 @@
 """One run = (method, task, seed, config): train, evaluate, and write the run folder; ``execute_in_store``
-is what every executor calls (skip if finished, lock, record a failure instead of raising).
+(``harness.run.in_store``) is what every executor calls.
 
 Files in ``config.out`` (each written atomically):
 - ``config.json``        the resolved config, the git revision and package versions;
@@ -27,12 +27,8 @@ import importlib
 import logging
 import os
 import pickle
-import platform
-import subprocess
 import time
-import traceback
 import warnings
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,80 +44,30 @@ from harness.loop.evaluation import evaluate
 from harness.loop.supervised import SupervisedLoop
 from harness.loop.trackers.run_tracking import RunTracking
 from harness.loop.training_loop import TrainingLoop
-from harness.models.placement import placement_for
 from harness.models.policy import Policy
-from harness.models.quiet import quiet_libraries
-from harness.plan.runtime import follow_plan, plan_record
-from harness.profile.build import ensure_profile
 from harness.rewards.base import RewardModel
-from harness.rewards.pool import build_reward_models
+from harness.run.compose import compose
+from harness.run.environment import environment_info
 from harness.selection.method import Method
 from harness.selection.records import all_decisions, annotate_selections, selection_metrics
-from harness.selection.registry import build_method
-from harness.sweep.layout import (
+from harness.store.layout import (
     CHECKPOINT,
     CONFIG,
-    CONTENT_CACHE,
-    ERROR,
     ITERATIONS,
     LM_EVAL,
     METRICS,
-    PLAN,
-    PROFILE,
     RM_SCORES,
     RUN_LOG,
     SELECTIONS,
-    TASK_DATA,
     TEST_SELECTIONS,
-    is_finished,
     predictions_file,
-    run_lock,
-    set_aside_result,
 )
 from harness.tasks.base import Splits, Task
 from harness.tasks.registry import get_task
 from harness.tasks.split_counts import split_counts
 
 METRICS_SCHEMA_VERSION = 3  # 3: "selection" (against the run's profile) replaces "world"; 2: "test" by task kind
-log = logging.getLogger("harness.sweep.run")
-
-
-def environment_info() -> dict[str, Any]:
-    versions = {}
-    for package in ("harness", "torch", "transformers", "peft", "datasets", "numpy"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    try:
-        revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                                  cwd=Path(__file__).resolve().parent).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        revision = None
-    return {"git_revision": revision, "versions": versions, "python": platform.python_version(),
-            "cuda": torch.cuda.is_available(), "machine": machine_info()}
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info() -> dict[str, Any]:
-    """What a CPU run's floating-point results depend on besides the code and versions: the CPU, the vector
-    instructions torch's kernels use on it (AVX2, AVX512, ...: another set sums in another order) and the
-    threads; and the GPU, when there is one."""
-    info: dict[str, Any] = {"cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                            "torch_threads": torch.get_num_threads(), "system": platform.system()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
+log = logging.getLogger("harness.run")
 
 
 def _attach_log_file(out: Path) -> logging.Handler:
@@ -176,28 +122,9 @@ def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
 def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     started = time.perf_counter()
     write_json_atomic(out / CONFIG, {"config": to_dict(config), "environment": environment_info()})
-    config, plan = follow_plan(config)  # on a GPU, the memory plan fills in the null settings; on a CPU: all off
-    memory = config.memory
-    if plan is not None:
-        record = plan_record(config, memory, plan)
-        write_json_atomic(out / PLAN, record)
-        log.info("memory plan:\n%s", record["table"])
-    profile = ensure_profile(config) if config.profile is not None else None
-    if profile is not None:
-        write_json_atomic(out / PROFILE, profile)
-    torch.manual_seed(stable_seed(config.seed, "init"))  # after the profile, which samples with its own seeds
-    task = get_task(config.task.name, config.task.options)
-    splits = task.splits(config.task, config.seed)
-    log.info("task %s: %d train / %d dev / %d test", task.name, len(splits.train), len(splits.dev), len(splits.test))
-    if getattr(task, "load_report", None):
-        write_json_atomic(out / TASK_DATA, task.load_report)
-    policy = Policy(config.policy)
-    policy.use_memory_settings(memory)
-    cache = ContentCache(Path(config.cache_dir) / CONTENT_CACHE) if config.cache_dir else None
-    pool = build_reward_models(config.reward_models, task.gold_reward, config.seed, cache=cache, demonstration=task.demonstration,
-                               placement=placement_for(memory.offload_reward_models, "auto"))
-    method = build_method(config.method.name, config.method.args, [rm.name for rm in config.reward_models],
-                          config.seed, config.best_rm, profile)
+    parts = compose(config, out)
+    config, task, splits, policy, pool = parts.config, parts.task, parts.splits, parts.policy, parts.pool
+    method, cache, profile = parts.method, parts.cache, parts.profile
 
     def report(message: str) -> None:
         log.info(message)
@@ -310,33 +237,3 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
     return metrics
 
 
-def execute_in_store(config: RunConfig, threads: int | None = None, progress: bool = False) -> dict[str, Any]:
-    """Run one config in its folder unless it is finished or locked; never raises for a failing run.
-
-    Returns {"status": done|skipped|busy|failed, "out", "seconds", "error"?}. Picklable, so every
-    executor (process pool, Ray, submitit) calls this same function.
-    """
-    quiet_libraries()  # a worker process starts with the libraries' defaults
-    if threads:
-        torch.set_num_threads(threads)
-    folder = Path(config.out)
-    started = time.perf_counter()
-    if is_finished(folder):
-        return {"status": "skipped", "out": str(folder), "seconds": 0.0}
-    with run_lock(folder) as held:
-        if not held:
-            return {"status": "busy", "out": str(folder), "seconds": 0.0}
-        if is_finished(folder):  # finished by another process between the check and the lock
-            return {"status": "skipped", "out": str(folder), "seconds": 0.0}
-        set_aside_result(folder)  # not finished, so any metrics.json is untrustworthy: kept beside, the run redone
-        (folder / ERROR).unlink(missing_ok=True)
-        try:
-            metrics = execute_run(config, progress=progress)
-        except Exception as error:  # a failing run is recorded; the sweep goes on
-            record = {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc(),
-                      "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-            write_json_atomic(folder / ERROR, record)
-            return {"status": "failed", "out": str(folder), "seconds": time.perf_counter() - started,
-                    "error": record["error"]}
-    return {"status": "done", "out": str(folder), "seconds": time.perf_counter() - started,
-            "test": {k: v for k, v in metrics["test"].items() if k in ("accuracy", "score", "mean_output_chars")}}

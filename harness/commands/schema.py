@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.catalog import REGISTRIES
+from harness.commands.base import Command
+from harness.commands.catalog import REGISTRIES
 from harness.common.files import write_text_atomic
 from harness.config.json_schema import dataclass_schema
 from harness.config.registry import Registry
@@ -26,7 +27,7 @@ from harness.selection.registry import METHODS
 from harness.sweep.run_sweep import SETUP_HOOKS
 from harness.tasks.registry import TASKS
 
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "experiments" / "schema"
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "experiments" / "schema"
 
 
 class _Defs:
@@ -118,7 +119,15 @@ def write_schemas(out: Path = SCHEMA_DIR) -> list[Path]:
     return paths
 
 
-def schema_command(args: argparse.Namespace) -> int:
-    paths = write_schemas(Path(args.out) if args.out else SCHEMA_DIR)
-    print(f"wrote {', '.join(str(p) for p in paths)} ({sum(len(r.names()) for r in REGISTRIES.values())} registry entries)")
-    return 0
+class Schema(Command):
+    description = "write the JSON Schemas of run and sweep YAMLs (for editors)"
+
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--out", default="", help="folder (default: experiments/schema beside the package)")
+
+    @staticmethod
+    def main(args: argparse.Namespace) -> int:
+        paths = write_schemas(Path(args.out) if args.out else SCHEMA_DIR)
+        print(f"wrote {', '.join(str(p) for p in paths)} ({sum(len(r.names()) for r in REGISTRIES.values())} registry entries)")
+        return 0

@@ -18,6 +18,7 @@ initialised Llama of the same shape; ``--model`` names another.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib.util
 import io
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from harness.commands.base import Command
 from harness.common.files import read_json
 from harness.config.schema import LoraConfig, PolicyConfig
 from harness.models.loading import load_causal_lm, load_tokenizer
@@ -45,8 +47,8 @@ from harness.rewards.scoring import encode_pairs, sequence_logps
 from harness.selection.bandits.exp3 import Exp3
 from harness.selection.bandits.linucb import LinUCB, NaiveLinUCB
 from harness.selection.bandits.thompson import GaussianTS, LinTS
+from harness.store.layout import METRICS
 from harness.sweep.executors.registry import build_executor
-from harness.sweep.layout import METRICS
 from harness.sweep.run_sweep import run_sweep
 from harness.world.build import ensure_world
 
@@ -282,8 +284,20 @@ def run_benchmarks(quick: bool = False, model: str = "", only: list[str] | None 
         run_paper_step(_emit)
 
 
-def bench_command(args) -> int:
-    """``python -m harness bench``."""
-    quiet_libraries()
-    run_benchmarks(quick=args.quick, model=args.model, only=args.only)
-    return 0
+class Bench(Command):
+    description = "speed benchmarks, measured side by side"
+
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke check")
+        parser.add_argument("--model", default="", help="causal LM for the sampling/scoring figures "
+                                                        "(default: a random-weight SmolLM2-135M-shaped Llama)")
+        parser.add_argument("--only", nargs="*", default=None, choices=["linucb", "sampling", "scoring", "shared_prompt", "cache",
+                                                                        "paper-scale"],
+                            help="benchmarks to run (default: all but paper-scale, which runs only when named)")
+
+    @staticmethod
+    def main(args: argparse.Namespace) -> int:
+        quiet_libraries()
+        run_benchmarks(quick=args.quick, model=args.model, only=args.only)
+        return 0

@@ -1,23 +1,14 @@
-"""The run store's layout, in one place: where a sweep keeps each file, and what a run folder's files say.
-
-``<out>/<sweep>/`` holds ``sweep.json`` (the manifest: the sweep config and every run's id and folder),
-one folder per run ``<task>/<method label>[@axis=value,...]/seed<k>/``, the judged comparisons under
-``comparisons/``, the shared content cache under ``.cache/`` and the report under ``report/``.
-
-A run folder's state is read from its files: ``metrics.json`` (done, when it parses and names the method,
-task and seed of the folder's ``config.json``; an unreadable one counts as unfinished), a held ``.lock`` (running,
-possibly in another process), ``error.json`` (failed, with the traceback), ``checkpoint.pt`` (partial:
-resumes from its last completed iteration) or nothing (pending). Two sweep processes pointed at the
-same store never run one run twice: each run is guarded by an exclusive, non-blocking ``flock``.
-Nothing here imports torch: the report reads the store through this module.
-"""
+"""One run folder's state, read from its files: ``metrics.json`` (done, when it parses and names the method, task
+and seed of the folder's ``config.json``; an unreadable one counts as unfinished), a held ``.lock`` (running,
+possibly in another process), ``error.json`` (failed, with the traceback), ``checkpoint.pt`` (partial: resumes from
+its last completed iteration) or nothing (pending). Two sweep processes pointed at the same store never run one run
+twice: each run is guarded by an exclusive, non-blocking ``flock``."""
 
 from __future__ import annotations
 
 import fcntl
 import json
 import os
-import re
 import time
 import warnings
 from contextlib import contextmanager
@@ -25,60 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from harness.common.files import read_json
-from harness.config.errors import ConfigError
-
-# a sweep folder
-MANIFEST, REPORT_DIR, CACHE_DIR, COMPARISONS_DIR = "sweep.json", "report", ".cache", "comparisons"
-CONTENT_CACHE = "content.sqlite"
-# a run folder
-CONFIG, METRICS, ITERATIONS, SELECTIONS = "config.json", "metrics.json", "iterations.jsonl", "selections.jsonl"
-RM_SCORES, TEST_SELECTIONS, TASK_DATA = "rm_scores.jsonl", "test_selections.jsonl", "task_data.json"
-RUN_LOG, CHECKPOINT, LOCK, ERROR = "run.log", "checkpoint.pt", ".lock", "error.json"
-PROFILE = "profile.json"   # the on-policy RM competence the run was measured against (harness.profile)
-PLAN = "plan.json"         # on a GPU: the memory plan the run followed (harness.plan)
-LM_EVAL = "lm_eval.json"   # lm-evaluation-harness results of the run's final policy (harness.lmeval)
-# a comparison folder
-ANNOTATIONS, WINRATES = "annotations.json", "winrates.json"
-
-DONE, RUNNING, FAILED, PARTIAL, PENDING = "done", "running", "failed", "partial", "pending"
-
-
-def read_manifest(root: Path) -> dict[str, Any]:
-    """A sweep folder's ``sweep.json``; a missing or unreadable one is a ConfigError naming the file."""
-    path = Path(root) / MANIFEST
-    if not path.is_file():
-        raise ConfigError(f"{path}: not found; point at a sweep folder (<out>/<sweep name>)")
-    try:
-        manifest = read_json(path)
-        if not isinstance(manifest.get("runs"), list) or not all(isinstance(run, dict) and "out" in run for run in manifest["runs"]):
-            raise ValueError("expected a 'runs' list of run entries with 'out'")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as error:
-        raise ConfigError(f"{path}: unreadable sweep manifest ({type(error).__name__}: {error}); repair or "
-                          "remove it (the run folders are untouched)") from None
-    return manifest
-
-
-def predictions_file(task: str | None = None) -> str:
-    """The test predictions of a run on its own task, or on an out-of-distribution ``task``."""
-    return "predictions.jsonl" if task is None else f"predictions_{task}.jsonl"
-
-
-def safe_name(text: Any) -> str:
-    """A folder name: anything but letters, digits and ``._=,+@-`` becomes ``-``."""
-    return re.sub(r"[^A-Za-z0-9._=,+@-]+", "-", str(text))
-
-
-def axes_suffix(axes: dict[str, Any]) -> str:
-    return ("@" + ",".join(f"{k}={v}" for k, v in axes.items())) if axes else ""
-
-
-def run_id(task: str, label: str, axes: dict[str, Any], seed: int) -> str:
-    """``<task>/<method label>[@axes]/seed<k>``, a run's folder relative to its sweep folder."""
-    return f"{safe_name(task)}/{safe_name(label + axes_suffix(axes))}/seed{seed}"
-
-
-def comparison_folder(root: Path, task: str, model: str, baseline: str, axes: dict[str, Any], seed: int) -> Path:
-    return root / COMPARISONS_DIR / safe_name(task) / safe_name(f"{model}__vs__{baseline}{axes_suffix(axes)}") / f"seed{seed}"
+from harness.store.layout import CHECKPOINT, CONFIG, DONE, ERROR, FAILED, LOCK, METRICS, PARTIAL, PENDING, RUNNING
 
 
 @contextmanager
@@ -181,3 +119,20 @@ def read_error(folder: Path) -> str:
         return read_json(folder / ERROR)["error"]
     except (OSError, ValueError, KeyError):
         return ""
+
+
+def stored_config(folder: Path) -> dict[str, Any] | None:
+    """A run's stored ``config.json`` (its config, environment, ...), or None (with one warning) when it is missing
+    or unreadable."""
+    path = Path(folder) / CONFIG
+    if not path.exists():
+        return None
+    try:
+        stored = read_json(path)
+        if not isinstance(stored.get("config"), dict) or "method" not in stored["config"]:
+            raise KeyError("config")
+        return stored
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as error:
+        warnings.warn(f"{path}: unreadable ({type(error).__name__}: {error}); the run is listed without its settings",
+                      RuntimeWarning, stacklevel=2)
+        return None
