@@ -1,4 +1,4 @@
-"""The README's "Add a baseline" example, taken verbatim from README.md: a method in the user's own file, named
+"""The "Add a baseline" example, taken verbatim from docs/extending.md: a method in the user's own file, named
 in a sweep as ``module:Class``, validated like a built-in, run in a small sweep, and a row of the report's
 tables and a line of every figure that lists methods."""
 
@@ -18,7 +18,7 @@ from harness.selection.registry import METHODS
 
 from conftest import tiny_run_config
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+EXTENDING = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
 
 
 @pytest.fixture(autouse=True)
@@ -28,9 +28,9 @@ def restore_methods(monkeypatch):
     monkeypatch.setattr(METHODS, "_loaded", dict(METHODS._loaded))
 
 
-def readme_example() -> tuple[str, dict]:
-    """The Python file and the sweep's method entry of the README's "Add a baseline" section."""
-    section = README.read_text().split("## Add a baseline", 1)[1].split("\n## ", 1)[0]
+def docs_example() -> tuple[str, dict]:
+    """The Python file and the sweep's method entry of docs/extending.md's "Add a baseline" section."""
+    section = EXTENDING.read_text().split("## Add a baseline", 1)[1].split("\n## ", 1)[0]
     python = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     entry = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
     method = yaml.safe_load("\n".join(line for line in entry.splitlines() if not line.lstrip().startswith("#")))[0]
@@ -38,9 +38,9 @@ def readme_example() -> tuple[str, dict]:
 
 
 @pytest.mark.slow
-def test_the_readme_plugin_method_runs_in_a_sweep_and_is_a_row_of_every_table(tmp_path, tiny_models, data_dir,
-                                                                             monkeypatch):
-    source, method = readme_example()
+def test_the_docs_plugin_method_runs_in_a_sweep_and_is_a_row_of_every_table(tmp_path, tiny_models, data_dir,
+                                                                           monkeypatch):
+    source, method = docs_example()
     assert source.startswith("# my_methods.py") and method["name"] == "my_methods:EpsilonGreedy"
     (tmp_path / "my_methods.py").write_text(source)
     monkeypatch.chdir(tmp_path)
@@ -76,7 +76,7 @@ def test_the_readme_plugin_method_runs_in_a_sweep_and_is_a_row_of_every_table(tm
 
 
 def test_a_plugin_method_is_validated_like_a_built_in(tmp_path, monkeypatch):
-    source, _ = readme_example()
+    source, _ = docs_example()
     (tmp_path / "my_methods.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
     from harness.selection.registry import build_method
