@@ -2,7 +2,7 @@
 # Regenerate the reference reports in reports/: the quickstart as measured for the README (a fresh sweep and
 # its two variant rows, about 11 minutes on a 2-core CPU; pass --no-run to rebuild the report from an
 # existing results/quickstart) and the paper's own tables from its transcribed numbers; then the small JSON-only copy of the quickstart's run
-# store that tests/test_report_regression.py recomputes the report from.
+# store that tests/report/test_report_regression.py recomputes the report from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" != "--no-run" ]; then

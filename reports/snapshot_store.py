@@ -1,6 +1,6 @@
 """Copy the JSON files a report reads (the sweep.json manifest; each run's config, metrics, selections and
 profile) from a run store into a small store for the tests, with run paths made relative, so that
-``tests/test_report_regression.py`` can recompute the reference report without the models or the runs.
+``tests/report/test_report_regression.py`` can recompute the reference report without the models or the runs.
 
 Usage: python reports/snapshot_store.py results/quickstart tests/assets/quickstart_store
 """

@@ -14,7 +14,7 @@ How to add anything (a method, an RM kind, a task, ...):
    ``REGISTRY.register("my_name", "my_package.my_module:MyClass")`` from your own code, or name the class as
    ``my_module:MyClass`` in the YAML (imported then, from the Python path), or (methods) declare it as an
    entry point of group ``harness.methods`` in your package;
-3. run the tests: ``tests/test_registries.py`` walks every registry, so the new entry is checked against
+3. run the tests: ``tests/architecture/test_registries.py`` walks every registry, so the new entry is checked against
    its contract without writing a new test (methods are also run end to end on a tiny model).
 """
 

@@ -1,7 +1,7 @@
 """Preference losses on per-sequence log-probabilities: DPO, length-normalised NLL, DPO+NLL and KTO.
 
 Hand-written on summed completion log-probabilities (one forward pass per sequence feeds every loss);
-``tests/test_losses.py`` checks them against TRL's DPOTrainer/KTOTrainer loss code on the same tensors.
+``tests/loop/test_losses.py`` checks them against TRL's DPOTrainer/KTOTrainer loss code on the same tensors.
 DPO (Rafailov et al.):  -log sigmoid(beta [(log pi(y_w) - log ref(y_w)) - (log pi(y_l) - log ref(y_l))]).
 NLL (paper eq. 1):       -log pi(y_w | x) / |y_w|, averaged over pairs.
 KTO (Ethayarajh et al., TRL's form): chosen as desirable, rejected as undesirable, with the KL term

@@ -10,7 +10,7 @@ through ten rounds of 32x32-bit multiplications and XORs.
 Here it runs as plain torch int64 tensor ops on the logits' device, with the key = the seed's two 32-bit halves and
 the counter = (step, row's low 32 bits, row's high 32 bits, 0). Every intermediate stays below 2**63 (each
 32x32-bit product is formed from two 32x16-bit halves), so no signed overflow happens and CPU and GPU give the same
-bits; ``tests/test_generation_chunks.py`` checks Random123's known-answer vectors. A uniform is the first output
+bits; ``tests/models/test_generation_chunks.py`` checks Random123's known-answer vectors. A uniform is the first output
 word's top 24 bits: k / 2**24, exact in float32, in [0, 1).
 """
 

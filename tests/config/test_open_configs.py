@@ -16,7 +16,7 @@ from harness.sweep.run_sweep import compare_sweep
 
 from conftest import write_df_gamed_stand_in
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
 
 def _tiny_models(tiny_models) -> list[str]:

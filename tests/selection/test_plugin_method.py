@@ -18,7 +18,7 @@ from harness.selection.registry import METHODS
 
 from conftest import tiny_run_config
 
-EXTENDING = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
+EXTENDING = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from harness.config.errors import ConfigError
 from harness.config.parse import apply_override
 from harness.sweep.expand import expand, load_sweep
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 SMALL = ["bandits_small", "mab_reward_small", "add_rm_small", "correctness_arm_small", "ensembles_small", "losses_small",
          "ood_small", "ablations_small", "ablations_embedding_small", "noise_small", "roscoe_small"]
 REPORTED = ("bandits_small", "losses_small", "ood_small", "ablations_small", "ablations_embedding_small", "noise_small",

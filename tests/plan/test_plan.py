@@ -32,7 +32,7 @@ from harness.sweep.executors.base import planned_resources
 
 from conftest import tiny_run_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
 
 # The parameter counts the model cards give (exact where the card or the paper's sources give the integer, else to

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from harness.world.build import ModelRecipe, WorldConfig, ensure_world, task_problems
 from harness.world.families import FAMILIES, generate
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
 
 def _small_config(seed: int = 0) -> WorldConfig:

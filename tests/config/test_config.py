@@ -10,7 +10,7 @@ from harness.loop.run_config import build_run_config, load_run_config
 
 from conftest import tiny_run_config
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
 
 def _build(data, *overrides):

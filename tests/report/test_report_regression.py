@@ -10,7 +10,7 @@ from pathlib import Path
 from harness.report.provenance import describe_environment
 from harness.report.write import write_report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STORE, REFERENCE = ROOT / "tests" / "assets" / "quickstart_store", ROOT / "reports" / "quickstart"
 # files that need what the snapshot leaves out: per-example predictions (McNemar), per-response RM scores
 NEEDS_BULKY_FILES = {"mcnemar.md", "mcnemar.csv", "fig_rm_agreement.csv"}  # per-response scores, per test answer

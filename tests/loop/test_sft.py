@@ -14,7 +14,7 @@ from harness.loop.supervised import check_demonstrations
 from harness.tasks.base import Example
 from harness.tasks.registry import get_task
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
 
 def test_demonstrations_are_written_in_the_prompts_answer_format():

@@ -18,7 +18,7 @@ from harness.tasks.split_counts import split_counts
 
 from conftest import OPEN_TASK_DATA, TASK_DATA
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 SPLITS = ("train", "dev", "test")
 
 

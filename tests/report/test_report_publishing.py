@@ -15,7 +15,7 @@ import pytest
 from harness.report import write
 from harness.report.write import INCOMPLETE, REPORT_MARKER, write_report
 
-STORE = Path(__file__).resolve().parent / "assets" / "quickstart_store"
+STORE = Path(__file__).resolve().parents[1] / "assets" / "quickstart_store"
 
 
 def test_a_report_that_fails_midway_leaves_the_previous_one_whole(tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ from harness.cli import main
 from harness.config.errors import ConfigError
 from harness.store.runs import finished_run_folders as finished_runs
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
 
 def _check_against_the_harness(run, trained: bool) -> list[str]:

@@ -20,7 +20,7 @@ from harness.report.write import write_report
 from harness.selection.registry import METHODS
 from harness.sweep.expand import load_sweep
 
-REPORT_CODE = Path(__file__).resolve().parents[1] / "harness" / "report"
+REPORT_CODE = Path(__file__).resolve().parents[2] / "harness" / "report"
 PLUGIN = '''
 from harness.selection.method import BatchContext, Method, Reporting, RewardChoice
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # imported inside functions on purpose: heavy, and needed only on some paths (the hub; AlpacaEval's metrics)
 LAZY_DEPENDENCIES = {"datasets", "alpaca_eval"}
 

@@ -13,7 +13,7 @@ import yaml
 
 from harness.commands.schema import SCHEMA_DIR, run_schema, sweep_schema
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
 
 class Yaml12Loader(yaml.SafeLoader):

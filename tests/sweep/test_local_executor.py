@@ -46,7 +46,7 @@ def _alive(pid: int) -> bool:
 def test_workers_die_within_seconds_when_the_sweep_is_killed(tmp_path):
     (tmp_path / "slow_task.py").write_text(TASK)
     (tmp_path / "parent.py").write_text(PARENT.format(folder=str(tmp_path)))
-    parent = subprocess.Popen([sys.executable, str(tmp_path / "parent.py")], cwd=Path(__file__).resolve().parents[1])
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "parent.py")], cwd=Path(__file__).resolve().parents[2])
     try:
         deadline = time.monotonic() + 120
         while len(list(tmp_path.glob("worker*.pid"))) < 2:

@@ -18,7 +18,7 @@ import pytest
 
 from harness.cli import main
 
-QUICKSTART_STORE = Path(__file__).resolve().parent / "assets" / "quickstart_store"
+QUICKSTART_STORE = Path(__file__).resolve().parents[1] / "assets" / "quickstart_store"
 
 SWEEP = """name: fz
 setup:

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from harness.cli import main
+from harness.commands.status import sweep_status
 from harness.config.errors import ConfigError
 from harness.run.in_store import execute_in_store
 from harness.store.layout import DONE, PENDING, RUNNING
@@ -23,11 +24,10 @@ from harness.store.run_folder import run_lock, run_state
 from harness.sweep.executors.registry import build_executor
 from harness.sweep.expand import expand, load_sweep
 from harness.sweep.run_sweep import run_sweep
-from harness.commands.status import sweep_status
 
 from conftest import tiny_run_config
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
 
 def _sweep_file(tmp_path, tiny_models, data_dir, **changes) -> Path:
@@ -297,7 +297,7 @@ def test_two_sweeps_started_together_on_one_store_run_each_run_once_and_end_with
     path = _sweep_file(tmp_path, tiny_models, data_dir, seeds=[0, 1], methods=[{"name": "random_rm"}, {"name": "sequential_rm"}])
     out = tmp_path / "out"
     command = [sys.executable, "-m", "harness", "sweep", str(path), "--out", str(out)]
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     sweeps = [subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [s.communicate(timeout=600)[0] for s in sweeps]
     codes = sorted(s.returncode for s in sweeps)

@@ -15,7 +15,7 @@ from harness.report.write import write_report
 
 from test_report import _paper_store
 
-STORE = Path(__file__).resolve().parent / "assets" / "quickstart_store"
+STORE = Path(__file__).resolve().parents[1] / "assets" / "quickstart_store"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 if CHROMIUM is None and os.environ.get("HARNESS_REQUIRE_BROWSER"):

