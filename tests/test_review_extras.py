@@ -11,6 +11,7 @@ import pytest
 
 from harness.config.errors import ConfigError
 from harness.loop.pairs import sample_pairs
+from harness.selection.bandits.base import BanditContext
 from harness.selection.bandits.neural_ucb import NeuralUCB, NeuralUCBConfig
 from harness.selection.bandits.registry import BANDITS
 from harness.selection.combiners import COMBINERS, admissible_groups
@@ -97,13 +98,13 @@ def test_neural_ucb_settings_are_checked_at_load():
 @pytest.mark.parametrize("name", BANDITS.names())
 def test_every_bandit_adds_and_resets_an_arm(name):
     config = BANDITS.parse(name, {}, prefix="bandit")
-    bandit = BANDITS.get(name).from_config(config, 2, 5, seed=0)
+    bandit = BANDITS.build(name, config, BanditContext(2, 5, seed=0))
     x = np.linspace(-1, 1, 5) / np.linalg.norm(np.linspace(-1, 1, 5))
     for step in range(6):
         bandit.update(step % 2, x, 1.0)
     learnt = copy.deepcopy(bandit.state_dict())
     assert bandit.add_arm() == 2 and bandit.num_arms == 2 + 1
-    fresh = BANDITS.get(name).from_config(config, 3, 5, seed=0)
+    fresh = BANDITS.build(name, config, BanditContext(3, 5, seed=0))
     state, fresh_state = bandit.state_dict(), fresh.state_dict()
     key = "arms" if "arms" in state else ("scores" if "scores" in state else "sums")
     # the new arm has fresh statistics; the old arms keep theirs
