@@ -123,7 +123,7 @@ class Registry(Generic[T]):
         ``Config`` or a mapping, parsed strictly first (errors name ``prefix``); ``context`` is the registry's typed
         context (what the entry gets besides its own settings: the run's RM names and seed for a method, ...)."""
         cls = self.get(name)
-        if config is None or isinstance(config, dict):
+        if not isinstance(config, self.config_class(name)):  # a mapping (None: no settings), or a wrong value refused here
             config = self.parse(name, config, prefix=prefix or f"{self.kind} {name}", also_accepted=also_accepted)
         if self.context is not None and not isinstance(context, self.context):
             raise TypeError(f"{self.kind} {name!r}: expected a {self.context.__name__} context, got {type(context).__name__}")
