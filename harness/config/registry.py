@@ -56,9 +56,10 @@ class Registry(Generic[T]):
         for point in importlib.metadata.entry_points(group=group):
             self._entries.setdefault(point.name, point.value)
 
-    def names(self) -> list[str]:
+    def names(self, ordered: bool = False) -> list[str]:
+        """The entries' names, sorted; ``ordered``: in the order they were registered (the report's sections)."""
         self._add_entry_points()
-        return sorted(self._entries)
+        return list(self._entries) if ordered else sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
         try:
