@@ -3,7 +3,8 @@
 A kind of reward model is one ``RewardModel`` subclass in its own file (its settings a dataclass ``Config``,
 built by ``from_config(config, context)``) plus one line in ``harness.rewards.registry.RM_KINDS``. ``BuildContext``
 is the context it builds from: the RM's name in the pool, one copy of each model however many RMs name it, the
-task's gold check, the run seed and the RMs built so far. ``ModelScorerConfig`` holds the settings of the kinds that score with a model.
+task's gold check, the run seed and the RMs built so far. ``ModelScorerConfig`` holds the settings of the kinds
+that score with a model.
 With a ``ModelPlacement`` (offloaded RMs), ``BuildContext`` loads each model onto the slot's home device and notes
 the models every RM asks for, so the pool knows each RM's model group without the kinds declaring it.
 """
