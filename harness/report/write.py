@@ -170,7 +170,7 @@ class Section:
 
 
 class ResultsTables(Section):
-    description = "the results tables of each sweep axis (layouts of paper Tables 1, 4-7, 13), beside the paper's"
+    description = "the accuracy tables (paper Tables 1, 4, 6, 7; ablations, categories, selection, lm-eval), beside the paper's"
 
     def write(self):
         return self.context.write_tables(build_tables(self.context.frame))
