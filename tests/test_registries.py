@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,8 +20,9 @@ import yaml
 
 from harness.catalog import REGISTRIES
 from harness.config.errors import ConfigError, UnknownNameError
-from harness.config.schema import LoraConfig, PolicyConfig, RunConfig
-from harness.loop.losses import LossContext
+from harness.config.schema import LoraConfig, PolicyConfig, RunConfig, TrainConfig
+from harness.loop.losses import LOSSES, LossContext
+from harness.loop.registry import LOOPS, loop_name
 from harness.loop.trackers.base import TrackerContext
 from harness.loop.training_loop import LoopContext
 from harness.models.policy import Policy
@@ -160,3 +162,15 @@ def test_entry_is_built_from_its_settings_and_context(title, name, tmp_path, tin
     assert isinstance(entry, registry.get(name))
     with pytest.raises(TypeError, match=f"expected a {type(context).__name__} context"):
         registry.build(name, config, object())
+
+
+def test_train_loss_accepts_exactly_the_registered_losses():
+    accepted = typing.get_args(typing.get_type_hints(TrainConfig)["loss"])
+    assert sorted(accepted) == LOSSES.names()
+
+
+def test_a_runs_loop_is_named_by_its_mode_and_what_its_method_trains_on():
+    assert loop_name("train", "preferences") == "preference"
+    assert loop_name("train", "demonstrations") == "supervised"
+    assert loop_name("best_of_n", "preferences") == "best_of_n"
+    assert set(LOOPS.names()) == {"preference", "supervised", "best_of_n"}
