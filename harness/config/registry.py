@@ -1,21 +1,35 @@
-"""Lazy name -> class registries, the one way every part of the harness is extended.
+"""Lazy name -> class registries, the one way every part of the harness is extended, and the one way it is built.
 
-Methods, bandits, reward combiners, reward-model kinds, judges, tasks, executors, model sources and setup
-hooks are each a ``Registry``. An entry is a ``"module:Attribute"`` string, imported only when first used,
-so listing a registry (``python -m harness ls``) stays cheap and a broken optional dependency of one entry
-never breaks the others. Every entry is a class with a one-line ``description`` and a dataclass ``Config``
-(its arguments, ``NoArgs`` when it has none), which ``parse`` builds strictly from a config's mapping:
-unknown names and keys fail at load time with "did you mean ...?".
+Methods, bandits, reward combiners, tasks, reward-model kinds, judges, training losses, training loops, trackers,
+executors, model sources, setup hooks and report sections are each a ``Registry`` (``harness.commands.catalog`` lists them).
+An entry is a ``"module:Attribute"`` string, imported only when first used, so listing a registry
+(``python -m harness ls``) stays cheap and a broken optional dependency of one entry never breaks the others. Every
+entry is a class with a one-line ``description`` and a dataclass ``Config`` (its settings, ``NoArgs`` when it has
+none), which ``parse`` builds strictly from a config's mapping: unknown names and keys fail at load time with
+"did you mean ...?".
+
+One construction contract: ``REGISTRY.build(name, config, context)`` parses ``config`` (a mapping, None for no
+settings, or the entry's ``Config`` already parsed) and returns ``Entry.from_config(config, context)``. ``context``
+is the registry's own dataclass, declared with ``Registry(..., context=...)`` and checked on every build: what an
+entry is given besides its settings. ``TaskContext``, ``CombinerContext``, ``JudgeContext``, ``LossContext``,
+``ExecutorContext``, ``ModelSourceContext`` and ``SetupContext`` hold nothing yet; ``BuildContext`` (reward-model
+kinds) the RM's name, the run's shared models, the task's gold check, the seed and the RMs built so far;
+``BanditContext`` the arms, the context size and the seed; ``LoopContext`` the run's config, policy, task, splits,
+RM pool and method; ``TrackerContext`` the run's folder and name; ``ReportContext`` the runs, the store and the
+report's folder. (Methods are still built by ``harness.selection.registry.build_method``.)
 
 How to add anything (a method, an RM kind, a task, ...):
 1. write one file with a class that subclasses the registry's base (``Method``, ``RewardModel``, ``Task``, ...)
-   and, if it takes arguments, a dataclass ``Config``;
+   and, if it takes arguments, a dataclass ``Config``; the base's ``from_config(config, context)`` builds it
+   (most bases build ``cls(config)``; ``RewardModel`` leaves it to each kind), override it when the class needs
+   something from the context;
 2. add one line to the registry (``"my_name": "my_package.my_module:MyClass"``), or call
    ``REGISTRY.register("my_name", "my_package.my_module:MyClass")`` from your own code, or name the class as
    ``my_module:MyClass`` in the YAML (imported then, from the Python path), or (methods) declare it as an
    entry point of group ``harness.methods`` in your package;
-3. run the tests: ``tests/architecture/test_registries.py`` walks every registry, so the new entry is checked against
-   its contract without writing a new test (methods are also run end to end on a tiny model).
+3. run the tests: ``tests/architecture/test_registries.py`` walks every registry and builds every entry through ``build``, so
+   the new entry is checked against its contract without writing a new test (methods are also run end to end on
+   a tiny model).
 """
 
 from __future__ import annotations
@@ -56,9 +70,10 @@ class Registry(Generic[T]):
         for point in importlib.metadata.entry_points(group=group):
             self._entries.setdefault(point.name, point.value)
 
-    def names(self) -> list[str]:
+    def names(self, ordered: bool = False) -> list[str]:
+        """The entries' names, sorted; ``ordered``: in the order they were registered (the report's sections)."""
         self._add_entry_points()
-        return sorted(self._entries)
+        return list(self._entries) if ordered else sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
         try:
@@ -123,7 +138,7 @@ class Registry(Generic[T]):
         ``Config`` or a mapping, parsed strictly first (errors name ``prefix``); ``context`` is the registry's typed
         context (what the entry gets besides its own settings: the run's RM names and seed for a method, ...)."""
         cls = self.get(name)
-        if config is None or isinstance(config, dict):
+        if not isinstance(config, self.config_class(name)):  # a mapping (None: no settings), or a wrong value refused here
             config = self.parse(name, config, prefix=prefix or f"{self.kind} {name}", also_accepted=also_accepted)
         if self.context is not None and not isinstance(context, self.context):
             raise TypeError(f"{self.kind} {name!r}: expected a {self.context.__name__} context, got {type(context).__name__}")

@@ -34,6 +34,7 @@ def best_indices(scores: np.ndarray) -> np.ndarray:
 class BestOfNLoop(TrainingLoop):
     """The bandit learns on the train split; ``evaluate_test`` applies it, frozen, to the test split."""
 
+    description = "best-of-n (paper sec. 3.3): the method learns which RM reranks n samples best; the policy never trains"
     trains_policy = False
 
     def mean_nll(self, prompt_ids: list[list[int]], responses: list[list[int]]) -> float:

@@ -90,7 +90,7 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
         if task.name not in TASKS:
             fail(f"{key}.name: {unknown_name_message('task', task.name, TASKS.names())}")
         try:
-            TASKS.get(task.name)(task.options)
+            get_task(task.name, task.options)
         except ConfigError as error:
             fail(f"{key}: {error}")
     task_class = TASKS.get(config.task.name)

@@ -34,6 +34,8 @@ def check_demonstrations(task: Task, train: list[Example], path: str) -> None:
 
 
 class SupervisedLoop(TrainingLoop):
+    description = "supervised fine-tuning on the task's human-written responses (the SFT baseline); no RM, no samples"
+
     def __init__(self, config: RunConfig, policy: Policy, task: Task, splits: Splits, pool: dict[str, RewardModel],
                  method: Method, progress: Callable[[str], None] | None = None, cache: ContentCache | None = None,
                  on_step: Callable[[dict[str, Any], dict[str, tuple[float, float]]], None] | None = None):

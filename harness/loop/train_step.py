@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from harness.config.schema import TrainConfig
-from harness.loop.losses import PairLogps, needs_reference, nll_terms, preference_losses
+from harness.loop.losses import PairLogps, build_loss, nll_terms
 from harness.models.logprobs import completion_logps, make_token_batch
 from harness.models.policy import Policy
 
@@ -37,6 +37,7 @@ class StepLoss:
 class PreferenceTrainer:
     def __init__(self, policy: Policy, config: TrainConfig):
         self.policy, self.config = policy, config
+        self.loss = build_loss(config)
         self.optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)
 
@@ -51,18 +52,17 @@ class PreferenceTrainer:
         sums, counts = self._logps(self.policy.model, prompts, completions)
         n = len(items)
         logps = PairLogps(sums[:n], sums[n:], torch.zeros_like(sums[:n]), torch.zeros_like(sums[n:]), counts[:n].float())
-        name = self.config.loss
-        if needs_reference(name):
+        if self.loss.needs_reference:
             with torch.no_grad(), self.policy.reference() as reference:
                 ref_sums, _ = self._logps(reference, prompts, completions)
             logps.reference_chosen, logps.reference_rejected = ref_sums[:n], ref_sums[n:]
-        if name == "kto" and n > 1:  # KL estimate on mismatched (prompt, completion) pairs, as TRL builds them
+        if self.loss.needs_mismatched and n > 1:  # KTO's KL estimate on mismatched (prompt, completion) pairs, as TRL builds them
             mismatched = [items[(i - 1) % n].chosen for i in range(n)]
             with torch.no_grad():
                 logps.policy_kl, _ = self._logps(self.policy.model, prompts[:n], mismatched)
                 with self.policy.reference() as reference:
                     logps.reference_kl, _ = self._logps(reference, prompts[:n], mismatched)
-        return preference_losses(name, logps, self.config.beta, self.config.nll_weight)
+        return self.loss.terms(logps)
 
     def step(self, items: list) -> StepLoss:
         """Train on ``items``; the returned losses are measured on the first pass, before any update."""

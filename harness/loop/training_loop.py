@@ -5,6 +5,9 @@ method picks the reward (LASeR: its bandit, given the batch's mean prompt embedd
 n responses per prompt in one batched call, the chosen RM(s) score them, P strictly ordered pairs per
 prompt train the policy for one step, and the method gets the step's loss as feedback. Dev accuracy is
 measured after each iteration. Every stage is timed.
+
+The loops (this one, ``supervised.py`` and ``best_of_n.py``) are the registry ``harness.loop.registry.LOOPS``,
+each built from a ``LoopContext`` (what the run hands the loop) through ``from_config``.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from harness.common.content_cache import ContentCache, content_key
 from harness.common.seeding import stable_seed
+from harness.config.registry import NoArgs
 from harness.config.schema import RunConfig
 from harness.loop.evaluation import evaluate
 from harness.loop.pairs import sample_pairs
@@ -91,8 +95,32 @@ class TrainingState:
     global_step: int = 0
 
 
+@dataclass
+class LoopContext:
+    """What a loop is built from: the run's config, policy, task and splits, RM pool and method, and the run's
+    progress line, shared cache and per-step callback (e.g. its trackers)."""
+
+    config: RunConfig
+    policy: Policy
+    task: Task
+    splits: Splits
+    pool: dict[str, RewardModel]
+    method: Method
+    progress: Callable[[str], None] | None = None
+    cache: ContentCache | None = None
+    on_step: Callable[[dict[str, Any], dict[str, tuple[float, float]]], None] | None = None
+
+
 class TrainingLoop:
+    Config: ClassVar[type] = NoArgs
+    description: ClassVar[str] = ("iterative preference training (Algorithm 1): the method's RM scores n samples per "
+                                  "prompt, pairs train the policy")
     trains_policy = True   # best-of-n selection (harness.loop.best_of_n) never changes the policy
+
+    @classmethod
+    def from_config(cls, config: Any, context: LoopContext) -> TrainingLoop:
+        return cls(context.config, context.policy, context.task, context.splits, context.pool, context.method,
+                   progress=context.progress, cache=context.cache, on_step=context.on_step)
 
     def __init__(self, config: RunConfig, policy: Policy, task: Task, splits: Splits, pool: dict[str, RewardModel],
                  method: Method, progress: Callable[[str], None] | None = None,

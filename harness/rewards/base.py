@@ -1,15 +1,17 @@
 """The reward-model interface: ``score(prompts, responses, references=None) -> list[float]``, higher is better.
 
 A kind of reward model is one ``RewardModel`` subclass in its own file (its settings a dataclass ``Config``,
-built by ``from_config``) plus one line in ``harness.rewards.registry.RM_KINDS``. ``BuildContext`` is what
-``from_config`` builds from: one copy of each model however many RMs name it, the task's gold check, the
-run seed and the RMs built so far. ``ModelScorerConfig`` holds the settings of the kinds that score with a model.
+built by ``from_config(config, context)``) plus one line in ``harness.rewards.registry.RM_KINDS``. ``BuildContext``
+is the context it builds from: the RM's name in the pool, one copy of each model however many RMs name it, the
+task's gold check, the run seed and the RMs built so far. ``ModelScorerConfig`` holds the settings of the kinds
+that score with a model.
 With a ``ModelPlacement`` (offloaded RMs), ``BuildContext`` loads each model onto the slot's home device and notes
 the models every RM asks for, so the pool knows each RM's model group without the kinds declaring it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal, Sequence
 
@@ -45,7 +47,8 @@ class RewardModel:
     cacheable: ClassVar[bool] = False  # deterministic in (prompt, response): scores may be shared between runs
 
     @classmethod
-    def from_config(cls, name: str, config: Any, context: BuildContext) -> RewardModel:
+    def from_config(cls, config: Any, context: BuildContext) -> RewardModel:
+        """The RM named ``context.name`` with settings ``config``."""
         raise NotImplementedError
 
     @classmethod
@@ -124,9 +127,10 @@ def uses_chat_template(setting: bool | None, tokenizer: Any, model: str) -> bool
 class BuildContext:
     """What reward models are built from: shared model loading, the task's answer check and its written
     solution of an example (``Task.demonstration``, which reference-based RMs compare against), the run seed,
-    and the RMs built so far (for RMs that wrap another). With a ``placement``, models meant for its compute
-    device are loaded onto its home device instead, and ``requested`` lists the offloaded models asked for since
-    the pool last cleared it (the model group of the RM being built)."""
+    the RMs built so far (for RMs that wrap another) and ``name``, the name of the RM being built (``for_rm``).
+    With a ``placement``, models meant for its compute device are loaded onto its home device instead, and
+    ``requested`` lists the offloaded models asked for since the pool last cleared it (the model group of the RM
+    being built)."""
 
     gold_reward: Callable[[str, Any], float]
     seed: int
@@ -135,6 +139,11 @@ class BuildContext:
     loaded: dict[tuple[str, ...], Any] = field(default_factory=dict)
     placement: ModelPlacement | None = None
     requested: list[torch.nn.Module] = field(default_factory=list)
+    name: str = ""
+
+    def for_rm(self, name: str) -> BuildContext:
+        """The context of the RM ``name``: this one, sharing its loaded models and pool, under that name."""
+        return dataclasses.replace(self, name=name)
 
     def shared_model(self, role: str, spec: str, dtype: str, device: str,
                      load: Callable[[str, str, str], torch.nn.Module]) -> torch.nn.Module:

@@ -17,9 +17,9 @@ class ClassifierRM(ModelScorerRM):
     cacheable = True
 
     @classmethod
-    def from_config(cls, name, config, context):
+    def from_config(cls, config, context):
         model = context.shared_model("sequence_classifier", config.model, config.dtype, config.device, load_sequence_classifier)
-        return cls(name, config, model, context.tokenizer(config.model))
+        return cls(context.name, config, model, context.tokenizer(config.model))
 
     @torch.no_grad()
     def score(self, prompts, responses, references=None):

@@ -15,8 +15,8 @@ class CorrectnessRM(RewardModel):
     description = "the task's gold score: 1 if the extracted answer equals the gold answer, else 0 (graded tasks: F1 / ROUGE-L)"
 
     @classmethod
-    def from_config(cls, name, config, context):
-        return cls(name, context.gold_reward)
+    def from_config(cls, config, context):
+        return cls(context.name, context.gold_reward)
 
     def __init__(self, name: str, gold_reward: Callable[[str, Any], float]):
         self.name, self.gold_reward = name, gold_reward

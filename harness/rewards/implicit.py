@@ -23,8 +23,8 @@ class ImplicitRM(ModelScorerRM):
     cacheable = True
 
     @classmethod
-    def from_config(cls, name, config, context):
-        return cls(name, config, context.causal_lm(config.model, config), context.causal_lm(config.reference, config),
+    def from_config(cls, config, context):
+        return cls(context.name, config, context.causal_lm(config.model, config), context.causal_lm(config.reference, config),
                    context.tokenizer(config.model))
 
     @classmethod

@@ -17,8 +17,8 @@ class LogLikelihoodRM(ModelScorerRM):
     cacheable = True
 
     @classmethod
-    def from_config(cls, name, config, context):
-        return cls(name, config, context.causal_lm(config.model, config), context.tokenizer(config.model))
+    def from_config(cls, config, context):
+        return cls(context.name, config, context.causal_lm(config.model, config), context.tokenizer(config.model))
 
     def score(self, prompts, responses, references=None):
         prompt_ids, response_ids = encode_pairs(self.tokenizer, prompts, responses, self.chat_template,

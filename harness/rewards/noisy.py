@@ -22,8 +22,8 @@ class NoisyRM(RewardModel):
     description = "another RM's score plus Gaussian noise N(0, sigma)"
 
     @classmethod
-    def from_config(cls, name, config, context):
-        return cls(name, context.pool[config.base], config.sigma, stable_seed(context.seed, name))
+    def from_config(cls, config, context):
+        return cls(context.name, context.pool[config.base], config.sigma, stable_seed(context.seed, context.name))
 
     @classmethod
     def depends_on(cls, config):

@@ -1,4 +1,4 @@
-"""A run's pool of reward models, built from its config through each kind's ``from_config``; with a
+"""A run's pool of reward models, built from its config through ``RM_KINDS.build`` (each kind's ``from_config``); with a
 ``ModelPlacement``, each RM that owns models scores through an ``OffloadedRM`` (its models visit the GPU in turn)."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from harness.config.schema import RewardModelConfig
 from harness.models.placement import ModelPlacement
 from harness.rewards.base import BuildContext, RewardModel
 from harness.rewards.cached import CachedRM
-from harness.rewards.correctness import CorrectnessRM
 from harness.rewards.offloaded import OffloadedRM
 from harness.rewards.registry import CORRECTNESS, RM_KINDS
 from harness.tasks.base import plain_solution
@@ -36,7 +35,7 @@ def build_reward_models(configs: Sequence[RewardModelConfig], gold_reward: Calla
         for config in ready:
             kind = RM_KINDS.get(config.kind)
             context.requested.clear()
-            rm = kind.from_config(config.name, settings[config.name], context)
+            rm = RM_KINDS.build(config.kind, settings[config.name], context.for_rm(config.name))
             if placement is not None and context.requested:  # the RM owns offloaded models: its group
                 rm = OffloadedRM(rm, placement, context.requested)
             if cache is not None and kind.cacheable:
@@ -45,5 +44,5 @@ def build_reward_models(configs: Sequence[RewardModelConfig], gold_reward: Calla
             context.pool[config.name] = rm
             pending.remove(config)
     if CORRECTNESS not in context.pool:
-        context.pool[CORRECTNESS] = CorrectnessRM(CORRECTNESS, gold_reward)
+        context.pool[CORRECTNESS] = RM_KINDS.build("correctness", context=context.for_rm(CORRECTNESS))
     return context.pool

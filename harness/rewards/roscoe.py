@@ -194,7 +194,7 @@ class RoscoeRM(RewardModel):
     cacheable = True
 
     @classmethod
-    def from_config(cls, name, config, context):
+    def from_config(cls, config, context):
         encoder = nli = lm = None
         if config.metric in EMBEDDING_METRICS:
             encoder = (context.shared_model("encoder", config.embedding_model, config.dtype, config.device, load_encoder),
@@ -205,7 +205,7 @@ class RoscoeRM(RewardModel):
                    context.tokenizer(config.nli_model))
         if config.metric == "perplexity":
             lm = (context.causal_lm(config.lm_model, config), context.tokenizer(config.lm_model))
-        return cls(name, config, encoder, nli, lm, reference=context.demonstration)
+        return cls(context.name, config, encoder, nli, lm, reference=context.demonstration)
 
     @classmethod
     def check(cls, name, config, pool):

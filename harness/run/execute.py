@@ -41,9 +41,8 @@ from harness.config.parse import to_dict
 from harness.config.schema import RunConfig
 from harness.loop.best_of_n import BestOfNLoop
 from harness.loop.evaluation import evaluate
-from harness.loop.supervised import SupervisedLoop
+from harness.loop.registry import LOOPS, LoopContext, loop_name
 from harness.loop.trackers.run_tracking import RunTracking
-from harness.loop.training_loop import TrainingLoop
 from harness.models.policy import Policy
 from harness.rewards.base import RewardModel
 from harness.run.compose import compose
@@ -162,9 +161,9 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
                         profile: dict[str, Any] | None, tracking: RunTracking | None, report: Callable[[str], None],
                         started: float) -> dict[str, Any]:
     """Train (resuming from the checkpoint), evaluate, write the metrics; the trackers get each step and the end."""
-    loop_class = BestOfNLoop if config.mode == "best_of_n" else SupervisedLoop if method.trains_on == "demonstrations" else TrainingLoop
-    loop = loop_class(config, policy, task, splits, pool, method, progress=report, cache=cache,
-                      on_step=tracking.step if tracking is not None else None)
+    loop = LOOPS.build(loop_name(config.mode, method.trains_on), context=LoopContext(
+        config, policy, task, splits, pool, method, progress=report, cache=cache,
+        on_step=tracking.step if tracking is not None else None))
     checkpoint = out / CHECKPOINT
     first = 1
     state = read_checkpoint(checkpoint) if checkpoint.exists() else None

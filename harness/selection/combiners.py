@@ -18,7 +18,8 @@ given as ``combine_args`` beside ``combine`` in a method's arguments.
   ``min_agreement`` of the RMs (all of them by default) score it strictly higher: the review discussion's
   "RM agreement ensemble", which trains only on the preferences its RMs agree on.
 
-A combiner may also restrict which pairs exist (``admissible``: a responses x responses mask per prompt group,
+A combiner is built from its settings and a ``CombinerContext`` (``COMBINERS.build(name, combine_args,
+CombinerContext())``). A combiner may also restrict which pairs exist (``admissible``: a responses x responses mask per prompt group,
 True where response i may be chosen over response j); by default every strictly ordered pair may.
 
 A new combiner is one class (here or in your own file) plus one line in ``COMBINERS``.
@@ -38,10 +39,19 @@ from harness.config.registry import NoArgs, Registry
 GDPO_EPSILON = 1e-4  # TRL's GRPOTrainer adds it to each reward's group std
 
 
+@dataclass
+class CombinerContext:
+    """What a combiner is built from besides its settings: nothing yet."""
+
+
 class Combiner:
     Config: ClassVar[type] = NoArgs
     description: ClassVar[str] = ""
     scope: ClassVar[str] = "group"   # "group": one prompt group's responses at a time; "batch": the whole batch
+
+    @classmethod
+    def from_config(cls, config: Any, context: CombinerContext) -> Combiner:
+        return cls(config)
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()
@@ -163,7 +173,7 @@ COMBINERS: Registry[type[Combiner]] = Registry("reward combiner", {
     "normalize_then_sum": "harness.selection.combiners:NormalizeThenSum",
     "rank_mean": "harness.selection.combiners:RankMean",
     "agreement": "harness.selection.combiners:Agreement",
-}, base=Combiner)
+}, base=Combiner, context=CombinerContext)
 
 
 def combine_groups(combiner: Combiner, scores: np.ndarray, group_size: int) -> np.ndarray:

@@ -32,12 +32,19 @@ from harness.sweep.comparisons import run_comparisons
 from harness.sweep.executors.base import Executor
 from harness.sweep.expand import RunSpec, expand, load_sweep, sweep_root
 
+
+@dataclass
+class SetupContext:
+    """What a setup hook is built from besides its settings: nothing yet."""
+
+
 # Work a sweep needs done once before its runs. An entry is a class with a ``description``, a dataclass
-# ``Config`` (the hook's settings under ``setup.<name>``), ``run(config)`` and optionally ``check(config)``
-# (a problem with the settings, "<key>: <problem>", or None; called before any run config is checked).
+# ``Config`` (the hook's settings under ``setup.<name>``), ``from_config(config, SetupContext)``, ``run()`` and
+# optionally ``check()`` (a problem with the settings, "<key>: <problem>", or None; called before any run config
+# is checked).
 SETUP_HOOKS: Registry[type] = Registry("setup hook", {
     "world": "harness.world.build:WorldSetup",
-})
+}, context=SetupContext)
 
 
 @dataclass
@@ -53,22 +60,22 @@ class SweepResult:
         return 1 if self.failed or self.busy else 0
 
 
-def setup_hooks(setup: dict[str, Any], source: str) -> list[tuple[type, Any]]:
-    """Each ``setup.<name>`` hook with its settings, checked against the hook's Config."""
+def setup_hooks(setup: dict[str, Any], source: str) -> list[Any]:
+    """Each ``setup.<name>`` hook built with its settings, checked against the hook's Config."""
     hooks = []
     for name, args in setup.items():
         try:
-            hook = SETUP_HOOKS.get(name)
+            SETUP_HOOKS.get(name)
         except ConfigError as error:
             raise ConfigError(f"{source}: setup.{name}: {error}") from None
         try:
-            config = SETUP_HOOKS.parse(name, args, prefix=f"setup.{name}")  # its errors name setup.<name>.<key>
-            problem = hook().check(config) if hasattr(hook, "check") else None
+            hook = SETUP_HOOKS.build(name, args, SetupContext(), prefix=f"setup.{name}")  # errors name setup.<name>.<key>
+            problem = hook.check() if hasattr(hook, "check") else None
         except ConfigError as error:
             raise ConfigError(f"{source}: {error}") from None
         if problem:
             raise ConfigError(f"{source}: setup.{name}.{problem}")
-        hooks.append((hook, config))
+        hooks.append(hook)
     return hooks
 
 
@@ -127,8 +134,8 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
     check_store(specs)
     root = sweep_root(sweep, out)
     previous = read_manifest(root) if (root / MANIFEST).exists() else None  # unreadable: fails before the setup
-    for hook, config in hooks:
-        hook().run(config)
+    for hook in hooks:
+        hook.run()
     write_manifest(root, {"name": sweep.name, "source": path, "sweep": to_dict(sweep)}, manifest_entries(specs), previous)
     todo = [s for s in specs if run_state(s.folder) != DONE]
     counts = {"done": len(specs) - len(todo), "failed": 0, "busy": 0}

@@ -9,7 +9,8 @@ Three kinds of task share this interface (``Task.kind``):
 - ``scored``: a response gets a graded score against gold references (LongBench F1 / ROUGE-L);
 - ``open_ended``: no gold at all (WildChat); policies are compared pairwise by a judge.
 A task's loader options (filters, classifiers, subsampling) are a dataclass ``Config`` parsed strictly
-from the run config's ``task.options``.
+from the run config's ``task.options``; ``TASKS.build(name, options, TaskContext())`` (``harness.tasks.registry``)
+builds a task from them through ``Task.from_config``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pyarrow
 
 from harness.common import hub
 from harness.config.errors import ConfigError
-from harness.config.parse import from_dict, read_utf8
+from harness.config.parse import read_utf8
 from harness.config.registry import NoArgs
 from harness.config.schema import TaskConfig
 
@@ -56,6 +57,10 @@ class Splits:
     test: list[Example]
 
 
+@dataclass
+class TaskContext:
+    """What a task is built from besides its options: nothing yet (a task reads its data when asked to ``load``)."""
+
 
 def plain_solution(example: Example) -> str:
     """An example's written solution, or ``Final answer: <gold>`` without one (``Task.gold_solution``'s default)."""
@@ -74,8 +79,12 @@ class Task:
     Config: ClassVar[type] = NoArgs
     batch_by_category: ClassVar[bool] = False   # default of TaskConfig.batch_by_category
 
-    def __init__(self, options: dict[str, Any] | None = None):
-        self.options = from_dict(self.Config, options or {}, prefix="task.options")
+    @classmethod
+    def from_config(cls, config: Any, context: TaskContext) -> Task:
+        return cls(config)
+
+    def __init__(self, options: Any = None):
+        self.options = options if options is not None else self.Config()  # the parsed ``task.options``
 
     # ----- what subclasses implement ---------------------------------------------------------------
     def from_record(self, record: dict[str, Any]) -> Example:

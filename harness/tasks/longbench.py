@@ -88,7 +88,7 @@ class LongBench(Task):
     Config = LongBenchConfig
     batch_by_category = True
 
-    def __init__(self, options: dict[str, Any] | None = None):
+    def __init__(self, options: LongBenchConfig | None = None):
         super().__init__(options)
         unknown = [d for d in self.options.datasets if d not in CATEGORY_OF_DATASET]
         if unknown:

@@ -1,10 +1,11 @@
 """Tasks by name (``task.name``): the reasoning tasks, instruction following, long context and the
-synthetic world's families (which the world registers here like any other task source)."""
+synthetic world's families (which the world registers here like any other task source). A task is built from
+its ``task.options`` (its ``Config``) and a ``TaskContext``: ``TASKS.build(name, options, TaskContext())``."""
 
 from __future__ import annotations
 
 from harness.config.registry import Registry
-from harness.tasks.base import Task
+from harness.tasks.base import Task, TaskContext
 
 TASKS: Registry[type[Task]] = Registry("task", {
     "strategyqa": "harness.tasks.strategyqa:StrategyQA",
@@ -19,8 +20,9 @@ TASKS: Registry[type[Task]] = Registry("task", {
     "synth_facts": "harness.world.tasks:SynthFacts",
     "synth_choice": "harness.world.tasks:SynthChoice",
     "synth_mix": "harness.world.tasks:SynthMix",
-}, base=Task)
+}, base=Task, context=TaskContext)
 
 
 def get_task(name: str, options: dict | None = None) -> Task:
-    return TASKS.get(name)(options)
+    """The task ``name`` with ``options`` (a run config's ``task.options``) parsed strictly; errors name them."""
+    return TASKS.build(name, options or {}, TaskContext(), prefix="task.options")

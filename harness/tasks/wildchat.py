@@ -77,7 +77,7 @@ class WildChat(InstructionTask):
     Config = WildChatConfig
     batch_by_category = True
 
-    def __init__(self, options: dict[str, Any] | None = None):
+    def __init__(self, options: WildChatConfig | None = None):
         super().__init__(options)
         self.load_report: dict[str, Any] = {}
         try:

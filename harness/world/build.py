@@ -219,18 +219,27 @@ class WorldSetup:
     Config = WorldConfig
     description = "build (once, cached) the synthetic world's policy and reward models"
 
-    def check(self, config: WorldConfig) -> str | None:
+    @classmethod
+    def from_config(cls, config: WorldConfig, context: Any) -> WorldSetup:
+        """``context``: the sweep's ``SetupContext`` (``harness.sweep.run_sweep``), of which the world needs nothing."""
+        return cls(config)
+
+    def __init__(self, config: WorldConfig):
+        self.config = config
+
+    def check(self) -> str | None:
         """Settings other than the defaults are refused: ``world:NAME`` models and the ``synth_*`` tasks always
         use the default world, so a world built with them would be built for nothing."""
         default = WorldConfig()
+        config = self.config
         changed = [f.name for f in dataclasses.fields(WorldConfig) if getattr(config, f.name) != getattr(default, f.name)]
         if changed:
             return (f"{changed[0]}: the world's models (world:NAME) and tasks (synth_*) always use the default world, "
                     "so a world built with other settings would not be used; leave setup.world empty ({})")
         return None
 
-    def run(self, config: WorldConfig) -> None:
-        ensure_world(config)
+    def run(self) -> None:
+        ensure_world(self.config)
 
 
 def world_model_config(name: str, config: WorldConfig | None = None) -> LlamaConfig:

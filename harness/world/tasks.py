@@ -12,7 +12,8 @@ from typing import Literal
 from harness.config.errors import ConfigError
 from harness.config.schema import TaskConfig
 from harness.tasks.answers import extract_choice, extract_number, final_answer_segment, numbers_equal
-from harness.tasks.base import Example, Task
+from harness.tasks.base import Example, Task, TaskContext
+from harness.tasks.registry import TASKS
 from harness.world.families import FAMILIES, Problem
 from harness.world.problems import WorldConfig, task_problems
 
@@ -112,4 +113,5 @@ class SynthMix(WorldTask):
 
 
 def get_world_task(name: str) -> WorldTask:
-    return {"synth_count": SynthCount, "synth_facts": SynthFacts, "synth_choice": SynthChoice, "synth_mix": SynthMix}[name]()
+    """A family's task with the default options (``synth_count``, ...)."""
+    return TASKS.build(name, context=TaskContext())

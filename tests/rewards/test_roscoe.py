@@ -77,7 +77,7 @@ def _settings(models: dict[str, str], metric: str, **extra) -> dict:
 
 def _rm(models: dict[str, str], metric: str, context: BuildContext | None = None, **extra) -> RoscoeRM:
     config = RM_KINDS.parse("roscoe", _settings(models, metric, **extra), prefix="rm")
-    return RoscoeRM.from_config(metric, config, context or BuildContext(lambda text, example: 0.0, 0))
+    return RM_KINDS.build("roscoe", config, (context or BuildContext(lambda text, example: 0.0, 0)).for_rm(metric))
 
 
 def test_every_metric_gives_one_finite_score_in_0_1_per_response(roscoe_models):

@@ -10,7 +10,7 @@ import pytest
 
 from harness.config.errors import ConfigError
 from harness.loop.run_config import build_run_config
-from harness.selection.combiners import COMBINERS, combine_groups
+from harness.selection.combiners import COMBINERS, CombinerContext, combine_groups
 from harness.selection.method import RewardChoice
 
 from conftest import tiny_run_config
@@ -21,7 +21,7 @@ TABLE = np.array([[1.0, 2.0, 0.0, 4.0],
 
 
 def combined(name: str, table: np.ndarray = TABLE, **args) -> np.ndarray:
-    return COMBINERS.get(name)(COMBINERS.parse(name, args, prefix="combine_args")).combine(table)
+    return COMBINERS.build(name, args, CombinerContext(), prefix="combine_args").combine(table)
 
 
 def test_mean_min_and_uncertainty_weighted():
@@ -59,9 +59,10 @@ def test_group_combiners_see_one_prompt_group_at_a_time():
     shifted = TABLE + 100.0  # a second prompt whose scores sit elsewhere on every RM's scale
     batch = np.concatenate([TABLE, shifted])
     for name in ("normalize_then_sum", "rank_mean"):
-        combiner = COMBINERS.get(name)()
+        combiner = COMBINERS.build(name, context=CombinerContext())
         np.testing.assert_allclose(combine_groups(combiner, batch, 3), np.concatenate([combined(name)] * 2))
-    ranks = combine_groups(COMBINERS.get("rank_mean")(), batch, 6)  # as one group the second prompt ranks above
+    # as one group the second prompt ranks above
+    ranks = combine_groups(COMBINERS.build("rank_mean", context=CombinerContext()), batch, 6)
     assert ranks[3:].min() > ranks[:3].max()
 
 

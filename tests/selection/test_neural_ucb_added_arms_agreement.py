@@ -11,9 +11,10 @@ import pytest
 
 from harness.config.errors import ConfigError
 from harness.loop.pairs import sample_pairs
+from harness.selection.bandits.base import BanditContext
 from harness.selection.bandits.neural_ucb import NeuralUCB, NeuralUCBConfig
 from harness.selection.bandits.registry import BANDITS
-from harness.selection.combiners import COMBINERS, admissible_groups
+from harness.selection.combiners import COMBINERS, CombinerContext, admissible_groups
 from harness.selection.laser import Laser, LaserConfig
 from harness.selection.method import BatchContext, StepFeedback
 from harness.selection.registry import build_method
@@ -97,13 +98,13 @@ def test_neural_ucb_settings_are_checked_at_load():
 @pytest.mark.parametrize("name", BANDITS.names())
 def test_every_bandit_adds_and_resets_an_arm(name):
     config = BANDITS.parse(name, {}, prefix="bandit")
-    bandit = BANDITS.get(name).from_config(config, 2, 5, seed=0)
+    bandit = BANDITS.build(name, config, BanditContext(2, 5, seed=0))
     x = np.linspace(-1, 1, 5) / np.linalg.norm(np.linspace(-1, 1, 5))
     for step in range(6):
         bandit.update(step % 2, x, 1.0)
     learnt = copy.deepcopy(bandit.state_dict())
     assert bandit.add_arm() == 2 and bandit.num_arms == 2 + 1
-    fresh = BANDITS.get(name).from_config(config, 3, 5, seed=0)
+    fresh = BANDITS.build(name, config, BanditContext(3, 5, seed=0))
     state, fresh_state = bandit.state_dict(), fresh.state_dict()
     key = "arms" if "arms" in state else ("scores" if "scores" in state else "sums")
     # the new arm has fresh statistics; the old arms keep theirs
@@ -202,13 +203,13 @@ def test_accuracy_difference_reward_is_the_scaled_gain_in_gold_accuracy():
 
 def test_agreement_admits_only_the_pairs_the_rms_agree_on():
     scores = np.array([[4.0, 1.0], [2.0, 2.0], [1.0, 0.0]])  # mean 2.5, 2, 0.5; RM 2 prefers response 1 to 0
-    combiner = COMBINERS.get("agreement")(COMBINERS.parse("agreement", {}, prefix="combine_args"))
+    combiner = COMBINERS.build("agreement", {}, CombinerContext(), prefix="combine_args")
     np.testing.assert_allclose(combiner.combine(scores), [2.5, 2.0, 0.5])
     mask = combiner.admissible(scores)
     assert mask.tolist() == [[False, False, True], [False, False, True], [False, False, False]]
     pairs = sample_pairs([combiner.combine(scores)], 10, np.random.default_rng(0), allowed=[mask])
     assert sorted((p.chosen, p.rejected) for p in pairs.pairs) == [(0, 2), (1, 2)]
-    half = COMBINERS.get("agreement")(COMBINERS.parse("agreement", {"min_agreement": 0.5}, prefix="combine_args"))
+    half = COMBINERS.build("agreement", {"min_agreement": 0.5}, CombinerContext(), prefix="combine_args")
     pairs = sample_pairs([half.combine(scores)], 10, np.random.default_rng(0), allowed=[half.admissible(scores)])
     assert sorted((p.chosen, p.rejected) for p in pairs.pairs) == [(0, 1), (0, 2), (1, 2)]
     # two prompt groups of three responses: one mask each
@@ -218,7 +219,7 @@ def test_agreement_admits_only_the_pairs_the_rms_agree_on():
 
 def test_a_prompt_whose_rms_never_agree_is_skipped():
     scores = np.array([[1.0, 0.0], [0.0, 1.0]])
-    combiner = COMBINERS.get("agreement")(COMBINERS.parse("agreement", {}, prefix="combine_args"))
+    combiner = COMBINERS.build("agreement", {}, CombinerContext(), prefix="combine_args")
     pairs = sample_pairs([[0.6, 0.5]], 2, np.random.default_rng(0), allowed=[combiner.admissible(scores)])
     assert pairs.pairs == [] and pairs.skipped_prompts == 1
 

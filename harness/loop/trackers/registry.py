@@ -1,4 +1,5 @@
-"""Trackers by name (``log:`` in a run config), and the package each built-in one needs."""
+"""Trackers by name (``log:`` in a run config), built for a run from a ``TrackerContext``, and the package each
+built-in one needs."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ import importlib.util
 
 from harness.config.errors import ConfigError
 from harness.config.registry import Registry
-from harness.loop.trackers.base import Tracker
+from harness.loop.trackers.base import Tracker, TrackerContext
 
 TRACKERS: Registry[type[Tracker]] = Registry("tracker", {
     "tensorboard": "harness.loop.trackers.tensorboard:TensorBoardTracker",
     "wandb": "harness.loop.trackers.wandb:WandbTracker",
     "mlflow": "harness.loop.trackers.mlflow:MlflowTracker",
-}, base=Tracker)
+}, base=Tracker, context=TrackerContext)
 
 PACKAGES = {"tensorboard": ("tensorboard", "tensorboard"), "wandb": ("wandb", "wandb"), "mlflow": ("mlflow", "mlflow-skinny")}
 EXTRA = "pip install -e '.[trackers]'"

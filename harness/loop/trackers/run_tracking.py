@@ -20,7 +20,7 @@ import numpy as np
 
 from harness.config.parse import to_dict
 from harness.config.schema import RunConfig
-from harness.loop.trackers.base import HyperParameters, Tracker
+from harness.loop.trackers.base import HyperParameters, Tracker, TrackerContext
 from harness.loop.trackers.registry import TRACKERS
 from harness.selection.records import all_decisions, annotate_selections, best_share
 
@@ -75,7 +75,7 @@ class RunTracking:
         parameters = hyperparameters(config)
         try:
             for tracker_name in config.log:
-                tracker = TRACKERS.get(tracker_name)(folder, name)
+                tracker = TRACKERS.build(tracker_name, context=TrackerContext(folder, name))
                 tracking.trackers.append(tracker)
                 tracker.start(parameters)
         except BaseException:

@@ -1,4 +1,4 @@
-"""Judges by kind (``compare.judge.kind``)."""
+"""Judges by kind (``compare.judge.kind``), built from their settings and a ``JudgeContext`` (``build_judge``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from typing import Any
 from harness.config.errors import ConfigError
 from harness.config.registry import Registry
 from harness.config.schema import JudgeConfig
-from harness.rewards.judges.base import Judge
+from harness.rewards.judges.base import Judge, JudgeContext
 
 JUDGES: Registry[type[Judge]] = Registry("judge", {
     "lm": "harness.rewards.judges.lm:LMJudge",
     "reward_model": "harness.rewards.judges.reward_model:RewardModelJudge",
     "alpaca_eval": "harness.rewards.judges.annotator:AlpacaEvalJudge",
-}, base=Judge)
+}, base=Judge, context=JudgeContext)
 
 
 def judge_settings(spec: JudgeConfig, prefix: str = "compare.judge") -> Any:
@@ -31,4 +31,4 @@ def judge_label(spec: JudgeConfig) -> str:
 
 
 def build_judge(spec: JudgeConfig) -> Judge:
-    return JUDGES.get(spec.kind)(judge_settings(spec))
+    return JUDGES.build(spec.kind, judge_settings(spec), JudgeContext())

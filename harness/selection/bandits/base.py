@@ -1,16 +1,28 @@
 """The interface shared by the bandits: choose an arm for a context, learn from its reward, save and restore.
 
-A bandit is one ``Bandit`` subclass with a dataclass ``Config`` (its hyper-parameters) and ``from_config``,
-plus one line in ``harness.selection.bandits.registry.BANDITS``; ``state_dict()["type"]`` names its entry.
+A bandit is one ``Bandit`` subclass with a dataclass ``Config`` (its hyper-parameters) and
+``from_config(config, context)`` (a ``BanditContext``: its arms, context size and seed), plus one line in
+``harness.selection.bandits.registry.BANDITS``; ``state_dict()["type"]`` names its entry.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from harness.config.registry import NoArgs
+
+
+@dataclass(frozen=True)
+class BanditContext:
+    """What a bandit is built from besides its hyper-parameters."""
+
+    num_arms: int
+    dim: int | None = None   # the context size (contextual bandits, which know it at the first context)
+    seed: int = 0
 
 
 class Bandit:
@@ -22,9 +34,14 @@ class Bandit:
     num_arms: int
 
     @classmethod
-    def from_config(cls, config: Any, num_arms: int, dim: int | None, seed: int) -> Bandit:
-        """A fresh bandit over ``num_arms`` arms (``dim``: the context size, for contextual bandits)."""
+    def from_config(cls, config: Any, context: BanditContext) -> Bandit:
+        """A fresh bandit over ``context.num_arms`` arms."""
         raise NotImplementedError
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "from_config" in cls.__dict__:
+            cls.from_config = classmethod(_also_positional(cls.__dict__["from_config"].__func__))  # type: ignore[method-assign]
 
     def select(self, context: np.ndarray | None) -> int:
         raise NotImplementedError
@@ -46,6 +63,20 @@ class Bandit:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
+
+
+def _also_positional(build: Callable[..., Bandit]) -> Callable[..., Bandit]:
+    """``from_config`` that also takes LASeR's form ``(config, num_arms, dim, seed)`` (``harness.selection.laser``
+    builds its bandit so, not yet through ``BANDITS.build``), turned into a ``BanditContext``."""
+
+    @functools.wraps(build)
+    def from_config(cls: type[Bandit], config: Any, context: BanditContext | int, dim: int | None = None,
+                    seed: int = 0) -> Bandit:
+        if not isinstance(context, BanditContext):
+            context = BanditContext(context, dim, seed)
+        return build(cls, config, context)
+
+    return from_config
 
 
 def rng_from_state(state: dict[str, Any]) -> np.random.Generator:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.selection.bandits.base import Bandit, rng_from_state
+from harness.selection.bandits.base import Bandit, BanditContext, rng_from_state
 
 
 @dataclass
@@ -22,8 +22,8 @@ class Exp3(Bandit):
     description = "Exp3 (appendix A.2): gamma-mixed softmax of cumulative importance-weighted rewards; no context"
 
     @classmethod
-    def from_config(cls, config: Exp3Config, num_arms: int, dim: int | None, seed: int) -> Exp3:
-        return cls(num_arms, gamma=config.gamma, seed=seed)
+    def from_config(cls, config: Exp3Config, context: BanditContext) -> Exp3:
+        return cls(context.num_arms, gamma=config.gamma, seed=context.seed)
 
     def __init__(self, num_arms: int, gamma: float = 0.1, seed: int = 0):
         if not 0.0 <= gamma <= 1.0:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.selection.bandits.base import Bandit
+from harness.selection.bandits.base import Bandit, BanditContext
 
 
 class _WoodburyArm:
@@ -139,10 +139,10 @@ class LinUCB(WoodburyBandit):
     description = "disjoint LinUCB on the batch's prompt embedding (paper eq. 2-3), Woodbury-form inverses"
 
     @classmethod
-    def from_config(cls, config: LinUCBConfig, num_arms: int, dim: int | None, seed: int) -> LinUCB:
-        if dim is None:
+    def from_config(cls, config: LinUCBConfig, context: BanditContext) -> LinUCB:
+        if context.dim is None:
             raise ValueError("LinUCB needs the context size")
-        return cls(num_arms, dim, alpha=config.alpha, b_init_std=config.b_init_std, seed=seed)
+        return cls(context.num_arms, context.dim, alpha=config.alpha, b_init_std=config.b_init_std, seed=context.seed)
 
     def __init__(self, num_arms: int, dim: int, alpha: float = 0.5, b_init_std: float = 0.01, seed: int = 0):
         self.alpha = alpha

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from harness.config.errors import ConfigError
-from harness.selection.bandits.base import Bandit, rng_from_state
+from harness.selection.bandits.base import Bandit, BanditContext, rng_from_state
 
 
 @dataclass
@@ -109,10 +109,10 @@ class NeuralUCB(Bandit):
     needs_context = True
 
     @classmethod
-    def from_config(cls, config: NeuralUCBConfig, num_arms: int, dim: int | None, seed: int) -> NeuralUCB:
-        if dim is None:
+    def from_config(cls, config: NeuralUCBConfig, context: BanditContext) -> NeuralUCB:
+        if context.dim is None:
             raise ValueError("NeuralUCB needs the context size")
-        return cls(num_arms, dim, config, seed)
+        return cls(context.num_arms, context.dim, config, context.seed)
 
     def __init__(self, num_arms: int, dim: int, config: NeuralUCBConfig | None = None, seed: int = 0):
         if num_arms < 1 or dim < 1:

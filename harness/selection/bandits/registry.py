@@ -1,9 +1,9 @@
-"""Bandits by name (LASeR's ``method.args.bandit``)."""
+"""Bandits by name (LASeR's ``method.args.bandit``), built from their hyper-parameters and a ``BanditContext``."""
 
 from __future__ import annotations
 
 from harness.config.registry import Registry
-from harness.selection.bandits.base import Bandit
+from harness.selection.bandits.base import Bandit, BanditContext
 
 BANDITS: Registry[type[Bandit]] = Registry("bandit", {
     "linucb": "harness.selection.bandits.linucb:LinUCB",
@@ -11,4 +11,4 @@ BANDITS: Registry[type[Bandit]] = Registry("bandit", {
     "lints": "harness.selection.bandits.thompson:LinTS",
     "gaussian_ts": "harness.selection.bandits.thompson:GaussianTS",
     "neural_ucb": "harness.selection.bandits.neural_ucb:NeuralUCB",
-}, base=Bandit)
+}, base=Bandit, context=BanditContext)

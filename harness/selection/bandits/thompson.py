@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from harness.config.errors import ConfigError
-from harness.selection.bandits.base import Bandit, rng_from_state
+from harness.selection.bandits.base import Bandit, BanditContext, rng_from_state
 from harness.selection.bandits.linucb import WoodburyBandit, _WoodburyArm
 
 
@@ -40,10 +40,10 @@ class LinTS(WoodburyBandit):
     description = "linear Thompson sampling (Agrawal & Goyal 2013) on the batch's prompt embedding, Woodbury form"
 
     @classmethod
-    def from_config(cls, config: LinTSConfig, num_arms: int, dim: int | None, seed: int) -> LinTS:
-        if dim is None:
+    def from_config(cls, config: LinTSConfig, context: BanditContext) -> LinTS:
+        if context.dim is None:
             raise ValueError("LinTS needs the context size")
-        return cls(num_arms, dim, v=config.v, b_init_std=config.b_init_std, seed=seed)
+        return cls(context.num_arms, context.dim, v=config.v, b_init_std=config.b_init_std, seed=context.seed)
 
     def __init__(self, num_arms: int, dim: int, v: float = 0.5, b_init_std: float = 0.01, seed: int = 0):
         self.v = v
@@ -87,8 +87,8 @@ class GaussianTS(Bandit):
     description = "Gaussian Thompson sampling (Agrawal & Goyal 2013): N(S_k/(n_k+1), v^2/(n_k+1)) per arm; no context"
 
     @classmethod
-    def from_config(cls, config: GaussianTSConfig, num_arms: int, dim: int | None, seed: int) -> GaussianTS:
-        return cls(num_arms, v=config.v, seed=seed)
+    def from_config(cls, config: GaussianTSConfig, context: BanditContext) -> GaussianTS:
+        return cls(context.num_arms, v=config.v, seed=context.seed)
 
     def __init__(self, num_arms: int, v: float = 1.0, seed: int = 0):
         if num_arms < 1:

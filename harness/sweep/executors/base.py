@@ -1,6 +1,7 @@
 """Where a sweep's runs execute. An executor hands every run config to ``harness.run.in_store.execute_in_store``
 and yields the results as they finish, so locking, skipping and failure records behave the same
-everywhere. Nothing here schedules: a process pool, Ray or Slurm does."""
+everywhere. Nothing here schedules: a process pool, Ray or Slurm does. An executor is built from its settings
+and an ``ExecutorContext`` through ``from_config`` (``harness.sweep.executors.registry.build_executor``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ from harness.plan.estimate import GIB, planned_models
 from harness.plan.placement import choose, device_with_memory
 
 
+@dataclass
+class ExecutorContext:
+    """What an executor is built from besides its settings: nothing yet."""
+
+
 class Executor:
     """Runs a sweep's run configs; ``Config`` holds its settings (the CLI flags of ``harness sweep``)."""
 
@@ -23,6 +29,10 @@ class Executor:
     Config: ClassVar[type] = NoArgs
     description: ClassVar[str] = ""
     on_this_machine: ClassVar[bool] = False  # runs see this process's files and caches (shared setup is done here)
+
+    @classmethod
+    def from_config(cls, config: Any, context: ExecutorContext) -> Executor:
+        return cls(config)
 
     def __init__(self, config: Any):
         self.config = config
