@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
+from harness.common.selection_log import all_decisions, annotate_selections, best_share, decisions, selection_metrics
 from harness.loop import training_loop
 from harness.loop.run_config import build_run_config
 from harness.loop.training_loop import per_prompt
 from harness.selection.method import BatchContext, Method, RewardChoice, StepFeedback
-from harness.selection.records import all_decisions, annotate_selections, best_share, decisions, selection_metrics
 from harness.selection.registry import METHODS, build_method
 from harness.sweep.run import execute_run
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from harness.common.selection_log import annotate_selections, selection_metrics
 from harness.config.schema import TaskConfig
 from harness.loop.training_loop import category_batches
 from harness.selection.method import BatchContext
-from harness.selection.records import annotate_selections, selection_metrics
 from harness.selection.registry import build_method
 from harness.world.tasks import SynthMix
 

@@ -21,6 +21,7 @@ import torch
 
 from harness.common.content_cache import ContentCache, content_key
 from harness.common.seeding import stable_seed
+from harness.common.selection_log import ROUTES, all_decisions, most_used
 from harness.config.schema import RunConfig
 from harness.loop.evaluation import evaluate
 from harness.loop.pairs import sample_pairs
@@ -29,7 +30,6 @@ from harness.models.policy import Policy, Sample
 from harness.rewards.base import RewardModel
 from harness.selection.combiners import admissible_groups, combine_groups
 from harness.selection.method import BatchContext, Method, RewardChoice, StepFeedback
-from harness.selection.records import ROUTES, all_decisions, most_used
 from harness.tasks.base import Example, Splits, Task
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from harness.common.files import read_jsonl, write_text_atomic  # noqa: E402
+from harness.common.selection_log import all_decisions  # noqa: E402
 from harness.report.layouts import group_of, per_seed, task_order, task_title  # noqa: E402
 from harness.report.open_tasks import category_title, mean_shares, sorted_categories  # noqa: E402
 from harness.report.runs import selections  # noqa: E402
-from harness.selection.records import all_decisions  # noqa: E402
 from harness.sweep.layout import RM_SCORES  # noqa: E402
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from harness.common.files import read_json
+from harness.common.selection_log import all_decisions
 from harness.report.layouts import cell_of, group_of, order_rows, per_seed
 from harness.report.methods import BEST_RM_ROW, run_row
 from harness.report.runs import selections
 from harness.report.tables import Table
-from harness.selection.records import all_decisions
 from harness.sweep.layout import COMPARISONS_DIR, MANIFEST, TEST_SELECTIONS, WINRATES
 
 CATEGORY_TITLES = {

@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from harness.common.selection_log import ALL_CATEGORIES
 from harness.config.errors import ConfigError
 from harness.selection.laser import Laser, LaserConfig
 from harness.selection.method import BatchContext, Reporting, RewardChoice, StepFeedback
-from harness.selection.records import ALL_CATEGORIES
 
 
 @dataclass

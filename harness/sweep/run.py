@@ -41,6 +41,7 @@ import torch
 from harness.common.content_cache import ContentCache
 from harness.common.files import write_atomic, write_json_atomic, write_jsonl_atomic
 from harness.common.seeding import stable_seed
+from harness.common.selection_log import all_decisions, annotate_selections, selection_metrics
 from harness.config.parse import to_dict
 from harness.config.schema import RunConfig
 from harness.loop.best_of_n import BestOfNLoop
@@ -56,7 +57,6 @@ from harness.profile.build import ensure_profile
 from harness.rewards.base import RewardModel
 from harness.rewards.pool import build_reward_models
 from harness.selection.method import Method
-from harness.selection.records import all_decisions, annotate_selections, selection_metrics
 from harness.selection.registry import build_method
 from harness.sweep.layout import (
     CHECKPOINT,
