@@ -44,7 +44,7 @@ def panel_grid(count: int, width: float, height: float, columns: int = 3):
 
 
 def selecting_runs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Finished runs of methods whose choice varies from batch to batch (``Reporting.fixed_choice`` False)."""
+    """Finished runs of methods whose choice varies from batch to batch (their reporting record's ``fixed_choice`` false)."""
     return frame[frame["finished"] & frame["selects"]]
 
 

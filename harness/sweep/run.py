@@ -56,8 +56,9 @@ from harness.plan.runtime import follow_plan, plan_record
 from harness.profile.build import ensure_profile
 from harness.rewards.base import RewardModel
 from harness.rewards.pool import build_reward_models
-from harness.selection.method import Method
+from harness.selection.method import Method, MethodContext
 from harness.selection.registry import build_method
+from harness.selection.reporting import reporting_record
 from harness.sweep.layout import (
     CHECKPOINT,
     CONFIG,
@@ -175,7 +176,8 @@ def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
 
 def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     started = time.perf_counter()
-    write_json_atomic(out / CONFIG, {"config": to_dict(config), "environment": environment_info()})
+    write_json_atomic(out / CONFIG, {"config": to_dict(config), "environment": environment_info(),
+                                     "reporting": reporting_record(config)})
     config, plan = follow_plan(config)  # on a GPU, the memory plan fills in the null settings; on a CPU: all off
     memory = config.memory
     if plan is not None:
@@ -196,8 +198,7 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     cache = ContentCache(Path(config.cache_dir) / CONTENT_CACHE) if config.cache_dir else None
     pool = build_reward_models(config.reward_models, task.gold_reward, config.seed, cache=cache, demonstration=task.demonstration,
                                placement=placement_for(memory.offload_reward_models, "auto"))
-    method = build_method(config.method.name, config.method.args, [rm.name for rm in config.reward_models],
-                          config.seed, config.best_rm, profile)
+    method = build_method(config.method.name, config.method.args, MethodContext.of_run(config, profile))
 
     def report(message: str) -> None:
         log.info(message)
@@ -235,7 +236,7 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
                         profile: dict[str, Any] | None, tracking: RunTracking | None, report: Callable[[str], None],
                         started: float) -> dict[str, Any]:
     """Train (resuming from the checkpoint), evaluate, write the metrics; the trackers get each step and the end."""
-    loop_class = BestOfNLoop if config.mode == "best_of_n" else SupervisedLoop if method.trains_on == "demonstrations" else TrainingLoop
+    loop_class = BestOfNLoop if config.mode == "best_of_n" else SupervisedLoop if method.declared.trains_on == "demonstrations" else TrainingLoop
     loop = loop_class(config, policy, task, splits, pool, method, progress=report, cache=cache,
                       on_step=tracking.step if tracking is not None else None)
     checkpoint = out / CHECKPOINT
@@ -246,7 +247,7 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
         report(f"resuming after iteration {first - 1} from {checkpoint}")
         if tracking is not None:
             tracking.resume(loop.state.selections)
-    iterations = config.train.iterations if method.trains else 0
+    iterations = config.train.iterations if method.declared.trains else 0
     for iteration in range(first, iterations + 1):
         row = loop.run_iteration(iteration)
         if tracking is not None:
@@ -263,7 +264,7 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
     train_seconds = sum(v for row in loop.state.iterations for k, v in row["seconds"].items() if k != "dev_eval")
 
     test_selections: list[dict[str, Any]] = []
-    if isinstance(loop, BestOfNLoop) and method.trains:
+    if isinstance(loop, BestOfNLoop) and method.declared.trains:
         test, test_selections = loop.evaluate_test(splits.test, limit=config.eval.max_test_examples)
         write_jsonl_atomic(out / TEST_SELECTIONS, test_selections)
     else:
@@ -288,7 +289,7 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
         "reward_model_settings": {name: record for name, rm in pool.items() if (record := rm.record())},
         "loss": config.train.loss, "iterations": config.train.iterations, "steps": loop.state.global_step,
         "mode": config.mode, "task_kind": task.kind,
-        "test": metrics_test_block(test, config, method.trains),
+        "test": metrics_test_block(test, config, method.declared.trains),
         "data": split_counts(task, config.task, splits),   # paper Table 3: examples per split and category
         "ood": ood,
         "final_dev_accuracy": loop.state.iterations[-1].get("dev_accuracy") if loop.state.iterations else None,
@@ -301,7 +302,7 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
     if cache is not None:
         metrics["shared_cache"] = {"hits": cache.hits, "misses": cache.misses}
     if config.eval.lm_eval is not None:  # before metrics.json: a failing lm-eval is a failed (resumable) run
-        metrics["lm_eval"] = run_lm_eval(config, out, policy, method.trains and loop.policy_updated, test["records"])
+        metrics["lm_eval"] = run_lm_eval(config, out, policy, method.declared.trains and loop.policy_updated, test["records"])
     write_json_atomic(out / METRICS, metrics)
     if tracking is not None:
         tracking.finish(metrics)
