@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from harness.config.errors import ConfigError
 from harness.selection.combiners import AgreementConfig
-from harness.selection.method import BatchContext, Method, Reporting, RewardChoice, check_reward_model
+from harness.selection.method import BatchContext, Declaration, Method, Reporting, RewardChoice, check_reward_model
 
 
 @dataclass
@@ -25,8 +25,8 @@ class AgreementEnsembleConfig:
 class AgreementEnsemble(Method):
     Config = AgreementEnsembleConfig
     description = "RM agreement ensemble: pairs only where the RMs agree on the order, ranked by the mean score"
-    reporting = Reporting(row="RM Agreement Ensemble", variant_row="RM Agreement Ensemble [{label}]",
-                          short="RM Agree. Ensemble", rank=35, fixed_choice=True)
+    declared = Declaration(report=Reporting(row="RM Agreement Ensemble", variant_row="RM Agreement Ensemble [{label}]",
+                                            short="RM Agree. Ensemble", rank=35, fixed_choice=True))
 
     def validate(self) -> None:
         members = self.config.members or self.reward_models

@@ -6,13 +6,12 @@ Uses the built-in ``correctness`` reward model, which needs no model and no entr
 from __future__ import annotations
 
 from harness.config.schema import CORRECTNESS
-from harness.selection.method import BatchContext, Method, Reporting, RewardChoice
+from harness.selection.method import BatchContext, Declaration, Method, Reporting, RewardChoice
 
 
 class Correctness(Method):
     description = "gold-answer reward: 1 if the extracted answer is correct, else 0"
-    needs_gold = True
-    reporting = Reporting(row="Correctness Reward", rank=60, fixed_choice=True, role="gold")
+    declared = Declaration(needs_gold=True, report=Reporting(row="Correctness Reward", rank=60, fixed_choice=True, role="gold"))
 
     def select(self, context: BatchContext) -> RewardChoice:
         return RewardChoice((CORRECTNESS,))

@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.config.errors import ConfigError
-from harness.selection.method import BatchContext, Method, Reporting, RewardChoice, check_combiner, check_reward_model
+from harness.selection.method import (
+    BatchContext,
+    Declaration,
+    Method,
+    Reporting,
+    RewardChoice,
+    check_combiner,
+    check_reward_model,
+)
 
 
 @dataclass
@@ -24,8 +32,8 @@ class OfflineEnsembleConfig:
 class OfflineEnsemble(Method):
     Config = OfflineEnsembleConfig
     description = "all reward models score every response; pairs from one combined score (mean, min, uwo, ...)"
-    reporting = Reporting(row="Offline RM Ensemble", variant_row="Offline RM Ensemble [{label}]", short="Ensemble", rank=30,
-                          fixed_choice=True)
+    declared = Declaration(report=Reporting(row="Offline RM Ensemble", variant_row="Offline RM Ensemble [{label}]",
+                                            short="Ensemble", rank=30, fixed_choice=True))
 
     def validate(self) -> None:
         members = self.config.members or self.reward_models

@@ -5,13 +5,12 @@ that choose an RM per batch, not a method one could run without the gold answers
 
 from __future__ import annotations
 
-from harness.selection.method import BatchContext, Method, Reporting, RewardChoice
+from harness.selection.method import BatchContext, Declaration, Method, Reporting, RewardChoice
 
 
 class OracleRM(Method):
     description = "the profile's most competent RM for each batch's category (an upper bound; needs profile:)"
-    needs_profile = True
-    reporting = Reporting(row="Oracle RM (profile)", short="Oracle", rank=70, role="oracle")
+    declared = Declaration(needs_profile=True, report=Reporting(row="Oracle RM (profile)", short="Oracle", rank=70, role="oracle"))
 
     def select(self, context: BatchContext) -> RewardChoice:
         if not self.profile:

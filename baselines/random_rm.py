@@ -7,16 +7,16 @@ from typing import Any
 import numpy as np
 
 from harness.config.errors import ConfigError
-from harness.selection.method import BatchContext, Method, Reporting, RewardChoice
+from harness.selection.method import BatchContext, Declaration, Method, MethodContext, Reporting, RewardChoice
 
 
 class RandomRM(Method):
     description = "a uniformly random reward model for each batch"
-    reporting = Reporting(row="Random RM Selection", short="Random", rank=40)
+    declared = Declaration(report=Reporting(row="Random RM Selection", short="Random", rank=40))
 
-    def __init__(self, config, reward_models, seed: int, best_rm: str = "", profile=None):
-        super().__init__(config, reward_models, seed, best_rm, profile)
-        self.rng = np.random.default_rng(seed)
+    def __init__(self, config, context: MethodContext):
+        super().__init__(config, context)
+        self.rng = np.random.default_rng(self.seed)
 
     def validate(self) -> None:
         if not self.reward_models:

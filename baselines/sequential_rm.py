@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from harness.config.errors import ConfigError
-from harness.selection.method import BatchContext, Method, Reporting, RewardChoice, check_reward_model
+from harness.selection.method import BatchContext, Declaration, Method, Reporting, RewardChoice, check_reward_model
 
 
 @dataclass
@@ -22,7 +22,7 @@ class SequentialRMConfig:
 class SequentialRM(Method):
     Config = SequentialRMConfig
     description = "reward models in a fixed order, switching every iteration (or every step)"
-    reporting = Reporting(row="Sequential RM Selection", short="Sequential", rank=50)
+    declared = Declaration(report=Reporting(row="Sequential RM Selection", short="Sequential", rank=50))
 
     @property
     def order(self) -> list[str]:

@@ -6,13 +6,12 @@ The loop is ``harness.loop.supervised``; what each task offers as a demonstratio
 from __future__ import annotations
 
 from harness.config.schema import CORRECTNESS
-from harness.selection.method import BatchContext, Method, Reporting, RewardChoice
+from harness.selection.method import BatchContext, Declaration, Method, Reporting, RewardChoice
 
 
 class SFT(Method):
     description = "supervised fine-tuning on the task's human-written responses (no reward model)"
-    trains_on = "demonstrations"
-    reporting = Reporting(row="SFT", rank=5, fixed_choice=True)
+    declared = Declaration(trains_on="demonstrations", report=Reporting(row="SFT", rank=5, fixed_choice=True))
 
     def select(self, context: BatchContext) -> RewardChoice:
         # The supervised loop never asks (it trains on demonstrations); a valid answer for any caller that does.

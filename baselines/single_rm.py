@@ -6,11 +6,10 @@ here); "Avg. RM" is the mean over runs of this method with each RM of the pool (
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass, field, replace
 
 from harness.config.errors import ConfigError
-from harness.selection.method import BatchContext, Method, Reporting, RewardChoice, check_reward_model
+from harness.selection.method import BatchContext, Declaration, Method, MethodContext, Reporting, RewardChoice, check_reward_model
 
 
 @dataclass
@@ -21,11 +20,11 @@ class SingleRMConfig:
 class SingleRM(Method):
     Config = SingleRMConfig
     description = "one reward model for every batch (Best RM with best_rm; Avg. RM over all RMs)"
-    reporting = Reporting(rank=80, fixed_choice=True)
+    declared = Declaration(report=Reporting(rank=80, fixed_choice=True))
 
-    @classmethod
-    def fixed_reward_model(cls, args: Mapping[str, Any], best_rm: str) -> str | None:
-        return args.get("rm") or best_rm
+    def __init__(self, config: SingleRMConfig, context: MethodContext):
+        super().__init__(config, context)
+        self.declared = replace(self.declared, fixed_rm=self.rm)
 
     @property
     def rm(self) -> str:

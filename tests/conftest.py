@@ -102,6 +102,20 @@ def tiny_run_config(tiny_models: dict[str, str], data_dir: Path, tmp_path: Path,
     return config
 
 
+def stored_config(config: dict) -> dict:
+    """A run's ``config.json`` as a run writes it when it starts, for a store written by hand: the (partial) config
+    and the reporting record of its method (``harness.selection.reporting``), built with a pool of the RMs the
+    config names (its ``best_rm`` and ``method.args.rm``) and rm_a, rm_b."""
+    from harness.config.schema import MethodConfig, RewardModelConfig, RunConfig
+    from harness.selection.reporting import reporting_record
+
+    method, best_rm = config["method"], config.get("best_rm", "")
+    pool = dict.fromkeys(name for name in (best_rm, method["args"].get("rm"), "rm_a", "rm_b") if name)
+    run = RunConfig(method=MethodConfig(method["name"], dict(method["args"])), best_rm=best_rm,
+                    reward_models=[RewardModelConfig(name, "loglik") for name in pool])
+    return {"config": config, "reporting": reporting_record(run)}
+
+
 def write_df_gamed_stand_in(path: Path) -> str:
     """A stand-in for alpaca_eval's hub file df_gamed.csv (instruction difficulty of its 805 prompts plus
     annotations of "gamed" models), so its length-controlled GLM v1 runs offline in tests."""

@@ -147,6 +147,20 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
+def config_problems(obj: Any, prefix: str = "") -> list[str]:
+    """Every ``"key: problem"`` the dataclasses of a nested config state of themselves (their ``problems()``), with
+    each key's full path: the dataclass's own first, then its fields' in field order (``train.temperature: ...``)."""
+    if isinstance(obj, (list, tuple)):
+        return [problem for i, item in enumerate(obj) for problem in config_problems(item, f"{prefix}[{i}]")]
+    if not dataclasses.is_dataclass(obj):
+        return []
+    own = getattr(obj, "problems", None)
+    found = [f"{'.'.join(part for part in (prefix, key) if part)}: {problem}" for key, problem in (own() if own else ())]
+    for f in dataclasses.fields(obj):
+        found += config_problems(getattr(obj, f.name), f"{prefix}.{f.name}" if prefix else f.name)
+    return found
+
+
 def apply_override(data: dict[str, Any], dotted_key: str, value: Any) -> None:
     """Set ``a.b.c = value`` in nested dicts, creating intermediate mappings; a numeric part indexes a
     list (``reward_models.2.sigma``); ``*`` stands for every element of a list that already has the rest of the

@@ -1,15 +1,20 @@
 """The YAML schema as dataclasses: one run (method, task, seed, models, training and evaluation settings) and
 a sweep (the axes it expands into runs, setup hooks, judged comparisons).
 
-These are the schema only: ``harness.config.parse`` reads them from YAML with overrides,
-``harness.loop.run_config`` checks a run config against the registries before any compute,
+A dataclass whose fields have rules of their own (a range, a non-empty value) states them in ``problems()``:
+what is wrong, field by field, as ``(key, problem)`` (key '' for the whole); ``harness.config.parse.config_problems``
+collects them over a nested config with each key's full path. ``harness.config.parse`` reads the dataclasses from
+YAML with overrides, ``harness.loop.run_config`` checks a run config (these rules first, then its parts against
+each other and the registries) before any compute,
 ``harness.sweep.expand`` expands a sweep, and ``harness.commands.schema`` turns them into JSON Schemas for editors.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
+
+Problems = Iterator[tuple[str, str]]  # (a field's key, what is wrong with it); key '' for the whole dataclass
 
 # The built-in gold-answer reward model: always in a run's pool, needs no entry in ``reward_models``.
 CORRECTNESS = "correctness"
@@ -35,6 +40,10 @@ class PolicyConfig:
     truncation: Literal["left", "middle"] = field(
         default="left", metadata={"help": "Over-long prompts: drop the start ('left'), or the middle as LongBench does."})
     chat_template: bool = field(default=False, metadata={"help": "Wrap prompts in the tokenizer's chat template."})
+
+    def problems(self) -> Problems:
+        if not self.model:
+            yield "model", "give a hub name, a local folder or a .gguf file"
 
 
 @dataclass
@@ -81,6 +90,18 @@ class TrainConfig:
     updates_per_step: int = field(default=1, metadata={"help": "Optimizer steps on each batch's pairs."})
     max_grad_norm: float = 1.0
 
+    def problems(self) -> Problems:
+        for key in ("iterations", "batch_size", "num_samples", "pairs_per_prompt", "micro_batch_size", "updates_per_step",
+                    "max_new_tokens"):
+            if getattr(self, key) < 1:
+                yield key, f"must be >= 1, got {getattr(self, key)}"
+        if self.max_steps_per_iteration is not None and self.max_steps_per_iteration < 1:
+            yield "max_steps_per_iteration", f"must be >= 1 (or null for every batch), got {self.max_steps_per_iteration}"
+        if self.num_samples == 1:
+            yield "num_samples", f"preference pairs need at least 2 samples per prompt, got {self.num_samples}"
+        if self.temperature <= 0:
+            yield "temperature", f"must be > 0 for sampling, got {self.temperature}"
+
 
 @dataclass
 class LmEvalConfig:
@@ -89,6 +110,10 @@ class LmEvalConfig:
     limit: int | None = field(default=None, metadata={"help": "At most this many examples per task (default: "
                                                                 "eval.max_test_examples for the run's own split)."})
     batch_size: int = field(default=1, metadata={"help": "lm-eval's generation batch size."})
+
+    def problems(self) -> Problems:
+        if self.batch_size < 1 or (self.limit is not None and self.limit < 1):
+            yield "", f"batch_size and limit must be >= 1, got {self.batch_size} and {self.limit}"
 
 
 @dataclass
@@ -144,6 +169,12 @@ class MemoryConfig:
     offload_reward_models: bool | None = field(default=None, metadata={
         "help": "Keep model RMs in (pinned) CPU memory and move each to the GPU only while it scores (null: as planned)."})
 
+    def problems(self) -> Problems:
+        if self.generation_rows is not None and self.generation_rows < 1:
+            yield "generation_rows", f"must be >= 1 (or null: as planned), got {self.generation_rows}"
+        if self.gpu_memory_gib is not None and self.gpu_memory_gib <= 2:
+            yield "gpu_memory_gib", f"expected the GiB of one GPU, above the 2 GiB a plan reserves, got {self.gpu_memory_gib}"
+
 
 @dataclass
 class MethodConfig:
@@ -177,6 +208,10 @@ class RunConfig:
                 "off by default (the trackers extra installs them)."})
     out: str = "results/run"
     cache_dir: str = field(default="", metadata={"help": "Content-addressed cache shared between runs ('' = off)."})
+
+    def problems(self) -> Problems:
+        if self.seed < 0:
+            yield "seed", f"expected a non-negative integer, got {self.seed}"
 
 
 # ----- sweeps -------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The training loops by name, and which one a run uses (``loop_name``): each is built from a ``LoopContext``
-(``LOOPS.build(loop_name(config.mode, method.trains_on), context=LoopContext(...))``).
+(``LOOPS.build(loop_name(config.mode, method.declared.trains_on), context=LoopContext(...))``).
 
 - ``preference``: iterative preference training, paper Algorithm 1 (``training_loop.py``);
 - ``supervised``: fine-tuning on the task's demonstrations, for a method that trains on them (``supervised.py``);
@@ -19,7 +19,7 @@ LOOPS: Registry[type[TrainingLoop]] = Registry("training loop", {
 
 
 def loop_name(mode: str, trains_on: str) -> str:
-    """The loop of a run in ``mode`` (``RunConfig.mode``) whose method trains on ``trains_on`` (``Method.trains_on``)."""
+    """The loop of a run in ``mode`` (``RunConfig.mode``) whose method trains on ``trains_on`` (``Declaration.trains_on``)."""
     if mode == "best_of_n":
         return "best_of_n"
     return "supervised" if trains_on == "demonstrations" else "preference"

@@ -24,6 +24,7 @@ import torch
 
 from harness.common.content_cache import ContentCache, content_key
 from harness.common.seeding import stable_seed
+from harness.common.selection_log import ROUTES, all_decisions, most_used
 from harness.config.registry import NoArgs
 from harness.config.schema import RunConfig
 from harness.loop.evaluation import evaluate
@@ -33,7 +34,6 @@ from harness.models.policy import Policy, Sample
 from harness.rewards.base import RewardModel
 from harness.selection.combiners import admissible_groups, combine_groups
 from harness.selection.method import BatchContext, Method, RewardChoice, StepFeedback
-from harness.selection.records import ROUTES, all_decisions, most_used
 from harness.tasks.base import Example, Splits, Task
 
 log = logging.getLogger(__name__)
@@ -195,8 +195,8 @@ class TrainingLoop:
         context = BatchContext(iteration, self.state.global_step, batch_index, num_steps, prompts,
                                category=batch[0].category if len({e.category for e in batch}) == 1 else None,
                                categories=[e.category for e in batch])
-        routes = self.method.routes_prompts
-        if self.method.needs_context:
+        routes = self.method.declared.routes_prompts
+        if self.method.declared.needs_context:
             with timer.time("embed"):
                 embeddings = self.policy.embed(prompt_ids)
                 context.embedding = embeddings.mean(axis=0)
@@ -266,14 +266,14 @@ class TrainingLoop:
             self.policy_updated = True
         prompt_losses, prompt_pairs = per_prompt(len(batch), [p.prompt_index for p in pair_set.pairs], pair_losses)
         sample_accuracy, accuracy_after = self.sample_quality(batch, samples), None
-        if self.method.wants_accuracy_after and items:  # fresh samples of the updated policy, same prompts
+        if self.method.declared.accuracy_after and items:  # fresh samples of the updated policy, same prompts
             with timer.time("sample"):
                 after = self.sample(prompt_ids, stable_seed(self.config.seed, "sample-after", self.state.global_step))
             accuracy_after = self.sample_quality(batch, after)
         with timer.time("bandit"):
             feedback = StepFeedback(loss, len(items), pair_set.skipped_prompts, prompt_losses, prompt_pairs,
                                     sample_accuracy, accuracy_after)
-            if self.method.routes_prompts:
+            if self.method.declared.routes_prompts:
                 self.method.route_feedback(context, scored.choices, feedback)
             else:
                 self.method.feedback(context, choice, feedback)
@@ -286,7 +286,7 @@ class TrainingLoop:
                   "category": context.category, **self.method.step_record()}
         if accuracy_after is not None:
             record["accuracy_after"] = accuracy_after
-        if self.method.routes_prompts:
+        if self.method.declared.routes_prompts:
             extra = self.method.route_records() or [{} for _ in batch]
             record[ROUTES] = [{"prompt": i, "reward_model": label, "category": example.category, "loss": prompt_losses[i],
                                "num_pairs": prompt_pairs[i], **extra[i]}

@@ -124,9 +124,9 @@ def planned_models(config: RunConfig) -> tuple[PlannedModel, tuple[PlannedModel,
 
 def run_shape(config: RunConfig) -> RunShape:
     policy, rms = planned_models(config)
-    method = METHODS.get(config.method.name)
+    declared = METHODS.get(config.method.name).declared  # what it trains on is the class's, whatever its settings
     train, evaluation = config.train, config.eval
-    trains = config.mode == "train" and method.trains
+    trains = config.mode == "train" and declared.trains
     profile_rows, profile_samples = None, train.num_samples
     if config.profile is not None:
         profile_samples = config.profile.num_samples or train.num_samples
@@ -139,7 +139,7 @@ def run_shape(config: RunConfig) -> RunShape:
     return RunShape(
         policy=policy, reward_models=rms, lora_parameters=lora_parameters(config.policy.model, lora) if lora else 0,
         lora_probe=probe, trains=trains,
-        samples=(trains and method.trains_on != "demonstrations") or config.mode == "best_of_n",
+        samples=(trains and declared.trains_on != "demonstrations") or config.mode == "best_of_n",
         prompt_tokens=config.policy.max_prompt_tokens, new_tokens=train.max_new_tokens, batch_size=train.batch_size,
         num_samples=train.num_samples, micro_batch_pairs=train.micro_batch_size,
         reference_pass=train.loss in ("dpo", "dpo_nll", "kto"),

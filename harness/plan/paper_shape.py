@@ -42,7 +42,7 @@ from harness.plan.placement import H100, Device, bench_result_path, choose
 from harness.rewards.base import ModelScorerConfig
 from harness.rewards.loglik import LogLikelihoodRM
 from harness.rewards.offloaded import OffloadedRM
-from harness.selection.method import BatchContext, StepFeedback
+from harness.selection.method import BatchContext, MethodContext, StepFeedback
 from harness.selection.registry import build_method
 
 POLICY, REWARD_MODELS = "meta-llama/Meta-Llama-3-8B", {"zephyr": "HuggingFaceH4/zephyr-7b-alpha", "qwen": "Qwen/Qwen1.5-7B-Chat"}
@@ -195,7 +195,7 @@ def run_paper_step(emit: Callable[[str, Any, str], None]) -> dict[str, Any]:
         pool[name] = rm
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    method = build_method("laser", {"bandit": "linucb", "alpha": 0.5}, list(REWARD_MODELS), seed=0)
+    method = build_method("laser", {"bandit": "linucb", "alpha": 0.5}, MethodContext(tuple(REWARD_MODELS), seed=0))
     trainer = PreferenceTrainer(policy, config.train)
     rng = np.random.default_rng(0)
     vocab = min(tokenizer.vocab_size for tokenizer in tokenizers.values())  # words every RM knows

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from harness.common.content_cache import ContentCache, cache_home, content_key
 from harness.common.files import read_json, write_json_atomic
 from harness.common.seeding import stable_seed
+from harness.common.selection_log import ALL_CATEGORIES
 from harness.config.errors import ConfigError
 from harness.config.parse import to_dict
 from harness.config.schema import ProfileConfig, RunConfig
@@ -30,7 +31,6 @@ from harness.models.placement import placement_for
 from harness.models.policy import Policy
 from harness.profile.competence import measure
 from harness.rewards.pool import build_reward_models
-from harness.selection.records import ALL_CATEGORIES
 from harness.tasks.base import Example, Task
 from harness.tasks.registry import get_task
 

@@ -1,8 +1,8 @@
 """Does the testbed discriminate? The calibration properties of a mixed-category task, checked on a run store.
 
 For a task whose runs report per-category accuracy and stored an on-policy profile (``harness.profile``), with
-the starting policy's, the gold reward's and single-RM rows present (the methods whose ``Reporting.role`` is
-``start`` and ``gold``, and those with a ``fixed_reward_model``), the properties are (means over seeds):
+the starting policy's, the gold reward's and single-RM rows present (the runs whose reporting record's ``role`` is
+``start`` and ``gold``, and those with a ``fixed_rm``), the properties are (means over seeds):
 
 1. the correctness reward beats the start (Base) by >= 10 points in every category (the loop can learn from a perfect reward);
 2. in every category the most competent RM by on-policy AUC beats Base by >= 5 points, and every RM with

@@ -20,9 +20,9 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from harness.common.files import read_json
+from harness.common.selection_log import all_decisions, best_share
 from harness.report.runs import selections
 from harness.report.tables import Cell, Table
-from harness.selection.records import all_decisions, best_share
 from harness.store.layout import PROFILE
 
 RatedRun = tuple[pd.Series, list[dict[str, Any]], dict[str, Any]]

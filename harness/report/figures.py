@@ -15,10 +15,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from harness.common.files import read_jsonl, write_text_atomic  # noqa: E402
+from harness.common.selection_log import all_decisions  # noqa: E402
 from harness.report.layouts import group_of, per_seed, task_order, task_title  # noqa: E402
 from harness.report.open_tasks import category_title, mean_shares, sorted_categories  # noqa: E402
 from harness.report.runs import selections  # noqa: E402
-from harness.selection.records import all_decisions  # noqa: E402
 from harness.store.layout import RM_SCORES  # noqa: E402
 
 
@@ -44,7 +44,7 @@ def panel_grid(count: int, width: float, height: float, columns: int = 3):
 
 
 def selecting_runs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Finished runs of methods whose choice varies from batch to batch (``Reporting.fixed_choice`` False)."""
+    """Finished runs of methods whose choice varies from batch to batch (their reporting record's ``fixed_choice`` false)."""
     return frame[frame["finished"] & frame["selects"]]
 
 

@@ -73,7 +73,7 @@ def cell_of(values: pd.DataFrame) -> Cell:
 
 
 def order_rows(long: pd.DataFrame) -> list[str]:
-    """The long table's rows by the methods' ``Reporting.rank``, then by name."""
+    """The long table's rows by the rank of their runs' reporting records, then by name."""
     ranks = long.groupby("row")["rank"].min()
     return sorted(ranks.index, key=lambda row: (ranks[row], row))
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from harness.common.files import read_json
+from harness.common.selection_log import all_decisions
 from harness.report.layouts import cell_of, group_of, order_rows, per_seed
-from harness.report.methods import BEST_RM_ROW, run_row
+from harness.report.methods import BEST_RM_ROW
 from harness.report.runs import selections
 from harness.report.tables import Table
-from harness.selection.records import all_decisions
 from harness.store.layout import COMPARISONS_DIR, MANIFEST, TEST_SELECTIONS, WINRATES
 
 CATEGORY_TITLES = {
@@ -84,11 +84,11 @@ def load_winrates(root: Path) -> pd.DataFrame:
 
 
 def short_name(frame: pd.DataFrame, label: str) -> str:
-    """A sweep label's short name in comparison titles (``Reporting.short``; the single-RM run of the
-    configured best_rm is "Best RM")."""
+    """A sweep label's short name in comparison titles (its runs' reporting record's ``short``; the single-RM run
+    of the configured best_rm is "Best RM"; a label without runs: itself)."""
     runs = frame[frame["label"] == label] if "label" in frame else frame.iloc[0:0]
     if runs.empty:
-        return run_row(label, label, {}, "").short
+        return label
     run = runs.iloc[0]
     if run["fixed_rm"] and run["fixed_rm"] == run.get("best_rm"):
         return BEST_RM_ROW

@@ -37,7 +37,7 @@ def load_runs(root: str | Path, targets: list[str] | None = None) -> pd.DataFram
         if stored is not None:
             config = stored["config"]
             row["environment"] = describe_environment(stored.get("environment"))
-            row.update(method_name=config["method"]["name"], method_args=config["method"]["args"],
+            row.update(method_name=config["method"]["name"], method_args=config["method"]["args"], reporting=stored.get("reporting"),
                        best_rm=config.get("best_rm", ""), policy=config["policy"]["model"], loss=config["train"]["loss"],
                        task=row["task"] or config["task"]["name"], seed=row["seed"] if row["seed"] is not None else config["seed"])
         metrics = finished_metrics(folder)  # None also for one that does not parse or match its config (warned)
@@ -66,8 +66,7 @@ def load_runs(root: str | Path, targets: list[str] | None = None) -> pd.DataFram
     frame = pd.DataFrame(rows)
     if frame.empty:
         raise ConfigError(f"{root}: no runs found (neither a {MANIFEST} nor run folders with a {CONFIG})")
-    rows = [run_row(_text(r.get("method_name")) or r["label"], r["label"], r.get("method_args") if _text(r.get("method_name")) else {},
-                    _text(r.get("best_rm"))) for r in frame.to_dict(orient="records")]
+    rows = [run_row(_text(r.get("method_name")) or r["label"], r["label"], r.get("reporting")) for r in frame.to_dict(orient="records")]
     for column in ("row", "rank", "short", "selects", "role", "fixed_rm"):
         frame[column] = [getattr(row, column) for row in rows]
     if targets is not None:

@@ -62,6 +62,14 @@ class RewardModel:
         return None
 
     @classmethod
+    def check_task(cls, config: Any, task: str, task_kind: str) -> str | None:
+        """What keeps an RM of these settings from scoring task ``task`` of ``task_kind`` (None: nothing); the
+        run-config check prefixes ``reward_models: '<name>' (<kind>)``."""
+        if task_kind == "open_ended" and cls.uses_gold_answers(config):
+            return f"needs gold answers, but {task!r} has none"
+        return None
+
+    @classmethod
     def uses_gold_answers(cls, config: Any) -> bool:
         """Whether an RM of these settings scores against the task's gold answers or written solutions (refused
         on open-ended tasks, which have none)."""

@@ -21,7 +21,7 @@ from harness.plan.runtime import follow_plan, plan_record
 from harness.profile.build import ensure_profile
 from harness.rewards.base import RewardModel
 from harness.rewards.pool import build_reward_models
-from harness.selection.method import Method
+from harness.selection.method import Method, MethodContext
 from harness.selection.registry import build_method
 from harness.store.layout import CONTENT_CACHE, PLAN, PROFILE, TASK_DATA
 from harness.tasks.base import Splits, Task
@@ -67,6 +67,5 @@ def compose(config: RunConfig, out: Path) -> ComposedRun:
     cache = ContentCache(Path(config.cache_dir) / CONTENT_CACHE) if config.cache_dir else None
     pool = build_reward_models(config.reward_models, task.gold_reward, config.seed, cache=cache, demonstration=task.demonstration,
                                placement=placement_for(memory.offload_reward_models, "auto"))
-    method = build_method(config.method.name, config.method.args, [rm.name for rm in config.reward_models],
-                          config.seed, config.best_rm, profile)
+    method = build_method(config.method.name, config.method.args, MethodContext.of_run(config, profile))
     return ComposedRun(config, task, splits, policy, pool, method, cache, profile)

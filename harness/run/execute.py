@@ -37,6 +37,7 @@ import torch
 from harness.common.content_cache import ContentCache
 from harness.common.files import write_atomic, write_json_atomic, write_jsonl_atomic
 from harness.common.seeding import stable_seed
+from harness.common.selection_log import all_decisions, annotate_selections, selection_metrics
 from harness.config.parse import to_dict
 from harness.config.schema import RunConfig
 from harness.loop.best_of_n import BestOfNLoop
@@ -48,7 +49,7 @@ from harness.rewards.base import RewardModel
 from harness.run.compose import compose
 from harness.run.environment import environment_info
 from harness.selection.method import Method
-from harness.selection.records import all_decisions, annotate_selections, selection_metrics
+from harness.selection.reporting import reporting_record
 from harness.store.layout import (
     CHECKPOINT,
     CONFIG,
@@ -120,7 +121,8 @@ def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
 
 def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     started = time.perf_counter()
-    write_json_atomic(out / CONFIG, {"config": to_dict(config), "environment": environment_info()})
+    write_json_atomic(out / CONFIG, {"config": to_dict(config), "environment": environment_info(),
+                                     "reporting": reporting_record(config)})
     parts = compose(config, out)
     config, task, splits, policy, pool = parts.config, parts.task, parts.splits, parts.policy, parts.pool
     method, cache, profile = parts.method, parts.cache, parts.profile
@@ -161,7 +163,7 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
                         profile: dict[str, Any] | None, tracking: RunTracking | None, report: Callable[[str], None],
                         started: float) -> dict[str, Any]:
     """Train (resuming from the checkpoint), evaluate, write the metrics; the trackers get each step and the end."""
-    loop = LOOPS.build(loop_name(config.mode, method.trains_on), context=LoopContext(
+    loop = LOOPS.build(loop_name(config.mode, method.declared.trains_on), context=LoopContext(
         config, policy, task, splits, pool, method, progress=report, cache=cache,
         on_step=tracking.step if tracking is not None else None))
     checkpoint = out / CHECKPOINT
@@ -172,7 +174,7 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
         report(f"resuming after iteration {first - 1} from {checkpoint}")
         if tracking is not None:
             tracking.resume(loop.state.selections)
-    iterations = config.train.iterations if method.trains else 0
+    iterations = config.train.iterations if method.declared.trains else 0
     for iteration in range(first, iterations + 1):
         row = loop.run_iteration(iteration)
         if tracking is not None:
@@ -189,7 +191,7 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
     train_seconds = sum(v for row in loop.state.iterations for k, v in row["seconds"].items() if k != "dev_eval")
 
     test_selections: list[dict[str, Any]] = []
-    if isinstance(loop, BestOfNLoop) and method.trains:
+    if isinstance(loop, BestOfNLoop) and method.declared.trains:
         test, test_selections = loop.evaluate_test(splits.test, limit=config.eval.max_test_examples)
         write_jsonl_atomic(out / TEST_SELECTIONS, test_selections)
     else:
@@ -214,7 +216,7 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
         "reward_model_settings": {name: record for name, rm in pool.items() if (record := rm.record())},
         "loss": config.train.loss, "iterations": config.train.iterations, "steps": loop.state.global_step,
         "mode": config.mode, "task_kind": task.kind,
-        "test": metrics_test_block(test, config, method.trains),
+        "test": metrics_test_block(test, config, method.declared.trains),
         "data": split_counts(task, config.task, splits),   # paper Table 3: examples per split and category
         "ood": ood,
         "final_dev_accuracy": loop.state.iterations[-1].get("dev_accuracy") if loop.state.iterations else None,
@@ -227,7 +229,7 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
     if cache is not None:
         metrics["shared_cache"] = {"hits": cache.hits, "misses": cache.misses}
     if config.eval.lm_eval is not None:  # before metrics.json: a failing lm-eval is a failed (resumable) run
-        metrics["lm_eval"] = run_lm_eval(config, out, policy, method.trains and loop.policy_updated, test["records"])
+        metrics["lm_eval"] = run_lm_eval(config, out, policy, method.declared.trains and loop.policy_updated, test["records"])
     write_json_atomic(out / METRICS, metrics)
     if tracking is not None:
         tracking.finish(metrics)

@@ -15,7 +15,7 @@ about an RM at the start of iteration m.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -24,7 +24,16 @@ from harness.config.errors import ConfigError
 from harness.selection.bandits.base import Bandit
 from harness.selection.bandits.registry import BANDITS
 from harness.selection.bandits.scaling import QuantileRewardScaler
-from harness.selection.method import BatchContext, Method, Reporting, RewardChoice, StepFeedback, check_reward_model
+from harness.selection.method import (
+    BatchContext,
+    Declaration,
+    Method,
+    MethodContext,
+    Reporting,
+    RewardChoice,
+    StepFeedback,
+    check_reward_model,
+)
 
 
 @dataclass
@@ -48,10 +57,10 @@ class LaserConfig:
 class Laser(Method):
     Config = LaserConfig
     description = "LASeR: a bandit (LinUCB, LinTS, Exp3, Gaussian TS, NeuralUCB) picks the RM per batch from the negative training loss"
-    reporting = Reporting(row="LASeR (Ours)", variant_row="LASeR [{label}]", short="LASeR", rank=100)
+    declared = Declaration(report=Reporting(row="LASeR (Ours)", variant_row="LASeR [{label}]", short="LASeR", rank=100))
 
-    def __init__(self, config: LaserConfig, reward_models, seed: int, best_rm: str = "", profile=None):
-        super().__init__(config, reward_models, seed, best_rm, profile)
+    def __init__(self, config: LaserConfig, context: MethodContext):
+        super().__init__(config, context)
         quantiles = config.quantiles
         if len(quantiles) != 2 or not 0 <= quantiles[0] < quantiles[1] <= 1:
             raise ConfigError(f"method.args.quantiles: expected [low, high] with 0 <= low < high <= 1, got {quantiles}")
@@ -62,26 +71,17 @@ class Laser(Method):
         self.bandit_class = BANDITS.get(config.bandit)
         self.bandit_config = BANDITS.parse(config.bandit, config.bandit_args, prefix="method.args",
                                            also_accepted=[f.name for f in fields(config) if f.name != "bandit_args"])
-        self.pool = list(config.arms) if config.arms else list(reward_models)  # every RM that is or becomes an arm
+        accuracy_difference = config.mab_reward == "accuracy_difference"  # gold accuracy before and after each step
+        self.declared = replace(self.declared, needs_context=self.bandit_class.needs_context,
+                                needs_gold=accuracy_difference, accuracy_after=accuracy_difference)
+        self.pool = list(config.arms) if config.arms else list(self.reward_models)  # every RM that is or becomes an arm
         self.arms = [rm for rm in self.pool if rm not in config.join]  # the arms so far, in the bandit's order
         self.events_done: list[str] = []  # the join/reset events already applied (resumable)
         self.scaler = QuantileRewardScaler(*config.quantiles)
         self.bandit: Bandit | None = None
         self.last_reward: float | None = None
-        if not self.bandit_class.needs_context:  # a contextual bandit is built at the first context (its size)
-            self.bandit = self.bandit_class.from_config(self.bandit_config, len(self.arms), None, seed)
-
-    @property
-    def needs_context(self) -> bool:  # type: ignore[override]
-        return self.bandit_class.needs_context
-
-    @property
-    def wants_accuracy_after(self) -> bool:  # type: ignore[override]
-        return self.config.mab_reward == "accuracy_difference"
-
-    @classmethod
-    def needs_gold_answers(cls, args) -> bool:
-        return args.get("mab_reward") == "accuracy_difference"
+        if not self.declared.needs_context:  # a contextual bandit is built at the first context (its size)
+            self.bandit = self.bandit_class.from_config(self.bandit_config, len(self.arms), None, self.seed)
 
     def validate(self) -> None:
         for i, arm in enumerate(self.pool):
@@ -116,7 +116,7 @@ class Laser(Method):
                     self.bandit.reset_arm(self.arms.index(rm))
 
     def _context(self, context: BatchContext) -> np.ndarray | None:
-        if not self.needs_context:
+        if not self.declared.needs_context:
             return None
         if context.embedding is None:
             raise ValueError(f"LASeR with {self.config.bandit} needs the batch embedding in the context")

@@ -1,17 +1,19 @@
 """The method interface: choose the reward for each batch, receive feedback after the step; nothing else.
 
 A method sees a ``BatchContext`` (iteration, step, prompts, and the mean prompt embedding when it asks
-for one with ``needs_context``) and returns a ``RewardChoice``: which reward models score this batch
-and how their scores combine. After the training step it gets ``StepFeedback`` (the step's training
-loss, pairs made, and each prompt's share of them). A method with ``routes_prompts`` chooses per prompt
-instead: ``route`` returns one ``RewardChoice`` per prompt (the context then carries each prompt's
-embedding and category) and ``route_feedback`` gets the same feedback; the batch still trains as one step.
-A method with ``trains_on = "demonstrations"`` (SFT) chooses no reward: the loop fine-tunes the policy on the
-task's human-written responses instead (``harness.loop.supervised``). Its arguments are a dataclass ``Config`` parsed strictly from the run config's ``method.args``; its whole
+for one) and returns a ``RewardChoice``: which reward models score this batch and how their scores combine.
+After the training step it gets ``StepFeedback`` (the step's training loss, pairs made, and each prompt's
+share of them). Its arguments are a dataclass ``Config`` parsed strictly from the run config's ``method.args``;
+what it gets besides them is a ``MethodContext`` (the run's RM names, seed, best RM and profile); its whole
 state round-trips through ``state_dict``/``load_state_dict``.
 
-How the report shows a method's runs is the method's own declaration (``reporting``, a ``Reporting``, and
-``fixed_reward_model``): the reporting code names no method.
+What a method needs from the run, and how the report shows its runs, is one ``Declaration`` (``declared``):
+the loop, the run-config checks (``Method.check``), the memory plan and the run's reporting record read it,
+and nothing else about a method. A method that routes prompts (``routes_prompts``) chooses per prompt
+instead: ``route`` returns one ``RewardChoice`` per prompt (the context then carries each prompt's embedding
+and category) and ``route_feedback`` gets the same feedback; the batch still trains as one step. A method that
+trains on demonstrations (SFT) chooses no reward: the loop fine-tunes the policy on the task's human-written
+responses instead (``harness.loop.supervised``).
 
 How to add a method: one file in ``baselines/`` and one line in ``METHODS``
 (``harness.selection.registry``), or a class in your own file named as ``module:Class``; see
@@ -27,6 +29,7 @@ import numpy as np
 
 from harness.config.errors import ConfigError, unknown_name_message
 from harness.config.registry import NoArgs
+from harness.config.schema import RunConfig
 from harness.selection.combiners import COMBINERS, Combiner
 
 
@@ -67,7 +70,8 @@ ROLES = ("", "start", "gold", "oracle")
 
 @dataclass(frozen=True)
 class Reporting:
-    """How the report shows a method's runs (read by ``harness.report``, which names no method itself)."""
+    """How the report shows a method's runs (written into each run's ``config.json`` when it starts, by
+    ``harness.selection.reporting``; the report reads that record and imports no method)."""
 
     row: str = ""                  # its row in the tables under its own name ('': the sweep label)
     variant_row: str = "{label}"   # its row under another sweep label ({label} is filled in)
@@ -81,9 +85,44 @@ class Reporting:
         if self.role not in ROLES:
             raise ValueError(f"Reporting.role: expected one of {ROLES}, got {self.role!r}")
 
-    def row_name(self, label: str, own_name: bool) -> str:
-        """The row of a run under sweep label ``label`` (``own_name``: the label is the method's registry name)."""
-        return (self.row or label) if own_name else self.variant_row.format(label=label)
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a method needs from the run and how the report shows its runs: a class's ``declared``. What depends
+    on the method's settings (LASeR's bandit needs context or not, ...) its ``__init__`` sets on the instance with
+    ``dataclasses.replace(self.declared, ...)``, so a built method's ``declared`` is its run's."""
+
+    trains_on: Literal["preferences", "demonstrations", "nothing"] = "preferences"  # preferences: pairs labelled
+                                   # by the RM(s) it chooses; demonstrations: supervised fine-tuning on the task's
+                                   # human-written responses (SFT), no reward at all; nothing: the run only
+                                   # evaluates the initial policy (the Base row)
+    routes_prompts: bool = False   # ``route`` chooses a reward per prompt (``select`` is not called)
+    needs_context: bool = False    # the prompts' embeddings in the BatchContext
+    needs_gold: bool = False       # its reward needs gold answers (refused on open-ended tasks)
+    needs_profile: bool = False    # it chooses from the run's profile (the run config needs ``profile:``)
+    accuracy_after: bool = False   # the loop samples the batch's prompts again after the update and reports the
+                                   # mean gold score of those samples as ``StepFeedback.accuracy_after``
+    fixed_rm: str = ""             # the one reward model every batch uses: the report's single-RM rows
+                                   # ("RM: <name>"), from which it derives "Best RM" (the run's best_rm) and "Avg. RM"
+    report: Reporting = Reporting()
+
+    @property
+    def trains(self) -> bool:
+        return self.trains_on != "nothing"
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """What a method gets besides its own settings."""
+
+    reward_models: Sequence[str] = ()       # the names of the run's RM pool
+    seed: int = 0
+    best_rm: str = ""                       # the leaderboard's best RM (the run config's ``best_rm``)
+    profile: dict[str, Any] | None = None   # the run's on-policy RM competence (harness.profile), when it has one
+
+    @classmethod
+    def of_run(cls, config: RunConfig, profile: dict[str, Any] | None = None) -> MethodContext:
+        return cls(tuple(rm.name for rm in config.reward_models), config.seed, config.best_rm, profile)
 
 
 @dataclass
@@ -94,7 +133,7 @@ class StepFeedback:
     prompt_losses: list[float | None] = field(default_factory=list)  # per prompt: mean loss of its pairs (None: none)
     prompt_pairs: list[int] = field(default_factory=list)            # per prompt: pairs it made
     sample_accuracy: float | None = None   # mean gold score of the step's samples (None: the task has no gold)
-    accuracy_after: float | None = None    # the same on fresh samples after the update (``wants_accuracy_after``)
+    accuracy_after: float | None = None    # the same on fresh samples after the update (``Declaration.accuracy_after``)
 
 
 class Method:
@@ -102,39 +141,36 @@ class Method:
 
     Config: ClassVar[type] = NoArgs
     description: ClassVar[str] = ""
-    needs_context: ClassVar[bool] = False
-    trains: ClassVar[bool] = True       # False: the run only evaluates the initial policy (the Base row)
-    trains_on: ClassVar[Literal["preferences", "demonstrations"]] = "preferences"  # demonstrations: supervised
-                                        # fine-tuning on the task's human-written responses (SFT), no reward at all
-    needs_gold: ClassVar[bool] = False  # True: the method's reward needs gold answers (refused on open-ended tasks)
-    needs_profile: ClassVar[bool] = False  # True: it chooses from the run's profile (the run config needs ``profile:``)
-    routes_prompts: ClassVar[bool] = False  # True: ``route`` chooses a reward per prompt (``select`` is not called)
-    reporting: ClassVar[Reporting] = Reporting()
+    declared: Declaration = Declaration()
 
-    def __init__(self, config: Any, reward_models: Sequence[str], seed: int, best_rm: str = "",
-                 profile: dict[str, Any] | None = None):
+    def __init__(self, config: Any, context: MethodContext):
         self.config = config
-        self.reward_models = list(reward_models)
-        self.seed = seed
-        self.best_rm = best_rm
-        self.profile = profile  # the run's on-policy RM competence (harness.profile), when it has one
-
-    @property
-    def wants_accuracy_after(self) -> bool:
-        """True: the loop samples the batch's prompts again after the update and reports the mean gold score
-        of those samples as ``StepFeedback.accuracy_after`` (the accuracy-difference MAB reward)."""
-        return False
+        self.context = context
+        self.reward_models = list(context.reward_models)
+        self.seed = context.seed
+        self.best_rm = context.best_rm
+        self.profile = context.profile
 
     @classmethod
-    def needs_gold_answers(cls, args: Mapping[str, Any]) -> bool:
-        """Whether runs with these ``method.args`` need gold answers (refused on open-ended tasks)."""
-        return cls.needs_gold
+    def from_config(cls, config: Any, context: MethodContext) -> Method:
+        """The method of these settings, its arguments checked against the pool (``validate``)."""
+        method = cls(config, context)
+        method.validate()
+        return method
 
-    @classmethod
-    def fixed_reward_model(cls, args: Mapping[str, Any], best_rm: str) -> str | None:
-        """The one reward model every run of these settings uses, or None. Such runs are the report's
-        single-RM rows ("RM: <name>"), and it derives "Best RM" (the run config's ``best_rm``) and "Avg. RM"
-        from them."""
+    def check(self, run: RunConfig, task_kind: str) -> str | None:
+        """What keeps this method from taking part in ``run`` on a task of ``task_kind`` (None: nothing); the
+        run-config check prefixes ``method.name: '<name>'``. The default asks the declaration."""
+        declared = self.declared
+        if declared.needs_profile and run.profile is None:
+            return "chooses from the run's RM profile; add a 'profile:' section (e.g. profile: {max_prompts: 64})"
+        if declared.trains_on == "demonstrations" and run.mode == "best_of_n":
+            return "fine-tunes the policy on demonstrations; best_of_n mode never trains the policy (use mode: train)"
+        if declared.routes_prompts and run.mode == "best_of_n":
+            return ("routes each prompt to a reward model while training; best_of_n mode reranks test batches with "
+                    "one frozen choice each (use a per-batch method)")
+        if declared.needs_gold and task_kind == "open_ended":
+            return f"needs gold answers; {run.task.name!r} has none"
         return None
 
     def select(self, context: BatchContext) -> RewardChoice:
@@ -144,7 +180,7 @@ class Method:
         """Learn from the step's outcome (default: nothing to learn)."""
 
     def route(self, context: BatchContext) -> list[RewardChoice]:
-        """One reward per prompt of the batch (methods with ``routes_prompts``)."""
+        """One reward per prompt of the batch (methods that declare ``routes_prompts``)."""
         raise NotImplementedError
 
     def route_feedback(self, context: BatchContext, choices: list[RewardChoice], feedback: StepFeedback) -> None:

@@ -1,13 +1,13 @@
 """Reward-model selection methods by name (``method.name``): LASeR, the per-prompt router and the baselines
-(``baselines/``)."""
+(``baselines/``). Each is built as ``METHODS.build(name, args, MethodContext(...))``: its ``Config`` parsed
+strictly from ``method.args``, then ``Method.from_config(config, context)``."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
-from harness.config.parse import from_dict
 from harness.config.registry import Registry
-from harness.selection.method import Method
+from harness.selection.method import Method, MethodContext
 
 METHODS: Registry[type[Method]] = Registry("method", {
     "laser": "harness.selection.laser:Laser",
@@ -21,13 +21,9 @@ METHODS: Registry[type[Method]] = Registry("method", {
     "base": "baselines.base_model:BaseModel",
     "sft": "baselines.sft:SFT",
     "oracle_rm": "baselines.oracle_rm:OracleRM",
-}, base=Method, entry_point_group="harness.methods")
+}, base=Method, entry_point_group="harness.methods", context=MethodContext)
 
 
-def build_method(name: str, args: dict[str, Any], reward_models: Sequence[str], seed: int, best_rm: str = "",
-                 profile: dict[str, Any] | None = None) -> Method:
-    cls = METHODS.get(name)
-    config = from_dict(cls.Config, args, prefix="method.args")
-    method = cls(config, reward_models, seed, best_rm, profile)
-    method.validate()
-    return method
+def build_method(name: str, args: dict[str, Any], context: MethodContext) -> Method:
+    """``METHODS.build`` with errors naming the run config's keys (``method.args.<key>``)."""
+    return METHODS.build(name, args, context, prefix="method.args")

@@ -16,15 +16,15 @@ The batch is still one training step: its prompts' pairs, each labelled by its o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from harness.common.selection_log import ALL_CATEGORIES
 from harness.config.errors import ConfigError
 from harness.selection.laser import Laser, LaserConfig
-from harness.selection.method import BatchContext, Reporting, RewardChoice, StepFeedback
-from harness.selection.records import ALL_CATEGORIES
+from harness.selection.method import BatchContext, Declaration, MethodContext, Reporting, RewardChoice, StepFeedback
 
 
 @dataclass
@@ -39,17 +39,14 @@ class RouterConfig(LaserConfig):
 class PromptRouter(Laser):
     Config = RouterConfig
     description = "a bandit (LinTS by default) picks the RM per prompt from its own pairs' loss, optional profile prior (BayesianRouter-like)"
-    routes_prompts = True
-    reporting = Reporting(row="Prompt Router", variant_row="Prompt Router [{label}]", short="Router", rank=95)
+    declared = Declaration(routes_prompts=True, report=Reporting(row="Prompt Router", variant_row="Prompt Router [{label}]",
+                                                                 short="Router", rank=95))
 
-    def __init__(self, config: RouterConfig, reward_models, seed: int, best_rm: str = "", profile=None):
-        super().__init__(config, reward_models, seed, best_rm, profile)
+    def __init__(self, config: RouterConfig, context: MethodContext):
+        super().__init__(config, context)
+        self.declared = replace(self.declared, needs_profile=config.prior == "profile")
         self.primed: list[str] = []   # categories whose prior the bandit holds
         self.last_rewards: list[float | None] = []
-
-    @property
-    def needs_profile(self) -> bool:  # type: ignore[override]
-        return self.config.prior == "profile"
 
     def validate(self) -> None:
         super().validate()
@@ -57,7 +54,7 @@ class PromptRouter(Laser):
             raise ConfigError(f"method.args.prior_weight: expected an integer >= 0, got {self.config.prior_weight}")
 
     def _prompt_contexts(self, context: BatchContext) -> list[np.ndarray | None]:
-        if not self.needs_context:
+        if not self.declared.needs_context:
             return [None] * len(context.prompts)
         if context.prompt_embeddings is None:
             raise ValueError(f"prompt_router with {self.config.bandit} needs each prompt's embedding in the context")

@@ -30,7 +30,7 @@ from harness.common import hub
 from harness.config.errors import ConfigError
 from harness.config.parse import read_utf8
 from harness.config.registry import NoArgs
-from harness.config.schema import TaskConfig
+from harness.config.schema import RunConfig, TaskConfig
 
 REASONING_PROMPT = (
     "Your task is to answer the question below. Give step by step reasoning before you answer, and when "
@@ -85,6 +85,23 @@ class Task:
 
     def __init__(self, options: Any = None):
         self.options = options if options is not None else self.Config()  # the parsed ``task.options``
+
+    @classmethod
+    def check(cls, run: RunConfig) -> str | None:
+        """What of ``run`` (whose task this is) a task of this kind cannot do, as ``"key: problem"`` (None: nothing):
+        a majority vote, lm-eval's scoring of the test split and best-of-n scoring need answers to check; measuring
+        RM competence (``profile:``) needs gold answers."""
+        name = run.task.name
+        if run.eval.decoding == "majority" and cls.kind != "accuracy":
+            return f"eval.decoding: a majority vote needs extracted answers to count; {name!r} is {cls.kind} (use greedy)"
+        if run.mode == "best_of_n" and cls.kind == "open_ended":
+            return f"mode: best_of_n needs a task with gold references to score the chosen response; {name!r} is open-ended"
+        if run.eval.lm_eval is not None and cls.kind != "accuracy":
+            return (f"eval.lm_eval: the run's own test split is scored by its answer check; {name!r} is {cls.kind} "
+                    "(name lm-eval tasks in a separate `python -m harness lm-eval` call)")
+        if run.profile is not None and cls.kind == "open_ended":
+            return f"profile: task {name!r} has no gold answers, so RM competence cannot be measured on it"
+        return None
 
     # ----- what subclasses implement ---------------------------------------------------------------
     def from_record(self, record: dict[str, Any]) -> Example:

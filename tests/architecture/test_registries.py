@@ -33,6 +33,7 @@ from harness.rewards.judges.base import JudgeContext
 from harness.rewards.registry import RM_KINDS
 from harness.selection.bandits.base import BanditContext
 from harness.selection.combiners import CombinerContext
+from harness.selection.method import MethodContext
 from harness.selection.registry import build_method
 from harness.sweep.executors.base import ExecutorContext
 from harness.sweep.run_sweep import SetupContext
@@ -114,12 +115,13 @@ def _judge(name: str, f: Fixtures) -> tuple[Any, Any]:
 def _loop(name: str, f: Fixtures) -> tuple[Any, Any]:
     example = Example("1", "What is 3 + 4?", "7", solution="3 + 4 = 7.\nFinal answer: 7")
     task = REGISTRIES["tasks"].build("gsm8k", context=TaskContext())
-    method = build_method("random_rm", {}, ["rm_a"], seed=0)
+    method = build_method("random_rm", {}, MethodContext(("rm_a",)))
     return None, LoopContext(RunConfig(), f.policy(), task, Splits([example], [example], [example]), {}, method)
 
 
 # one per registry title (``harness.commands.catalog.REGISTRIES``)
 BUILDS: dict[str, Build] = {
+    "methods": lambda name, f: (None, MethodContext(("rm_a", "rm_b"), seed=0, best_rm="rm_a")),
     "bandits (laser's bandit)": lambda name, f: (None, BanditContext(num_arms=2, dim=3, seed=0)),
     "reward combiners": lambda name, f: (None, CombinerContext()),
     "tasks": lambda name, f: (None, TaskContext()),
@@ -136,8 +138,8 @@ BUILDS: dict[str, Build] = {
 BUILT = [(title, name) for title, name in ENTRIES if title in BUILDS]
 
 
-def test_every_registry_but_the_methods_has_a_builder():
-    assert set(REGISTRIES) - set(BUILDS) == {"methods"}
+def test_every_registry_has_a_builder():
+    assert set(REGISTRIES) == set(BUILDS)
 
 
 @pytest.fixture(scope="module")

@@ -83,13 +83,14 @@ def test_laser_learns_from_nll_on_train_and_is_frozen_on_test(tiny_models, data_
 def test_frozen_bandit_state_does_not_change_during_test(tiny_models, data_dir, tmp_path):
     from harness.loop.best_of_n import BestOfNLoop
     from harness.models.policy import Policy
+    from harness.selection.method import MethodContext
     from harness.selection.registry import build_method
 
     config = _config(tiny_models, data_dir, tmp_path, "laser")
     task = get_task("longbench")
     splits = task.splits(config.task, 0)
     pool = build_reward_models(config.reward_models, task.gold_reward, 0)
-    method = build_method("laser", {}, list(pool)[:2], 0)
+    method = build_method("laser", {}, MethodContext(list(pool)[:2]))
     loop = BestOfNLoop(config, Policy(config.policy), task, splits, {k: pool[k] for k in ("rm_a", "rm_b")}, method)
     loop.run_iteration(1)
     before = json.dumps(method.state_dict(), default=str, sort_keys=True)

@@ -10,11 +10,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from harness.common.selection_log import annotate_selections, selection_metrics
 from harness.config.errors import ConfigError
 from harness.loop.run_config import build_run_config
 from harness.loop.trackers.run_tracking import RunTracking, final_metrics, hyperparameters
 from harness.run.execute import execute_run
-from harness.selection.records import annotate_selections, selection_metrics
 
 from conftest import tiny_run_config
 

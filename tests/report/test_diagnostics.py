@@ -12,6 +12,8 @@ from harness.report.diagnostics import rated_runs, selection_curves, signal_rows
 from harness.report.runs import load_runs
 from harness.report.write import write_report
 
+from conftest import stored_config
+
 CATEGORIES = ("a", "b")
 AUC = {"a": {"rm_a": 0.9, "rm_b": 0.6, "rm_bad": 0.2}, "b": {"rm_a": 0.55, "rm_b": 0.95, "rm_bad": 0.3}}
 
@@ -30,9 +32,9 @@ def _write_run(root: Path, label: str, method: dict, seed: int, accuracies: dict
     """A finished run; ``steps`` are (category, chosen RM, loss, MAB reward) in order."""
     folder = root / "mix" / label / f"seed{seed}"
     folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({"config": {
+    (folder / "config.json").write_text(json.dumps(stored_config({
         "method": method, "best_rm": "rm_a", "policy": {"model": "p"}, "train": {"loss": "dpo_nll"},
-        "task": {"name": "mix"}, "seed": seed}}))
+        "task": {"name": "mix"}, "seed": seed})))
     (folder / "metrics.json").write_text(json.dumps({"test": {"accuracy": sum(accuracies.values()) / len(accuracies),
                                                               "accuracies": accuracies}}))
     (folder / "profile.json").write_text(json.dumps(_profile()))

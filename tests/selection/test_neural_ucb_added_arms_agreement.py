@@ -16,7 +16,7 @@ from harness.selection.bandits.neural_ucb import NeuralUCB, NeuralUCBConfig
 from harness.selection.bandits.registry import BANDITS
 from harness.selection.combiners import COMBINERS, CombinerContext, admissible_groups
 from harness.selection.laser import Laser, LaserConfig
-from harness.selection.method import BatchContext, StepFeedback
+from harness.selection.method import BatchContext, MethodContext, StepFeedback
 from harness.selection.registry import build_method
 
 
@@ -92,7 +92,7 @@ def test_neural_ucb_fits_rewards_learns_the_better_arm_and_resumes_identically()
 
 def test_neural_ucb_settings_are_checked_at_load():
     with pytest.raises(ConfigError, match="NeuralUCB: expected nu >= 0, width >= 1"):
-        Laser(LaserConfig(bandit="neural_ucb", bandit_args={"width": 0}), ["rm_a"], seed=0)
+        Laser(LaserConfig(bandit="neural_ucb", bandit_args={"width": 0}), MethodContext(["rm_a"]))
 
 
 @pytest.mark.parametrize("name", BANDITS.names())
@@ -150,14 +150,14 @@ def _drive_laser(laser: Laser, steps: range, chosen: list[str]) -> None:
 
 def test_laser_arms_join_and_reset_by_iteration_and_resume():
     config = LaserConfig(bandit="linucb", join={"rm_c": 2}, reset={"rm_a": 3}, bandit_args={"alpha": 0.0})
-    laser = Laser(config, ["rm_a", "rm_b", "rm_c"], seed=0)
+    laser = Laser(config, MethodContext(["rm_a", "rm_b", "rm_c"]))
     laser.validate()
     chosen: list[str] = []
     _drive_laser(laser, range(5), chosen)  # the first step of iteration 2 added rm_c with A = I, b = 0
     assert laser.arms == ["rm_a", "rm_b", "rm_c"] and laser.events_done == ["join:rm_c"]
     assert laser.bandit.arms[2].n == int(chosen[4] == "rm_c")
     assert chosen[4] == "rm_c" or not laser.bandit.arms[2].b.any()
-    restored = Laser(config, ["rm_a", "rm_b", "rm_c"], seed=0)
+    restored = Laser(config, MethodContext(["rm_a", "rm_b", "rm_c"]))
     restored.load_state_dict(copy.deepcopy(laser.state_dict()))
     assert restored.arms == ["rm_a", "rm_b", "rm_c"] and restored.bandit.num_arms == 3
     _drive_laser(laser, range(5, 12), chosen)
@@ -178,13 +178,13 @@ def test_laser_arms_join_and_reset_by_iteration_and_resume():
 ])
 def test_laser_pool_changes_are_checked(args, message):
     with pytest.raises(ConfigError, match=message):
-        build_method("laser", args, ["rm_a", "rm_b"], seed=0)
+        build_method("laser", args, MethodContext(["rm_a", "rm_b"]))
 
 
 def test_accuracy_difference_reward_is_the_scaled_gain_in_gold_accuracy():
-    laser = build_method("laser", {"mab_reward": "accuracy_difference", "bandit": "exp3"}, ["rm_a", "rm_b"], seed=0)
-    assert laser.wants_accuracy_after and type(laser).needs_gold_answers({"mab_reward": "accuracy_difference"})
-    assert not type(laser).needs_gold_answers({})
+    laser = build_method("laser", {"mab_reward": "accuracy_difference", "bandit": "exp3"}, MethodContext(["rm_a", "rm_b"]))
+    assert laser.declared.accuracy_after and laser.declared.needs_gold
+    assert not build_method("laser", {}, MethodContext(["rm_a", "rm_b"])).declared.needs_gold
     context = _context(1, 0)
     gains = [(0.25, 0.5), (0.5, 0.25), (0.5, 1.0), (0.4, 0.5)]  # raw rewards 0.25, -0.25, 0.5, 0.1
     rewards = []
@@ -225,11 +225,11 @@ def test_a_prompt_whose_rms_never_agree_is_skipped():
 
 
 def test_agreement_ensemble_method_and_its_checks():
-    method = build_method("agreement_ensemble", {"min_agreement": 0.75}, ["rm_a", "rm_b", "rm_c"], seed=0)
+    method = build_method("agreement_ensemble", {"min_agreement": 0.75}, MethodContext(["rm_a", "rm_b", "rm_c"]))
     choice = method.select(_context(1, 0))
     assert choice.reward_models == ("rm_a", "rm_b", "rm_c") and choice.combine == "agreement"
     assert choice.combiner().config.min_agreement == 0.75
     with pytest.raises(ConfigError, match="needs at least two reward models"):
-        build_method("agreement_ensemble", {}, ["rm_a"], seed=0)
+        build_method("agreement_ensemble", {}, MethodContext(["rm_a"]))
     with pytest.raises(ConfigError, match=r"min_agreement: expected a share in \(0, 1\], got 0"):
-        build_method("agreement_ensemble", {"min_agreement": 0}, ["rm_a", "rm_b"], seed=0)
+        build_method("agreement_ensemble", {"min_agreement": 0}, MethodContext(["rm_a", "rm_b"]))

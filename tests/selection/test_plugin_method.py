@@ -79,12 +79,13 @@ def test_a_plugin_method_is_validated_like_a_built_in(tmp_path, monkeypatch):
     source, _ = docs_example()
     (tmp_path / "my_methods.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
+    from harness.selection.method import MethodContext
     from harness.selection.registry import build_method
 
-    method = build_method("my_methods:EpsilonGreedy", {"epsilon": 0.5}, ["rm_a", "rm_b"], seed=0)
+    method = build_method("my_methods:EpsilonGreedy", {"epsilon": 0.5}, MethodContext(["rm_a", "rm_b"]))
     assert method.config.epsilon == 0.5 and "my_methods:EpsilonGreedy" in METHODS
     with pytest.raises(ConfigError, match="unknown key 'method.args.epsilno'. Did you mean 'epsilon'"):
-        build_method("my_methods:EpsilonGreedy", {"epsilno": 0.5}, ["rm_a"], seed=0)
+        build_method("my_methods:EpsilonGreedy", {"epsilno": 0.5}, MethodContext(["rm_a"]))
     with pytest.raises(ConfigError, match="cannot import module 'not_my_methods'"):
         METHODS.check("not_my_methods:EpsilonGreedy")
     with pytest.raises(ConfigError, match="module 'my_methods' has no 'Greedy'"):

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
+from harness.common.selection_log import all_decisions, annotate_selections, best_share, decisions, selection_metrics
 from harness.loop import training_loop
 from harness.loop.run_config import build_run_config
 from harness.loop.training_loop import per_prompt
 from harness.run.execute import execute_run
-from harness.selection.method import BatchContext, Method, RewardChoice, StepFeedback
-from harness.selection.records import all_decisions, annotate_selections, best_share, decisions, selection_metrics
+from harness.selection.method import BatchContext, Declaration, Method, MethodContext, RewardChoice, StepFeedback
 from harness.selection.registry import METHODS, build_method
 
 from conftest import tiny_run_config
@@ -31,8 +31,8 @@ def _context(step: int = 0) -> BatchContext:
 
 
 def _router(prior: str = "profile", profile=PROFILE, **args):
-    return build_method("prompt_router", {**GREEDY, "prior": prior, "prior_weight": 1, **args}, ["rm_a", "rm_b"],
-                        seed=0, profile=profile)
+    return build_method("prompt_router", {**GREEDY, "prior": prior, "prior_weight": 1, **args},
+                        MethodContext(["rm_a", "rm_b"], profile=profile))
 
 
 def _labels(choices: list[RewardChoice]) -> list[str]:
@@ -49,7 +49,7 @@ def test_the_profile_prior_routes_each_category_to_its_competent_rm():
     router.route(_context(1))  # a category is primed once
     assert router.bandit.scores(E2) == pytest.approx([0.05, 0.4])
     assert _labels(_router(prior="none").route(_context())) == ["rm_a", "rm_a"]  # all scores 0: ties to the first
-    assert router.needs_profile and not _router(prior="none").needs_profile
+    assert router.declared.needs_profile and not _router(prior="none").declared.needs_profile
 
 
 def test_each_prompt_is_rewarded_by_its_own_loss_and_a_prompt_without_pairs_teaches_nothing():
@@ -101,7 +101,7 @@ class AlternateRouter(Method):
     """Prompt i of every batch to rm_a when i is even, else rm_b (a deterministic router for the loop test)."""
 
     description = "alternating per-prompt routing (test)"
-    routes_prompts = True
+    declared = Declaration(routes_prompts=True)
 
     def route(self, context: BatchContext) -> list[RewardChoice]:
         return [RewardChoice((self.reward_models[i % 2],)) for i in range(len(context.prompts))]

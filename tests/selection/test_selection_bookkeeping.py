@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from harness.common.selection_log import annotate_selections, selection_metrics
 from harness.config.schema import TaskConfig
 from harness.loop.training_loop import category_batches
-from harness.selection.method import BatchContext
-from harness.selection.records import annotate_selections, selection_metrics
+from harness.selection.method import BatchContext, MethodContext
 from harness.selection.registry import build_method
 from harness.world.tasks import SynthMix
 
@@ -22,12 +22,12 @@ def _context(category: str | None) -> BatchContext:
 
 
 def test_oracle_picks_each_categorys_most_competent_rm():
-    oracle = build_method("oracle_rm", {}, ["rm_a", "rm_b"], seed=0, profile=PROFILE)
+    oracle = build_method("oracle_rm", {}, MethodContext(["rm_a", "rm_b"], profile=PROFILE))
     assert oracle.select(_context("count")).reward_models == ("rm_a",)
     assert oracle.select(_context("facts")).reward_models == ("rm_b",)
     assert oracle.select(_context(None)).reward_models == ("rm_a",)  # no category: the profile's overall best
     with pytest.raises(ValueError, match="profile"):
-        build_method("oracle_rm", {}, ["rm_a", "rm_b"], seed=0).select(_context("count"))
+        build_method("oracle_rm", {}, MethodContext(["rm_a", "rm_b"])).select(_context("count"))
 
 
 def test_regret_is_the_summed_auc_gap_of_the_choices():

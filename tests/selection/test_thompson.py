@@ -12,7 +12,7 @@ import pytest
 from harness.config.errors import ConfigError
 from harness.selection.bandits.thompson import GaussianTS, LinTS
 from harness.selection.laser import Laser, LaserConfig
-from harness.selection.method import BatchContext, StepFeedback
+from harness.selection.method import BatchContext, MethodContext, StepFeedback
 
 
 def test_lints_posterior_after_two_updates_is_the_hand_computed_one():
@@ -78,12 +78,12 @@ def test_gaussian_ts_posterior_and_round_trip():
 @pytest.mark.parametrize("bandit, args", [("lints", {"v": 0.2}), ("gaussian_ts", {"v": 0.5})])
 def test_laser_runs_either_thompson_bandit_and_restores_it(bandit, args):
     config = LaserConfig(bandit=bandit, bandit_args=args)
-    laser = Laser(config, ["rm_a", "rm_b"], seed=0)
+    laser = Laser(config, MethodContext(["rm_a", "rm_b"]))
     context = BatchContext(iteration=1, step=0, batch_index=0, num_steps=4, prompts=["p"], embedding=np.ones(6))
     for step in range(6):
         choice = laser.select(context)
         laser.feedback(context, choice, StepFeedback(loss=1.0 - 0.1 * step, num_pairs=3, skipped_prompts=0))
-    restored = Laser(config, ["rm_a", "rm_b"], seed=0)
+    restored = Laser(config, MethodContext(["rm_a", "rm_b"]))
     restored.load_state_dict(copy.deepcopy(laser.state_dict()))
     assert type(restored.bandit) is type(laser.bandit)
     assert [laser.select(context).label for _ in range(10)] == [restored.select(context).label for _ in range(10)]
@@ -91,4 +91,4 @@ def test_laser_runs_either_thompson_bandit_and_restores_it(bandit, args):
 
 def test_a_negative_posterior_scale_is_refused_at_load():
     with pytest.raises(ConfigError, match="v: expected a posterior scale >= 0"):
-        Laser(LaserConfig(bandit="lints", bandit_args={"v": -1.0}), ["rm_a"], seed=0)
+        Laser(LaserConfig(bandit="lints", bandit_args={"v": -1.0}), MethodContext(["rm_a"]))

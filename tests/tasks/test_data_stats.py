@@ -16,7 +16,7 @@ from harness.report.write import write_report
 from harness.tasks.registry import get_task
 from harness.tasks.split_counts import split_counts
 
-from conftest import OPEN_TASK_DATA, TASK_DATA
+from conftest import OPEN_TASK_DATA, TASK_DATA, stored_config
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 SPLITS = ("train", "dev", "test")
@@ -135,7 +135,7 @@ def _stored_run(root: Path, runs: list, task: str, seed: int, data: dict, ood: d
     folder.mkdir(parents=True)
     config = {"method": {"name": "laser", "args": {}}, "policy": {"model": "tiny"}, "train": {"loss": "dpo_nll"},
               "task": {"name": task}, "seed": seed}
-    (folder / "config.json").write_text(json.dumps({"config": config}))
+    (folder / "config.json").write_text(json.dumps(stored_config(config)))
     (folder / "metrics.json").write_text(json.dumps({"schema_version": 3, "test": {"accuracy": 0.5}, "selection_counts": {},
                                                      "data": data, "ood": ood or {}}))
     runs.append({"run_id": run_id, "task": task, "method": "laser", "method_name": "laser", "seed": seed, "axes": {},

@@ -5,7 +5,7 @@
   the mean over its prompts); ``rewards/<rm>/mean`` and ``rewards/<rm>/std`` of each RM's raw scores of the
   step's responses; ``selection/<rm>``, the share of the step's prompts that RM labelled (1 or 0 for a per-batch
   method); with a profile, ``selection/accuracy`` (running) and ``selection/regret`` (cumulative), as the run's
-  metrics define them (``harness.selection.records``);
+  metrics define them (``harness.common.selection_log``);
 - per iteration (at its last step): ``iteration/train_loss``, ``iteration/pairs``, ``iteration/dev_accuracy``;
 - per run: the resolved config as flat hyper-parameters (``train.learning_rate``, ``method.args.alpha``, ...)
   and the final metrics (``test/accuracy``, ``test/<category>``, ``selection/accuracy``, ...).
@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from harness.common.selection_log import all_decisions, annotate_selections, best_share
 from harness.config.parse import to_dict
 from harness.config.schema import RunConfig
 from harness.loop.trackers.base import HyperParameters, Tracker, TrackerContext
 from harness.loop.trackers.registry import TRACKERS
-from harness.selection.records import all_decisions, annotate_selections, best_share
 
 STEP_KEYS = {"loss": "train/loss", "num_pairs": "train/pairs", "skipped_prompts": "train/skipped_prompts",
              "sample_accuracy": "train/sample_accuracy", "mean_score": "train/mean_score"}

@@ -1,7 +1,9 @@
-"""Reading the selections log (``selections.jsonl``, one record per training step) as decisions.
+"""Reading the selections log (``selections.jsonl``, one record per training step) as decisions. It sits in
+``common`` because the loop writes it and the run, the trackers and the report read it (the report imports no
+selection code).
 
 A per-batch method makes one decision per step: the step's ``reward_model`` labelled every prompt of the batch.
-A method that routes prompts (``Method.routes_prompts``) makes one per prompt, listed in the step's ``routes``
+A method that routes prompts (``Declaration.routes_prompts``) makes one per prompt, listed in the step's ``routes``
 (each with its ``reward_model``, ``category``, ``loss``, ``num_pairs`` and, when the method records one, its
 ``mab_reward``); the step's own ``reward_model`` is then the one most of its prompts used. Counts, utilisation
 and the MAB-reward curves count decisions; selection accuracy and regret are per step (the share of the
@@ -51,7 +53,7 @@ def best_share(step: dict[str, Any]) -> float | None:
 def annotate_selections(selections: list[dict[str, Any]], profile: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Each decision with its category's most competent RM (by the profile's AUC) and the competence gap of the
     RM chosen (None where the choice is not one of the configured RMs, e.g. an ensemble). A routed step's
-    ``routes`` are annotated one by one, and the step gets their mean gap (``harness.selection.records``)."""
+    ``routes`` are annotated one by one, and the step gets their mean gap (``harness.common.selection_log``)."""
     if not profile:
         return selections
     annotated = []
