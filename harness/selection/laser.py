@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from harness.config.errors import ConfigError
-from harness.selection.bandits.base import Bandit
+from harness.selection.bandits.base import Bandit, BanditContext
 from harness.selection.bandits.registry import BANDITS
 from harness.selection.bandits.scaling import QuantileRewardScaler
 from harness.selection.method import (
@@ -68,7 +68,7 @@ class Laser(Method):
             BANDITS.check(config.bandit)
         except ConfigError as error:
             raise ConfigError(f"method.args.bandit: {error}") from None
-        self.bandit_class = BANDITS.get(config.bandit)
+        self.bandit_name, self.bandit_class = config.bandit, BANDITS.get(config.bandit)
         self.bandit_config = BANDITS.parse(config.bandit, config.bandit_args, prefix="method.args",
                                            also_accepted=[f.name for f in fields(config) if f.name != "bandit_args"])
         accuracy_difference = config.mab_reward == "accuracy_difference"  # gold accuracy before and after each step
@@ -81,7 +81,7 @@ class Laser(Method):
         self.bandit: Bandit | None = None
         self.last_reward: float | None = None
         if not self.declared.needs_context:  # a contextual bandit is built at the first context (its size)
-            self.bandit = self.bandit_class.from_config(self.bandit_config, len(self.arms), None, self.seed)
+            self.bandit = BANDITS.build(self.bandit_name, self.bandit_config, BanditContext(len(self.arms), None, self.seed))
 
     def validate(self) -> None:
         for i, arm in enumerate(self.pool):
@@ -133,7 +133,7 @@ class Laser(Method):
     def _bandit_for(self, x: np.ndarray | None) -> Bandit:
         """The bandit, built at the first context for a contextual one (whose size it then knows)."""
         if self.bandit is None:
-            self.bandit = self.bandit_class.from_config(self.bandit_config, len(self.arms), x.shape[0], self.seed)
+            self.bandit = BANDITS.build(self.bandit_name, self.bandit_config, BanditContext(len(self.arms), x.shape[0], self.seed))
         return self.bandit
 
     def select(self, context: BatchContext) -> RewardChoice:
@@ -173,7 +173,6 @@ class Laser(Method):
         if saved is None:
             self.bandit = None
             return
-        kind = BANDITS.get(saved["type"])
-        config = self.bandit_config if kind is self.bandit_class else BANDITS.parse(saved["type"], {}, prefix="bandit")
-        self.bandit = kind.from_config(config, len(self.arms), saved.get("dim"), self.seed)
+        config = self.bandit_config if BANDITS.get(saved["type"]) is self.bandit_class else None  # None: its defaults
+        self.bandit = BANDITS.build(saved["type"], config, BanditContext(len(self.arms), saved.get("dim"), self.seed), prefix="bandit")
         self.bandit.load_state_dict(saved)

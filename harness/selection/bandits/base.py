@@ -7,9 +7,8 @@ A bandit is one ``Bandit`` subclass with a dataclass ``Config`` (its hyper-param
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -38,11 +37,6 @@ class Bandit:
         """A fresh bandit over ``context.num_arms`` arms."""
         raise NotImplementedError
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "from_config" in cls.__dict__:
-            cls.from_config = classmethod(_also_positional(cls.__dict__["from_config"].__func__))  # type: ignore[method-assign]
-
     def select(self, context: np.ndarray | None) -> int:
         raise NotImplementedError
 
@@ -63,20 +57,6 @@ class Bandit:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
-
-
-def _also_positional(build: Callable[..., Bandit]) -> Callable[..., Bandit]:
-    """``from_config`` that also takes LASeR's form ``(config, num_arms, dim, seed)`` (``harness.selection.laser``
-    builds its bandit so, not yet through ``BANDITS.build``), turned into a ``BanditContext``."""
-
-    @functools.wraps(build)
-    def from_config(cls: type[Bandit], config: Any, context: BanditContext | int, dim: int | None = None,
-                    seed: int = 0) -> Bandit:
-        if not isinstance(context, BanditContext):
-            context = BanditContext(context, dim, seed)
-        return build(cls, config, context)
-
-    return from_config
 
 
 def rng_from_state(state: dict[str, Any]) -> np.random.Generator:
