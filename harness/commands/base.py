@@ -22,6 +22,13 @@ class Command:
         raise NotImplementedError
 
 
+def add_config_arguments(parser: argparse.ArgumentParser, config_help: str | None = None,
+                         overrides_help: str | None = None) -> None:
+    """The positional ``config`` (a YAML) and its ``key=value`` overrides, as every command that reads a config takes them."""
+    parser.add_argument("config", help=config_help)
+    parser.add_argument("overrides", nargs="*", help=overrides_help)
+
+
 def gpus_per_run(text: str) -> float | str:
     """``--gpus-per-run``: a number, or ``plan``."""
     if text == "plan":

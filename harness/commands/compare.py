@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.commands.base import Command
+from harness.commands.base import Command, add_config_arguments
 from harness.commands.report import report_after_sweep
 from harness.models.quiet import quiet_libraries
 from harness.sweep.run_sweep import compare_sweep
@@ -16,8 +16,7 @@ class Compare(Command):
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("config")
-        parser.add_argument("overrides", nargs="*")
+        add_config_arguments(parser)
         parser.add_argument("--out", default="results")
         parser.add_argument("--force", action="store_true", help="judge again pairs already judged")
         parser.add_argument("--no-report", action="store_true")

@@ -7,7 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
-from harness.commands.base import Command
+from harness.commands.base import Command, add_config_arguments
 from harness.common.files import unwritable_folder, write_json_atomic
 from harness.config.errors import ConfigError
 from harness.config.parse import read_yaml, to_dict
@@ -51,8 +51,7 @@ class DataStats(Command):
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("config", help="a run or sweep YAML")
-        parser.add_argument("overrides", nargs="*", help="key=value overrides of the YAML, e.g. tasks.0.path=data/gsm8k")
+        add_config_arguments(parser, "a run or sweep YAML", "key=value overrides of the YAML, e.g. tasks.0.path=data/gsm8k")
         parser.add_argument("--out", default="data_stats", help="folder for table3.{tex,md,csv} and data_stats.json "
                                                                 "(default: data_stats/)")
         parser.add_argument("--seed", type=int, default=None, help="the runs' seed whose splits are counted (default: "

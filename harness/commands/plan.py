@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.commands.base import Command
+from harness.commands.base import Command, add_config_arguments
 from harness.config.errors import ConfigError
 from harness.config.parse import read_yaml
 from harness.config.schema import RunConfig
@@ -33,8 +33,7 @@ class Plan(Command):
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("config", help="a run or sweep YAML")
-        parser.add_argument("overrides", nargs="*", help="key=value overrides of the YAML")
+        add_config_arguments(parser, "a run or sweep YAML", "key=value overrides of the YAML")
         parser.add_argument("--gpu-memory", type=float, default=None, help="GiB of one GPU (default: the config's "
                                                                            "memory.gpu_memory_gib, else 80)")
         parser.add_argument("--gpus", type=int, default=1, help="GPUs the sweep may use (runs in parallel; a run that "

@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from harness.commands.base import Command
+from harness.commands.base import Command, add_config_arguments
 from harness.common.files import unwritable_folder, write_json_atomic
 from harness.config.errors import ConfigError
 from harness.config.parse import read_yaml
@@ -44,8 +44,7 @@ class Profile(Command):
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("config", help="a run or sweep YAML")
-        parser.add_argument("overrides", nargs="*")
+        add_config_arguments(parser, "a run or sweep YAML")
         parser.add_argument("--out", default="profiles", help="folder for profile.json and its tables (default: profiles/)")
         parser.add_argument("--max-prompts", type=int, default=None, help="training prompts per category")
         parser.add_argument("--num-samples", type=int, default=None, help="samples per prompt")

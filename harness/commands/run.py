@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.commands.base import Command
+from harness.commands.base import Command, add_config_arguments
 from harness.loop.run_config import load_run_config
 from harness.models.quiet import quiet_libraries
 from harness.run.execute import execute_run
@@ -15,8 +15,7 @@ class Run(Command):
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("config")
-        parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.iterations=2 seed=3")
+        add_config_arguments(parser, overrides_help="key=value overrides, e.g. train.iterations=2 seed=3")
         parser.add_argument("--quiet", action="store_true")
         parser.add_argument("--verbose", action="store_true", help="keep the libraries' progress bars and warnings")
 

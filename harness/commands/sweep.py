@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from harness.commands.base import Command, gpus_per_run
+from harness.commands.base import Command, add_config_arguments, gpus_per_run
 from harness.commands.report import report_after_sweep
 from harness.config.errors import ConfigError
 from harness.models.quiet import quiet_libraries
@@ -52,8 +52,7 @@ class Sweep(Command):
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("config")
-        parser.add_argument("overrides", nargs="*", help="key=value overrides of the sweep YAML, e.g. seeds=[0,1]")
+        add_config_arguments(parser, overrides_help="key=value overrides of the sweep YAML, e.g. seeds=[0,1]")
         parser.add_argument("--out", default="results", help="run store root (default: results/)")
         parser.add_argument("--executor", default="local", help="local (default), ray or slurm (harness ls lists them)")
         parser.add_argument("--workers", type=int, default=None, help="local: worker processes; ray: CPUs of a local instance; "

@@ -137,10 +137,11 @@ class ReportContext:
     def calibration(self) -> dict:
         return calibration_report(self.frame)
 
-    def write_tables(self, tables: list[Table]) -> list[Path]:
-        """Each table as .tex/.md/.csv, followed by its comparison with the paper's where there is one."""
+    def write_tables(self, tables: list[Table | None]) -> list[Path]:
+        """Each table as .tex/.md/.csv, followed by its comparison with the paper's where there is one; a None (a
+        table the store has no data for) is skipped."""
         written: list[Path] = []
-        for table in tables:
+        for table in (table for table in tables if table is not None):
             self.tables.append(table)
             written += write_table(table, self.out)
             if self.with_paper and table.name in paper_table_names():
@@ -181,7 +182,7 @@ class LongContextTable(Section):
 
     def write(self):
         table = table2(self.context.frame)
-        return self.context.write_tables([table] if table is not None else [])
+        return self.context.write_tables([table])
 
 
 class SplitsTable(Section):
@@ -198,7 +199,7 @@ class WinrateTables(Section):
     def write(self):
         context = self.context
         by_category = winrates_by_category(context.frame, context.root, context.winrates)
-        return context.write_tables(context.winrate_tables + ([by_category] if by_category is not None else []))
+        return context.write_tables([*context.winrate_tables, by_category])
 
 
 class SelectionSignalTable(Section):
@@ -206,7 +207,7 @@ class SelectionSignalTable(Section):
 
     def write(self):
         table = signal_table(self.context.rated)
-        return self.context.write_tables([table] if table is not None else [])
+        return self.context.write_tables([table])
 
 
 class ProfileTables(Section):
