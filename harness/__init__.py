@@ -1,3 +1,3 @@
 """harness: reproduce LASeR (adaptive reward-model selection with multi-armed bandits) and its baselines."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

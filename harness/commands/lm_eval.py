@@ -7,12 +7,13 @@ import argparse
 from pathlib import Path
 
 from harness.commands.base import Command
-from harness.common.files import read_json, read_jsonl
+from harness.common.files import read_jsonl
 from harness.config.errors import ConfigError
 from harness.config.parse import from_dict
 from harness.config.schema import LmEvalConfig, RunConfig
 from harness.lmeval.evaluate import evaluate_run, export_adapter, quiet_lm_eval
 from harness.store.layout import CHECKPOINT, CONFIG, LM_EVAL, predictions_file
+from harness.store.run_folder import stored_config
 from harness.store.runs import finished_run_folders
 
 
@@ -37,7 +38,10 @@ class LmEval(Command):
         folders = finished_run_folders(Path(args.path))
         quiet_lm_eval()
         for folder in folders:
-            config = from_dict(RunConfig, read_json(folder / CONFIG)["config"], prefix=str(folder / CONFIG))
+            stored = stored_config(folder)
+            if stored is None:
+                raise ConfigError(f"{folder / CONFIG}: missing or unreadable; the run's settings are needed to rebuild its policy")
+            config = from_dict(RunConfig, stored["config"], prefix=str(folder / CONFIG))
             adapter = export_adapter(folder, config, folder / CHECKPOINT)
             predictions = read_jsonl(folder / predictions_file())
             results = evaluate_run(folder, config, adapter, folder / LM_EVAL, settings, predictions)

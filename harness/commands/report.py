@@ -1,5 +1,6 @@
-"""``python -m harness report SWEEP_DIR --out DIR``: tables, Wilcoxon tests and figures from a run store, or the
-paper's own tables (no torch, no training)."""
+"""``python -m harness report STORE [STORE ...] --out DIR``: tables, Wilcoxon tests and figures from a run store or
+the union of several (written on different machines or by different array jobs), or the paper's own tables (no
+torch, no training)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ class Report(Command):
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("sweep_dir", nargs="?", default="")
+        parser.add_argument("stores", nargs="*", metavar="STORE",
+                            help="a sweep folder (<out>/<sweep name>); several are reported as one (each run counted once)")
         parser.add_argument("--out", required=True)
         parser.add_argument("--paper-only", action="store_true", help="render the paper's own tables from its numbers")
         parser.add_argument("--no-paper", action="store_true", help="leave out the paper's numbers beside ours")
@@ -39,9 +41,9 @@ class Report(Command):
         if args.paper_only:
             written = write_paper_report(args.out)
         else:
-            if not args.sweep_dir:
+            if not args.stores:
                 raise ConfigError("report: give a sweep folder (<out>/<sweep name>) or --paper-only")
-            written = write_report(args.sweep_dir, args.out, with_paper=not args.no_paper, targets=args.target)
+            written = write_report(args.stores, args.out, with_paper=not args.no_paper, targets=args.target)
         print(f"wrote {len(written)} files to {args.out}")
         print_calibration(written)
         return 0

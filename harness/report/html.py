@@ -7,6 +7,7 @@ each linked to its PDF and its numbers' CSV), each with links to the files it ca
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 from pathlib import Path
 
@@ -31,7 +32,11 @@ CSS = {"best": "font-weight: bold;", "second": "text-decoration: underline;"}
 
 def table_html(table: Table) -> str:
     """The table with the marks the .tex gets (bold best, underlined second)."""
-    return f'<div id="table-{html.escape(table.name)}">{marked(table, CSS).to_html(table_attributes="class=result")}</div>'
+    styled = marked(table, CSS)
+    # the element ids pandas derives from its uuid (random by default) are made from the table, so the same store
+    # gives the same page byte for byte
+    styled.set_uuid(hashlib.sha256(f"{table.name}\n{styled.data.to_csv()}".encode()).hexdigest()[:10])
+    return f'<div id="table-{html.escape(table.name)}">{styled.to_html(table_attributes="class=result")}</div>'
 
 
 def frame_html(frame: pd.DataFrame, name: str) -> str:

@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from harness.common.files import read_json
 from harness.common.selection_log import all_decisions
+from harness.config.errors import ConfigError
 from harness.report.layouts import cell_of, group_of, order_rows, per_seed
 from harness.report.methods import BEST_RM_ROW
 from harness.report.runs import selections
@@ -69,18 +71,33 @@ def table2(frame: pd.DataFrame) -> Table | None:
                             "test batch (a selecting method as it learned on the train split, frozen). Avg. RM: mean of the single-RM runs."])
 
 
-def load_winrates(root: Path) -> pd.DataFrame:
-    """Every stored comparison's win rates, one row each (``run_id`` = its winrates.json)."""
+def load_winrates(roots: list[Path]) -> pd.DataFrame:
+    """Every stored comparison's win rates in the stores, one row each (``run_id`` = its winrates.json in its
+    store). The same comparison in two stores counts once when its win rates agree, else is a ConfigError naming
+    both files."""
     rows = []
-    for path in sorted((root / COMPARISONS_DIR).glob(f"*/*/seed*/{WINRATES}")):
-        data = read_json(path)
-        data["run_id"] = str(path)
-        policy = data.get("policy") or (data.get("axes") or {}).get("policy", "")
-        # prompts of an out-of-distribution set (e.g. AlpacaEval's) get their own rows
-        ood = data.get("trained_on") not in (None, data["task"])
-        data["policy"] = f"{policy} [{data['task']}]".strip() if ood else policy
-        rows.append(data)
+    found: dict[str, Path] = {}
+    for root in roots:
+        for path in sorted((root / COMPARISONS_DIR).glob(f"*/*/seed*/{WINRATES}")):
+            key = path.relative_to(root).as_posix()
+            data = read_json(path)
+            if key in found:
+                if read_json(found[key]) != data:
+                    raise ConfigError(f"comparison {key} is in two stores with different win rates: {found[key]} and "
+                                      f"{path}; report them apart, or remove one of the two")
+                continue
+            found[key] = path
+            data["run_id"] = key
+            rows.append(_winrate_row(data))
     return pd.DataFrame(rows)
+
+
+def _winrate_row(data: dict[str, Any]) -> dict[str, Any]:
+    """A comparison's win rates as a row: its prompts' policy (an out-of-distribution set's prompts marked)."""
+    policy = data.get("policy") or (data.get("axes") or {}).get("policy", "")
+    # prompts of an out-of-distribution set (e.g. AlpacaEval's) get their own rows
+    ood = data.get("trained_on") not in (None, data["task"])
+    return {**data, "policy": f"{policy} [{data['task']}]".strip() if ood else policy}
 
 
 def short_name(frame: pd.DataFrame, label: str) -> str:
@@ -100,17 +117,17 @@ def _pair_title(frame: pd.DataFrame, model: str, baseline: str) -> str:
     return f"{short_name(frame, model)} vs. {short_name(frame, baseline)}"
 
 
-def _configured_order(root: Path, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The pairs in the order of the sweep's ``compare.pairs`` (the manifest's), others after them."""
-    manifest = root / MANIFEST
+def _configured_order(roots: list[Path], pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The pairs in the order of the sweep's ``compare.pairs`` (the stores' manifests', in order), others after them."""
     configured: list[tuple[str, str]] = []
-    if manifest.exists():
-        compare = read_json(manifest).get("sweep", {}).get("compare") or {}
-        configured = [tuple(pair) for pair in compare.get("pairs", [])]
+    for root in roots:
+        if (root / MANIFEST).exists():
+            compare = read_json(root / MANIFEST).get("sweep", {}).get("compare") or {}
+            configured += [tuple(pair) for pair in compare.get("pairs", []) if tuple(pair) not in configured]
     return sorted(pairs, key=lambda pair: configured.index(pair) if pair in configured else len(configured))
 
 
-def winrate_tables(frame: pd.DataFrame, root: Path, data: pd.DataFrame) -> list[Table]:
+def winrate_tables(frame: pd.DataFrame, roots: list[Path], data: pd.DataFrame) -> list[Table]:
     """Fig. 2 layout (length-controlled) and its raw twin, from ``load_winrates``."""
     if data.empty:
         return []
@@ -120,7 +137,7 @@ def winrate_tables(frame: pd.DataFrame, root: Path, data: pd.DataFrame) -> list[
             ("alpaca_eval_raw", "win_rate", "Raw win rates (%), model vs. baseline (draws count half)")):
         if value not in data:
             continue
-        pairs = _configured_order(root, list(dict.fromkeys(zip(data["model"], data["baseline"]))))
+        pairs = _configured_order(roots, list(dict.fromkeys(zip(data["model"], data["baseline"]))))
         groups = [_pair_title(frame, m, b) for m, b in pairs]
         policies = sorted(data["policy"].fillna("").unique())
         rows = {}
@@ -145,11 +162,11 @@ def winrate_tables(frame: pd.DataFrame, root: Path, data: pd.DataFrame) -> list[
     return tables
 
 
-def winrates_by_category(frame: pd.DataFrame, root: Path, data: pd.DataFrame) -> Table | None:
+def winrates_by_category(frame: pd.DataFrame, roots: list[Path], data: pd.DataFrame) -> Table | None:
     """Raw win rates (%) of each comparison per prompt category, mean over seeds."""
     if data.empty or "by_category" not in data:
         return None
-    pairs = _configured_order(root, list(dict.fromkeys(zip(data["model"], data["baseline"]))))
+    pairs = _configured_order(roots, list(dict.fromkeys(zip(data["model"], data["baseline"]))))
     records = [(row["policy"], (row["model"], row["baseline"]), category, value, row["run_id"])
                for _, row in data.iterrows() for category, value in (row["by_category"] or {}).items()]
     if not records:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -16,19 +16,28 @@ from harness.report.provenance import describe_environment
 from harness.store.layout import CONFIG, LM_EVAL, MANIFEST, SELECTIONS
 from harness.store.manifest import read_manifest
 from harness.store.run_folder import finished_metrics, stored_config
-from harness.store.runs import run_folder, run_folders
+from harness.store.union import union_of_stores
 
 
-def load_runs(root: str | Path, targets: list[str] | None = None) -> pd.DataFrame:
-    """One row per listed run: identity, config facts, its row in the tables (``harness.report.methods``), whether
-    it is a target of the significance tests (``targets``, default: the sweep's ``report.target``), and (when
-    finished) its metrics."""
-    root = Path(root)
-    if not root.is_dir():
-        raise ConfigError(f"{root}: run store not found; point at a sweep folder (<out>/<sweep name>)")
+def store_roots(stores: str | Path | Sequence[str | Path]) -> list[Path]:
+    """One store or several, as a list of existing folders (a missing one is a ConfigError naming it)."""
+    roots = [Path(stores)] if isinstance(stores, (str, Path)) else [Path(store) for store in stores]
+    if not roots:
+        raise ConfigError("report: give a sweep folder (<out>/<sweep name>)")
+    for root in roots:
+        if not root.is_dir():
+            raise ConfigError(f"{root}: run store not found; point at a sweep folder (<out>/<sweep name>)")
+    return roots
+
+
+def load_runs(stores: str | Path | Sequence[str | Path], targets: list[str] | None = None) -> pd.DataFrame:
+    """One row per listed run of one store or the union of several (``harness.store.union``): identity, config
+    facts, its row in the tables (``harness.report.methods``), whether it is a target of the significance tests
+    (``targets``, default: the first store's ``report.target``), and (when finished) its metrics."""
+    roots = store_roots(stores)
     rows = []
-    for run in run_folders(root):
-        folder = run_folder(root, run)
+    for listed in union_of_stores(roots):
+        run, folder = listed.entry, listed.folder
         row: dict[str, Any] = {"run_id": run["run_id"], "task": run.get("task"), "label": run.get("method"),
                                "seed": run.get("seed"), "folder": str(folder), "finished": False}
         for key, value in (run.get("axes") or {}).items():
@@ -65,13 +74,13 @@ def load_runs(root: str | Path, targets: list[str] | None = None) -> pd.DataFram
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
-        raise ConfigError(f"{root}: no runs found (neither a {MANIFEST} nor run folders with a {CONFIG})")
+        raise ConfigError(f"{', '.join(map(str, roots))}: no runs found (neither a {MANIFEST} nor run folders with a {CONFIG})")
     rows = [run_row(_text(r.get("method_name")) or r["label"], r["label"], r.get("reporting")) for r in frame.to_dict(orient="records")]
     for column in ("row", "rank", "short", "selects", "role", "fixed_rm"):
         frame[column] = [getattr(row, column) for row in rows]
     if targets is not None:
         return mark_targets(frame, targets, key="--target")
-    return mark_targets(frame, report_settings(root).targets())
+    return mark_targets(frame, report_settings(roots).targets())
 
 
 def _text(value: Any) -> str:
@@ -79,13 +88,14 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def report_settings(root: str | Path) -> ReportSettings:
-    """The sweep's ``report:`` section from its manifest (the defaults without one)."""
-    manifest = Path(root) / MANIFEST
-    if not manifest.exists():
-        return ReportSettings()
-    section = (read_manifest(Path(root)).get("sweep") or {}).get("report") or {}
-    return from_dict(ReportSettings, section, prefix=f"{manifest}: sweep.report")
+def report_settings(stores: str | Path | Sequence[str | Path]) -> ReportSettings:
+    """The sweep's ``report:`` section from the manifest of the first store that has one (the defaults without)."""
+    for root in store_roots(stores):
+        manifest = root / MANIFEST
+        if manifest.exists():
+            section = (read_manifest(root).get("sweep") or {}).get("report") or {}
+            return from_dict(ReportSettings, section, prefix=f"{manifest}: sweep.report")
+    return ReportSettings()
 
 
 def mark_targets(frame: pd.DataFrame, targets: list[str], key: str = "") -> pd.DataFrame:

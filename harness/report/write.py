@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import pandas as pd
 
@@ -43,12 +43,20 @@ from harness.report.open_tasks import (
 from harness.report.paper import compare_with_paper, paper_table, paper_table_names
 from harness.report.profiles import profile_tables, stored_profiles
 from harness.report.provenance import provenance_lines
-from harness.report.runs import load_runs
+from harness.report.runs import load_runs, store_roots
 from harness.report.stats import per_example_tests, target_vs_baselines, wilcoxon_frame, wilcoxon_markdown
 from harness.report.tables import Table, to_csv, to_latex, to_markdown
+from harness.store.union import store_name
 
 INCOMPLETE = "INCOMPLETE.md"  # written (and named in README.md) while some of the store's runs are unfinished
 REPORT_MARKER = ".harness-report"  # a folder holding it holds only a report, so a new report may replace it whole
+
+
+def stores_title(roots: list[Path]) -> str:
+    """What a report is of: its store's name (its sweep's), or the names of the stores it merges; never where they
+    lie, so a store moved or copied elsewhere reports bit for bit the same."""
+    names = list(dict.fromkeys(store_name(root) for root in roots))
+    return " + ".join(names) + (f" ({len(roots)} stores)" if len(roots) > 1 else "")
 
 
 def write_table(table: Table, out: Path) -> list[Path]:
@@ -60,12 +68,14 @@ def write_table(table: Table, out: Path) -> list[Path]:
     return paths
 
 
-def write_report(root: str | Path, out: str | Path, with_paper: bool = True, targets: list[str] | None = None) -> list[Path]:
-    """Write the report of run store ``root`` to ``out``, all or nothing: it is built in a temporary folder
-    beside ``out`` (figures included) and then published (``publish``), one writer at a time. ``targets``: the
-    significance tests' target methods (labels or names; default: the sweep's ``report.target``)."""
-    root, out = Path(root), Path(out).resolve()
-    frame = load_runs(root, targets)  # a missing or unreadable store (or --target) fails here, before anything is written
+def write_report(stores: str | Path | Sequence[str | Path], out: str | Path, with_paper: bool = True,
+                 targets: list[str] | None = None) -> list[Path]:
+    """Write the report of one run store, or of the union of several (``harness.store.union``), to ``out``, all or
+    nothing: it is built in a temporary folder beside ``out`` (figures included) and then published (``publish``),
+    one writer at a time. ``targets``: the significance tests' target methods (labels or names; default: the
+    sweep's ``report.target``). Nothing written depends on where the stores lie: a moved store reports the same."""
+    roots, out = store_roots(stores), Path(out).resolve()
+    frame = load_runs(roots, targets)  # a missing, unreadable or conflicting store (or --target) fails here, before anything is written
     problem = unwritable_folder(out)
     if problem:
         raise ConfigError(f"--out: {problem}")
@@ -78,8 +88,8 @@ def write_report(root: str | Path, out: str | Path, with_paper: bool = True, tar
         staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.writing-"))
         try:
             os.chmod(staging, 0o777 & ~umask())
-            written = _write_report(frame, root, staging, with_paper)
-            (staging / REPORT_MARKER).write_text(f"written by harness from {root}\n")
+            written = _write_report(frame, roots, staging, with_paper)
+            (staging / REPORT_MARKER).write_text(f"written by harness from {stores_title(roots)}\n")
             publish(staging, out)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -115,7 +125,7 @@ class ReportContext:
     sections leave for the README and the index: every table written and its comparison with the paper's."""
 
     frame: pd.DataFrame
-    root: Path
+    roots: list[Path]
     out: Path
     with_paper: bool = True
     tables: list[Table] = field(default_factory=list)
@@ -127,11 +137,11 @@ class ReportContext:
 
     @cached_property
     def winrates(self) -> pd.DataFrame:
-        return load_winrates(self.root)
+        return load_winrates(self.roots)
 
     @cached_property
     def winrate_tables(self) -> list[Table]:
-        return winrate_tables(self.frame, self.root, self.winrates)
+        return winrate_tables(self.frame, self.roots, self.winrates)
 
     @cached_property
     def calibration(self) -> dict:
@@ -198,7 +208,7 @@ class WinrateTables(Section):
 
     def write(self):
         context = self.context
-        by_category = winrates_by_category(context.frame, context.root, context.winrates)
+        by_category = winrates_by_category(context.frame, context.roots, context.winrates)
         return context.write_tables([*context.winrate_tables, by_category])
 
 
@@ -312,7 +322,7 @@ class IncompleteNote(Section):
             return []
         unfinished = sorted(frame.loc[~frame["finished"], "run_id"])
         write_text_atomic(out / INCOMPLETE, f"# This report is incomplete\n\n{total - finished} of {total} runs of "
-                                            f"{self.context.root} had not finished when it was written (failed, or still "
+                                            f"{stores_title(self.context.roots)} had not finished when it was written (failed, or still "
                                             "running elsewhere); rerun `python -m harness report` once they have:\n\n"
                                             + "".join(f"- {r}\n" for r in unfinished))
         return [out / INCOMPLETE]
@@ -338,8 +348,8 @@ REPORT_SECTIONS: Registry[type[Section]] = Registry("report section", {
 }, base=Section, context=ReportContext)
 
 
-def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) -> list[Path]:
-    context = ReportContext(frame, root, out, with_paper)
+def _write_report(frame: pd.DataFrame, roots: list[Path], out: Path, with_paper: bool) -> list[Path]:
+    context = ReportContext(frame, roots, out, with_paper)
     written: list[Path] = []
     for name in REPORT_SECTIONS.names(ordered=True):
         written += REPORT_SECTIONS.build(name, context=context).write()
@@ -348,12 +358,12 @@ def _write_report(frame: pd.DataFrame, root: Path, out: Path, with_paper: bool) 
 
 def _write_summary(context: ReportContext, written: list[Path]) -> list[Path]:
     """index.html and README.md: the status, provenance, calibration, every table and test, and every file."""
-    frame, root, out = context.frame, context.root, context.out
+    frame, title, out = context.frame, f"Report for {stores_title(context.roots)}", context.out
     finished, total = int(frame["finished"].sum()), len(frame)
     status = f"{finished} of {total} runs finished."
     if finished < total:
         status += f" **Incomplete**: see {INCOMPLETE}."
-    summary = [f"# Report for {root}", "", status, ""] + provenance_lines(frame)
+    summary = [f"# {title}", "", status, ""] + provenance_lines(frame)
     calibration_text = calibration_markdown(context.calibration) if context.calibration else ""
     if calibration_text:
         summary += [calibration_text, ""]
@@ -367,7 +377,7 @@ def _write_summary(context: ReportContext, written: list[Path]) -> list[Path]:
         ("wilcoxon", "One-sided Wilcoxon signed-rank tests, paired by seed"),
         ("mcnemar", "Exact one-sided McNemar tests, paired by example"),
         ("utilisation_by_category", "RM utilisation per category of each selecting method")) if (out / f"{name}.csv").exists()}
-    index = write_index(out, f"Report for {root}", status, calibration_text, context.tables, context.paper_comparisons, tests,
+    index = write_index(out, title, status, calibration_text, context.tables, context.paper_comparisons, tests,
                         [path for path in written if path.suffix == ".png"],
                         "\n".join(line for line in provenance_lines(frame) if line))
     summary += ["Files:", ""] + [f"- {p.name}" for p in [*written, index]]

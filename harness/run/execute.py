@@ -2,7 +2,8 @@
 (``harness.run.in_store``) is what every executor calls.
 
 Files in ``config.out`` (each written atomically):
-- ``config.json``        the resolved config, the git revision and package versions;
+- ``config.json``        the resolved config (its folders relative: ``harness.store.format``), the store format and
+                         harness version, the git revision and package versions;
 - ``iterations.jsonl``   one row per iteration: train loss, pairs, skipped prompts, dev accuracy, seconds per stage;
 - ``selections.jsonl``   one row per step: the reward model(s) used, loss, pairs, scaled MAB reward;
 - ``rm_scores.jsonl``    per-response scores of every RM, for steps scored by several (offline ensemble);
@@ -50,6 +51,7 @@ from harness.run.compose import compose
 from harness.run.environment import environment_info
 from harness.selection.method import Method
 from harness.selection.reporting import reporting_record
+from harness.store.format import portable_locations, written_by
 from harness.store.layout import (
     CHECKPOINT,
     CONFIG,
@@ -121,8 +123,8 @@ def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
 
 def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     started = time.perf_counter()
-    write_json_atomic(out / CONFIG, {"config": to_dict(config), "environment": environment_info(),
-                                     "reporting": reporting_record(config)})
+    write_json_atomic(out / CONFIG, {**written_by(), "config": portable_locations(to_dict(config), out),
+                                     "environment": environment_info(), "reporting": reporting_record(config)})
     parts = compose(config, out)
     config, task, splits, policy, pool = parts.config, parts.task, parts.splits, parts.policy, parts.pool
     method, cache, profile = parts.method, parts.cache, parts.profile

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from harness.common.files import read_json
+from harness.store.format import recorded_format, resolved_locations
 from harness.store.layout import CHECKPOINT, CONFIG, DONE, ERROR, FAILED, LOCK, METRICS, PARTIAL, PENDING, RUNNING
 
 
@@ -123,7 +124,8 @@ def read_error(folder: Path) -> str:
 
 def stored_config(folder: Path) -> dict[str, Any] | None:
     """A run's stored ``config.json`` (its config, environment, ...), or None (with one warning) when it is missing
-    or unreadable."""
+    or unreadable; its config's folders are where the run folder now is (``resolved_locations``). One written in
+    a newer store format than this harness reads is a ConfigError naming the file."""
     path = Path(folder) / CONFIG
     if not path.exists():
         return None
@@ -131,8 +133,9 @@ def stored_config(folder: Path) -> dict[str, Any] | None:
         stored = read_json(path)
         if not isinstance(stored.get("config"), dict) or "method" not in stored["config"]:
             raise KeyError("config")
-        return stored
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as error:
         warnings.warn(f"{path}: unreadable ({type(error).__name__}: {error}); the run is listed without its settings",
                       RuntimeWarning, stacklevel=2)
         return None
+    recorded_format(path, stored)
+    return {**stored, "config": resolved_locations(stored["config"], Path(folder))}

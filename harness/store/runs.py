@@ -15,10 +15,9 @@ from harness.store.run_folder import finished_metrics, read_error, run_state
 
 
 def run_folder(root: Path, run: dict[str, Any]) -> Path:
-    """Where a listed run lives: its ``out``, or, for a store that moved (a relative ``out`` not found), its
-    run id under the store."""
-    folder = Path(run["out"])
-    return folder if folder.is_absolute() or folder.exists() else root / run["run_id"]
+    """Where a listed run lives: its id under the store, wherever the store now is (a format-1 manifest's
+    recorded ``out`` named the same folder where the store was written, and is not used)."""
+    return Path(root) / run["run_id"]
 
 
 def run_folders(root: Path) -> list[dict[str, Any]]:
@@ -31,7 +30,7 @@ def run_folders(root: Path) -> list[dict[str, Any]]:
         relative = folder.relative_to(root).as_posix()
         parts = relative.split("/")
         runs.append({"run_id": relative, "task": parts[0] if len(parts) == 3 else "", "method": parts[1] if len(parts) == 3 else relative,
-                     "seed": None, "axes": {}, "out": str(folder)})
+                     "seed": None, "axes": {}})
     return runs
 
 
@@ -60,7 +59,7 @@ def run_statuses(root: str | Path) -> list[RunStatus]:
     """The state of every run a sweep's manifest lists; a manifest listing none is a ConfigError."""
     statuses = []
     for run in read_manifest(Path(root))["runs"]:
-        folder = Path(run["out"])
+        folder = run_folder(Path(root), run)
         state = run_state(folder)
         detail = ""
         if state == DONE:

@@ -25,8 +25,10 @@ from harness.config.registry import Registry
 from harness.config.schema import RunConfig
 from harness.plan.runtime import resolve_memory
 from harness.profile.build import measure_missing_profiles
+from harness.store.format import LOCATION_KEYS
 from harness.store.layout import CONFIG, DONE, ERROR, MANIFEST, RUN_LOG
 from harness.store.manifest import read_manifest, write_manifest
+from harness.store.migrate import migrate_store
 from harness.store.run_folder import run_state
 from harness.sweep.comparisons import run_comparisons
 from harness.sweep.executors.base import Executor
@@ -102,7 +104,8 @@ def planned(configs: list[RunConfig]) -> list[RunConfig]:
 
 def check_store(specs: list[RunSpec]) -> None:
     """Refuse, in one line, a run whose folder already holds a run with other settings (a second sweep with
-    other overrides on the same ``--out``): its results would be silently mixed with, or counted as, the new ones."""
+    other overrides on the same ``--out``): its results would be silently mixed with, or counted as, the new ones.
+    Where the store lies (the run's ``out`` and ``cache_dir``) is not a setting: a moved store resumes."""
     for spec in specs:
         stored_file = spec.folder / CONFIG
         if not stored_file.exists():
@@ -111,7 +114,8 @@ def check_store(specs: list[RunSpec]) -> None:
             stored = read_json(stored_file)["config"]
         except (OSError, ValueError, KeyError, TypeError):
             continue  # unreadable: the run counts as unfinished and is redone (harness.store.run_folder)
-        old, new = _flat(stored), _flat(json.loads(json.dumps(to_dict(spec.config), default=str)))  # as stored
+        new = json.loads(json.dumps(to_dict(spec.config), default=str))  # as stored
+        old, new = ({k: v for k, v in _flat(c).items() if k not in LOCATION_KEYS} for c in (stored, new))
         differs = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
         if differs:
             shown = ", ".join(f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in differs[:3])
@@ -123,7 +127,7 @@ def check_store(specs: list[RunSpec]) -> None:
 def manifest_entries(specs: list[RunSpec]) -> list[dict[str, Any]]:
     """Each run's entry in the store's manifest (``harness.store.manifest``)."""
     return [{"run_id": s.run_id, "task": s.task, "method": s.method_label, "method_name": s.config.method.name,
-             "seed": s.seed, "axes": s.axes, "out": str(s.folder)} for s in specs]
+             "seed": s.seed, "axes": s.axes} for s in specs]
 
 
 def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> SweepResult:
@@ -133,9 +137,13 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
     specs = expand(sweep, out, source=path)  # every run config checked before the (slow) setup work
     check_store(specs)
     root = sweep_root(sweep, out)
-    previous = read_manifest(root) if (root / MANIFEST).exists() else None  # unreadable: fails before the setup
+    previous = read_manifest(root) if (root / MANIFEST).exists() else None  # unreadable or newer: fails before the setup
     for hook in hooks:
         hook.run()
+    notice = migrate_store(root, previous) if previous is not None else None
+    if notice:
+        print(notice, flush=True)
+        previous = read_manifest(root)
     write_manifest(root, {"name": sweep.name, "source": path, "sweep": to_dict(sweep)}, manifest_entries(specs), previous)
     todo = [s for s in specs if run_state(s.folder) != DONE]
     counts = {"done": len(specs) - len(todo), "failed": 0, "busy": 0}

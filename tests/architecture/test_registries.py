@@ -133,7 +133,7 @@ BUILDS: dict[str, Build] = {
     "executors (sweep --executor)": lambda name, f: (None, ExecutorContext()),
     "model sources (SOURCE:NAME model specs)": lambda name, f: (None, ModelSourceContext()),
     "setup hooks (sweep setup:)": lambda name, f: (None, SetupContext()),
-    "report sections (python -m harness report)": lambda name, f: (None, ReportContext(pd.DataFrame(), f.tmp_path, f.tmp_path)),
+    "report sections (python -m harness report)": lambda name, f: (None, ReportContext(pd.DataFrame(), [f.tmp_path], f.tmp_path)),
 }
 BUILT = [(title, name) for title, name in ENTRIES if title in BUILDS]
 
