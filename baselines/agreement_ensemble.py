@@ -1,7 +1,8 @@
 """RM agreement ensemble (review discussion, Wilcoxon table "LASeR vs. RM Agree. Ensemble"): every RM scores
 every response, as in the offline ensemble, but a preference pair is made only from responses whose order
 ``min_agreement`` of the RMs agree on (all of them by default); the chosen one is then ranked by the mean
-score. It trains on the preferences its RMs do not conflict on (paper sec. 5, Fig. 5).
+score. It trains on the preferences its RMs do not conflict on (paper sec. 5, Fig. 5). The review names this
+ensemble without defining it: this definition is the project's own (docs/methods.md, "The project's own choices").
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ class AgreementEnsembleConfig:
 
 class AgreementEnsemble(Method):
     Config = AgreementEnsembleConfig
-    description = "RM agreement ensemble: pairs only where the RMs agree on the order, ranked by the mean score"
+    description = ("RM agreement ensemble (the project's definition; the review names it without one): pairs only where "
+                   "the RMs agree on the order, ranked by the mean score")
     declared = Declaration(report=Reporting(row="RM Agreement Ensemble", variant_row="RM Agreement Ensemble [{label}]",
                                             short="RM Agree. Ensemble", rank=35, fixed_choice=True))
 

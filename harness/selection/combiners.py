@@ -154,7 +154,8 @@ class AgreementConfig:
 
 class Agreement(Combiner):
     Config = AgreementConfig
-    description = "RM agreement ensemble: the mean score, pairs only where min_agreement of the RMs prefer the same response"
+    description = ("RM agreement ensemble (the project's definition: the review names it, defines it nowhere): the mean "
+                   "score, pairs only where min_agreement of the RMs prefer the same response")
 
     def combine(self, scores):
         return scores.mean(axis=1)

@@ -38,7 +38,8 @@ class RouterConfig(LaserConfig):
 
 class PromptRouter(Laser):
     Config = RouterConfig
-    description = "a bandit (LinTS by default) picks the RM per prompt from its own pairs' loss, optional profile prior (BayesianRouter-like)"
+    description = ("a bandit (LinTS by default) picks the RM per prompt from its own pairs' loss, optional profile prior "
+                   "(the project's design, inspired by BayesianRouter; not a reproduction of it)")
     declared = Declaration(routes_prompts=True, report=Reporting(row="Prompt Router", variant_row="Prompt Router [{label}]",
                                                                  short="Router", rank=95))
 
