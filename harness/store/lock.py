@@ -12,13 +12,13 @@ run at once: ``run_lock`` takes the run in two layers, and both must be had.
    link (an ``O_EXCL`` create where links are not supported) fails when its name exists, and a rename moves one
    name in one step. The lease names its holder (host, PID namespace, boot, pid and process start, a random
    token) and is touched every ``heartbeat`` seconds by a daemon thread of the holder. It is stale, and taken
-   over, when its holder ran on this machine and that process is gone (at once), or when nobody touched it for
-   ``lifetime`` seconds (a holder on another machine crashed or lost the store), confirmed by watching it for
-   one more heartbeat. Its age is read on the filesystem's clock: the mtime of a file just created in the same
-   folder less the lease's mtime (``utime(path, None)`` lets an NFS server stamp it), so machines whose clocks
-   disagree agree on it. A stale lease is broken by renaming it aside under a unique name and checking that the
-   file moved is the lease judged stale (a lease touched or replaced meanwhile is linked back), so two takers
-   never both win.
+   over, when its holder ran on this machine (same host name, boot and PID namespace) and that process is gone
+   (at once), or when nobody touched it for ``lifetime`` seconds (a holder on another machine crashed or lost the
+   store), confirmed by watching it for one more heartbeat. Its age is read on the filesystem's clock: the mtime
+   of a file just created in the same folder less the lease's mtime (``utime(path, None)`` lets an NFS server
+   stamp it), so machines whose clocks disagree agree on it. A stale lease is broken by renaming it aside under a
+   unique name and checking that the file moved is the lease judged stale (a lease touched or replaced meanwhile
+   is put back), so of two takers only one wins.
 
 A process that stalls for longer than ``lifetime`` (suspended, or cut off from the store) can find its lease
 taken when it wakes: its heartbeat then logs an error. Runs are deterministic and every result file is written
@@ -85,14 +85,17 @@ def run_lock(folder: Path) -> Iterator[bool]:
 def lock_is_held(folder: Path) -> bool:
     """Whether a process holds the run: its ``flock`` is taken, or its lease is there and not stale."""
     try:
-        with open(folder / LOCK, "rb") as handle:
+        with open(folder / LOCK, "r+b") as handle:  # writable: NFS maps flock to a POSIX lock, which needs that
             if not _flock(handle.fileno()):
                 return True
             with suppress(OSError):
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     except OSError:  # no lock file (never run), or a store this process may only read
         pass
-    seen = _look(folder / LEASE)
+    try:
+        seen = _look(folder / LEASE)
+    except OSError:  # a lease this process may not read: status shows the run by its other files
+        return False
     return seen is not None and _stale(seen, folder) is None
 
 
@@ -171,7 +174,10 @@ def _own_record(token: str, heartbeat: float, lifetime: float) -> dict[str, Any]
 
 
 def _on_this_machine(record: dict[str, Any]) -> bool:
-    return record.get("host") == host_name() and record.get("pid_namespace") == _pid_namespace()
+    """Whether a lease's pid can be checked here. A lease of this host name from another boot counts as another
+    machine's (two machines may share a name, and the first PID namespace's name is the same everywhere): it is
+    stale only once untouched for its lifetime, which a lease of this machine before its restart soon is."""
+    return (record.get("host"), record.get("pid_namespace"), record.get("boot")) == (host_name(), _pid_namespace(), _boot())
 
 
 # ----- reading and judging a lease -----------------------------------------------------------------------------
@@ -232,8 +238,6 @@ def _stale(seen: _Seen, folder: Path) -> str | None:
     record = seen.record or {}
     pid = record.get("pid")
     if _on_this_machine(record) and isinstance(pid, int):
-        if record.get("boot") and _boot() and record["boot"] != _boot():
-            return "this machine restarted since it was taken"
         return None if _alive(pid, record.get("start")) else f"its process {pid} on this machine is gone"
     lifetime = record.get("lifetime")
     lifetime = float(lifetime) if isinstance(lifetime, (int, float)) and lifetime > 0 else _setting("HARNESS_LOCK_LIFETIME", LIFETIME)
@@ -337,9 +341,12 @@ class Lease:
     def release(self) -> None:
         self._stop.set()
         self._thread.join()
-        seen = _look(self.path)
-        if seen is not None and seen.token == self.token:
-            _remove_if_same(self.path, seen)
+        try:
+            seen = _look(self.path)
+            if seen is not None and seen.token == self.token:
+                _remove_if_same(self.path, seen)
+        except OSError as error:  # left behind: stale once this process ends (here) or its lifetime passes (elsewhere)
+            log.warning("%s: could not give the run's lease back (%s)", self.path, error)
 
 
 def _take(folder: Path) -> Lease | None:
@@ -373,7 +380,8 @@ def _take(folder: Path) -> Lease | None:
                 return None
             if not _on_this_machine(seen.record or {}):  # watch it for one more of its heartbeats
                 beat = (seen.record or {}).get("heartbeat")
-                time.sleep(1.1 * (float(beat) if isinstance(beat, (int, float)) and beat > 0 else heartbeat))
+                beat = float(beat) if isinstance(beat, (int, float)) and 0 < beat < lifetime else heartbeat
+                time.sleep(1.1 * beat)
                 again = _look(path)
                 if again is None or not again.same(seen):
                     continue

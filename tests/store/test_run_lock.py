@@ -242,8 +242,12 @@ def test_settings_under_which_a_live_lease_could_be_taken_are_refused(tmp_path, 
         lock._take(tmp_path)
 
 
-def test_a_lease_of_this_machine_from_before_a_restart_is_stale(tmp_path, no_flock):
-    _write_lease(tmp_path / "run", host="here", pid=os.getpid(), boot="another-boot", lifetime=3600)
+def test_a_lease_of_this_host_name_from_another_boot_counts_as_another_machines(tmp_path, no_flock):
+    """Two machines may share a name; after a restart its lease is soon untouched for its lifetime."""
+    lease = _write_lease(tmp_path / "run", host="here", pid=os.getpid() + 10**6, boot="another-boot", lifetime=60)
+    assert run_state(tmp_path / "run") == RUNNING  # its pid means nothing here
+    then = time.time() - 61
+    os.utime(lease, (then, then))
     assert run_state(tmp_path / "run") == PENDING
 
 
