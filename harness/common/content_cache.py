@@ -1,4 +1,4 @@
-"""A content-addressed cache shared by the runs of a sweep (SQLite, safe across processes).
+"""A content-addressed cache shared by the runs of a sweep (SQLite, safe across the processes of a machine).
 
 Runs of one sweep often compute the same thing: the first step's samples of the same initial policy and
 seed (every method starts from the same policy, so its step-0 batch is identical), reward-model scores
@@ -12,6 +12,11 @@ a file lock (switching it is a write that SQLite refuses at once, without waitin
 a read lock); lock contention is retried with backoff; a file that is not a readable database is moved aside
 (``<name>.corrupt-<time>``) with one warning and rebuilt; and when the database stays locked beyond
 ``max_wait`` seconds the cache turns itself off for this process (one warning) and the run computes without it.
+
+On a filesystem that other machines may share (NFS, SMB, Lustre, GPFS, CephFS, FUSE, ...: ``shared_filesystem``)
+each machine keeps its own file, ``<name>-<host>.sqlite`` (``per_machine``): WAL mode needs memory shared by all
+users of the file, which processes on two machines do not have, and SQLite's locks are not reliable over a network
+filesystem. Entries are exact, so this changes how often a result is reused, never a result.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import socket
 import sqlite3
 import threading
 import time
@@ -37,6 +44,55 @@ def cache_home() -> Path:
     return Path(base)
 
 
+# filesystems whose files processes on several machines may open at once (besides every FUSE filesystem)
+NETWORK_FILESYSTEMS = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "coda", "9p", "virtiofs", "davfs", "lustre", "gpfs",
+    "ceph", "glusterfs", "beegfs", "orangefs", "pvfs2", "ocfs2", "gfs2", "panfs", "wekafs", "quobyte",
+})
+
+
+def filesystem_type(path: str | Path) -> str | None:
+    """The type of the filesystem holding ``path`` (or its nearest existing parent); None where it cannot be told."""
+    try:
+        mountinfo = Path("/proc/self/mountinfo").read_text()
+    except OSError:
+        return None
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return mount_type(os.path.realpath(path), mountinfo)
+
+
+def mount_type(target: str, mountinfo: str) -> str | None:
+    """The type of the mount holding the absolute, resolved path ``target``: in ``mountinfo`` (the format of
+    ``/proc/self/mountinfo``), the last mount on the longest mount point that contains it."""
+    found, longest = None, -1
+    for line in mountinfo.splitlines():
+        before, separator, after = line.partition(" - ")
+        fields, kind = before.split(), after.split()[:1]
+        if not separator or len(fields) < 5 or not kind:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), fields[4])  # \040: a space
+        if (target == point or target.startswith(point.rstrip("/") + "/")) and len(point) >= longest:
+            found, longest = kind[0], len(point)
+    return found
+
+
+def shared_filesystem(path: str | Path) -> bool:
+    """Whether other machines may open the files under ``path`` too (also where that cannot be told)."""
+    kind = filesystem_type(path)
+    return kind is None or kind in NETWORK_FILESYSTEMS or kind == "fuse" or kind.startswith("fuse.")
+
+
+def per_machine(path: str | Path) -> Path:
+    """``path`` on a local filesystem; ``<stem>-<host><suffix>`` beside it on one that other machines may share."""
+    path = Path(path)
+    if not shared_filesystem(path.parent):
+        return path
+    host = re.sub(r"[^A-Za-z0-9._-]+", "-", socket.gethostname()) or "host"
+    return path.with_name(f"{path.stem}-{host}{path.suffix}")
+
+
 def content_key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -50,7 +106,7 @@ class ContentCache:
     """``get(key)`` / ``put(key, value)`` of JSON values in one SQLite file; hits and misses are counted."""
 
     def __init__(self, path: str | Path, max_wait: float = 120.0):
-        self.path = Path(path)
+        self.path = per_machine(path)
         self.max_wait = max_wait
         self.disabled = False
         self._local = threading.local()
@@ -134,6 +190,9 @@ class ContentCache:
                 continue
             except TimeoutError as error:  # the file lock of _initialise
                 self._disable(f"could not be locked within {self.max_wait:.0f} s ({error})")
+                return fallback
+            except NotImplementedError as error:  # that file lock, where the filesystem has no flock (older filelock)
+                self._disable(f"cannot be locked here ({error!r})")
                 return fallback
             except OSError as error:  # e.g. a read-only folder
                 self._disable(f"cannot be used ({error})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -22,7 +23,12 @@ def umask() -> int:
 
 def write_atomic(path: Path, write: Callable[[Any], None]) -> None:
     """Call ``write(binary_handle)`` on a temporary file beside ``path``, then rename it onto ``path``. The file
-    gets the mode a plain ``open`` would give it (0666 less the umask), not the temporary file's 0600."""
+    gets the mode a plain ``open`` would give it (0666 less the umask), not the temporary file's 0600.
+
+    A crash at any moment leaves ``path`` as it was or whole: the data reaches the disk (or the NFS server)
+    before the rename, which replaces the name in one step, also for readers on other machines. The temporary
+    name is unique across processes and machines (``mkstemp`` creates it with ``O_EXCL``) and starts with a dot
+    and ends in ``.tmp``, so no reader takes a killed writer's leftover for the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -35,6 +41,21 @@ def write_atomic(path: Path, write: Callable[[Any], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` survive a power cut (best effort: some filesystems cannot sync a folder)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
@@ -62,11 +83,28 @@ def read_json(path: str | Path) -> Any:
 
 
 def read_jsonl(path: str | Path) -> list[Any]:
-    """The rows of a JSONL file ([] when it does not exist)."""
+    """The rows of a JSONL file ([] when it does not exist). A last line cut short (no newline after it, and not
+    JSON: what a writer that appends leaves when it is killed) is left out with a warning; any other line that is
+    not JSON is an error naming the file and line. (The run store writes its JSONL files whole and atomically, so
+    there a cut line means the file was copied or written by something else.)"""
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    lines = text.splitlines()
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except ValueError as error:
+            if number == len(lines) and not text.endswith("\n"):
+                warnings.warn(f"{path}: its last line is cut short ({len(line)} characters, {error}); read without it",
+                              RuntimeWarning, stacklevel=2)
+                break
+            raise ValueError(f"{path}, line {number}: not JSON ({error})") from error
+    return rows
 
 
 def unwritable_folder(path: str | Path) -> str | None:

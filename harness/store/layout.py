@@ -19,6 +19,7 @@ CONTENT_CACHE = "content.sqlite"
 CONFIG, METRICS, ITERATIONS, SELECTIONS = "config.json", "metrics.json", "iterations.jsonl", "selections.jsonl"
 RM_SCORES, TEST_SELECTIONS, TASK_DATA = "rm_scores.jsonl", "test_selections.jsonl", "task_data.json"
 RUN_LOG, CHECKPOINT, LOCK, ERROR = "run.log", "checkpoint.pt", ".lock", "error.json"
+LEASE = ".lease"          # who runs the run, touched while it runs (harness.store.lock: safe on network filesystems)
 PROFILE = "profile.json"   # the on-policy RM competence the run was measured against (harness.profile)
 PLAN = "plan.json"         # on a GPU: the memory plan the run followed (harness.plan)
 LM_EVAL = "lm_eval.json"   # lm-evaluation-harness results of the run's final policy (harness.lmeval)

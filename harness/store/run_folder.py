@@ -1,59 +1,23 @@
 """One run folder's state, read from its files: ``metrics.json`` (done, when it parses and names the method, task
-and seed of the folder's ``config.json``; an unreadable one counts as unfinished), a held ``.lock`` (running,
-possibly in another process), ``error.json`` (failed, with the traceback), ``checkpoint.pt`` (partial: resumes from
-its last completed iteration) or nothing (pending). Two sweep processes pointed at the same store never run one run
-twice: each run is guarded by an exclusive, non-blocking ``flock``."""
+and seed of the folder's ``config.json``; an unreadable one counts as unfinished), a held lock (running,
+possibly in another process or on another machine), ``error.json`` (failed, with the traceback), ``checkpoint.pt``
+(partial: resumes from its last completed iteration) or nothing (pending). Two sweep processes pointed at the same
+store, on one machine or on two sharing it over a network filesystem, never run one run twice: each run is guarded
+by ``run_lock`` (``harness.store.lock``: a ``flock`` where the filesystem keeps one, and a lease with a heartbeat)."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from harness.common.files import read_json
 from harness.store.format import recorded_format, resolved_locations
-from harness.store.layout import CHECKPOINT, CONFIG, DONE, ERROR, FAILED, LOCK, METRICS, PARTIAL, PENDING, RUNNING
-
-
-@contextmanager
-def run_lock(folder: Path) -> Iterator[bool]:
-    """Yields True when this process holds the run's lock, False when another process does."""
-    folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / LOCK, "a+")
-    try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    finally:
-        handle.close()
-
-
-def lock_is_held(folder: Path) -> bool:
-    path = folder / LOCK
-    if not path.exists():
-        return False
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        return False
+from harness.store.layout import CHECKPOINT, CONFIG, DONE, ERROR, FAILED, METRICS, PARTIAL, PENDING, RUNNING
+from harness.store.lock import lock_is_held, run_lock  # noqa: F401  (run_lock: executors and tests import it from here)
 
 
 def _read_result(folder: Path) -> tuple[dict[str, Any] | None, str | None]:

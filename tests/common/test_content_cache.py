@@ -1,15 +1,18 @@
 """The shared content cache never fails a run: concurrent first opens, a corrupt file, a damaged entry and a
-database locked for longer than the cache may wait."""
+database locked for longer than the cache may wait; on a filesystem that other machines may share, each machine
+keeps its own file."""
 
 from __future__ import annotations
 
 import multiprocessing
+import socket
 import sqlite3
 import warnings
 
 import pytest
 
-from harness.common.content_cache import ContentCache
+from harness.common import content_cache
+from harness.common.content_cache import ContentCache, mount_type
 
 
 def _open_and_use(path: str, barrier, index: int, results) -> None:
@@ -87,3 +90,33 @@ def test_an_unusable_folder_turns_the_cache_off_instead_of_failing(tmp_path):
         cache = ContentCache(blocker / "cache.sqlite")
     assert cache.disabled and cache.get("k") is None
     cache.put("k", 1)
+
+
+MOUNTINFO = """\
+22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw
+30 22 0:40 / /shared rw,relatime - nfs4 server:/export rw,vers=4.2
+31 30 0:41 / /shared/my\\040scratch rw,relatime - lustre 10.0.0.1@tcp:/scratch rw,localflock
+32 22 0:42 / /data rw - ext4 /dev/sdb1 rw
+33 32 0:43 / /data rw - fuse.sshfs host:/data rw
+"""
+
+
+def test_the_filesystem_of_a_path_is_its_longest_mount_point_and_the_last_mount_on_it():
+    assert mount_type("/home/me/store", MOUNTINFO) == "ext4"
+    assert mount_type("/shared/store/.cache", MOUNTINFO) == "nfs4"
+    assert mount_type("/shared/my scratch/store", MOUNTINFO) == "lustre"  # \040 is a space
+    assert mount_type("/sharedstore", MOUNTINFO) == "ext4"
+    assert mount_type("/data/store", MOUNTINFO) == "fuse.sshfs"  # mounted over /data
+
+
+@pytest.mark.parametrize("kind, per_host", [("ext4", False), ("tmpfs", False), ("nfs4", True), ("lustre", True),
+                                            ("fuse.sshfs", True), (None, True)])
+def test_on_a_filesystem_other_machines_may_share_each_machine_keeps_its_own_cache_file(tmp_path, monkeypatch, kind,
+                                                                                      per_host):
+    """SQLite's WAL needs memory shared by every user of the file, which two machines do not have."""
+    monkeypatch.setattr(content_cache, "filesystem_type", lambda path: kind)
+    cache = ContentCache(tmp_path / "content.sqlite")
+    expected = f"content-{socket.gethostname()}.sqlite" if per_host else "content.sqlite"
+    assert cache.path == tmp_path / expected
+    cache.put("k", [1])
+    assert ContentCache(tmp_path / "content.sqlite").get("k") == [1] and (tmp_path / expected).exists()
