@@ -10,17 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.config.errors import ConfigError
+from harness.config.ranges import RANGE, range_of
 from harness.selection.combiners import AgreementConfig
 from harness.selection.method import BatchContext, Declaration, Method, Reporting, RewardChoice, check_reward_model
 
 
 @dataclass
 class AgreementEnsembleConfig:
-    min_agreement: float = field(default=1.0, metadata={"help": "Share of the RMs that must prefer the chosen response."})
+    min_agreement: float = field(default=1.0, metadata={"help": "Share of the RMs that must prefer the chosen response.",
+                                                        RANGE: range_of(AgreementConfig, "min_agreement")})
     members: list[str] | None = field(default=None, metadata={"help": "RMs that vote; default: the whole pool."})
-
-    def __post_init__(self):
-        AgreementConfig(self.min_agreement)  # the same check, the same message
 
 
 class AgreementEnsemble(Method):

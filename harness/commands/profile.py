@@ -11,6 +11,7 @@ from harness.commands.base import Command, add_config_arguments
 from harness.common.files import unwritable_folder, write_json_atomic
 from harness.config.errors import ConfigError
 from harness.config.parse import read_yaml
+from harness.config.ranges import range_of
 from harness.config.schema import ProfileConfig, RunConfig
 from harness.loop.run_config import load_run_config
 from harness.models.quiet import quiet_libraries
@@ -52,9 +53,10 @@ class Profile(Command):
     @staticmethod
     def main(args: argparse.Namespace) -> int:
         """``python -m harness profile CONFIG.yaml``: each RM's competence on the policy's own samples, per category."""
-        for flag, value, least in (("--max-prompts", args.max_prompts, 1), ("--num-samples", args.num_samples, 2)):
-            if value is not None and value < least:
-                raise ConfigError(f"{flag}: expected an integer >= {least}, got {value}")
+        for flag, key in (("--max-prompts", "max_prompts"), ("--num-samples", "num_samples")):
+            value, allowed = getattr(args, key), range_of(ProfileConfig, key)  # the flags set these profile settings
+            if value is not None and value not in allowed:
+                raise ConfigError(f"{flag}: expected an integer {allowed}, got {value}")
         problem = unwritable_folder(args.out)
         if problem:
             raise ConfigError(f"--out: {problem}")

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Literal, Union, get_args, get_origin, get_type
 import yaml
 
 from harness.config.errors import ConfigError, suggest
+from harness.config.ranges import range_problems
 
 
 def _type_name(tp: Any) -> str:
@@ -148,17 +149,29 @@ def to_dict(obj: Any) -> Any:
 
 
 def config_problems(obj: Any, prefix: str = "") -> list[str]:
-    """Every ``"key: problem"`` the dataclasses of a nested config state of themselves (their ``problems()``), with
-    each key's full path: the dataclass's own first, then its fields' in field order (``train.temperature: ...``)."""
+    """Every ``"key: problem"`` of a nested config, with each key's full path (``train.batch_size: ...``): each
+    dataclass's values outside their declared ranges (``harness.config.ranges``), else what it states of itself
+    (its ``problems()``, which may rely on the ranges), then its fields' in field order."""
     if isinstance(obj, (list, tuple)):
         return [problem for i, item in enumerate(obj) for problem in config_problems(item, f"{prefix}[{i}]")]
+    if isinstance(obj, dict):
+        return [problem for key, item in obj.items() for problem in config_problems(item, f"{prefix}.{key}")]
     if not dataclasses.is_dataclass(obj):
         return []
-    own = getattr(obj, "problems", None)
-    found = [f"{'.'.join(part for part in (prefix, key) if part)}: {problem}" for key, problem in (own() if own else ())]
+    own = list(range_problems(obj))
+    if not own and hasattr(obj, "problems"):
+        own = list(obj.problems())
+    found = [f"{'.'.join(part for part in (prefix, key) if part)}: {problem}" for key, problem in own]
     for f in dataclasses.fields(obj):
         found += config_problems(getattr(obj, f.name), f"{prefix}.{f.name}" if prefix else f.name)
     return found
+
+
+def raise_first_problem(obj: Any, prefix: str = "") -> None:
+    """A ConfigError of the first of ``config_problems(obj, prefix)``, if any: the checks of a config as it is read."""
+    problems = config_problems(obj, prefix)
+    if problems:
+        raise ConfigError(problems[0])
 
 
 def apply_override(data: dict[str, Any], dotted_key: str, value: Any) -> None:
@@ -205,14 +218,17 @@ def _has_key(node: Any, parts: list[str]) -> bool:
 
 
 def parse_with_overrides(cls: type, data: dict[str, Any], overrides: list[tuple[str, Any]], source: str) -> Any:
-    """``cls`` from ``data`` after applying (dotted key, value) overrides; errors name ``source``."""
+    """``cls`` from ``data`` after applying (dotted key, value) overrides, its ranges and rules checked
+    (``config_problems``); errors name ``source``."""
     data = dict(data)
     for key, value in overrides:
         apply_override(data, key, value)
     try:
-        return from_dict(cls, data)
+        config = from_dict(cls, data)
+        raise_first_problem(config)
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
+    return config
 
 
 def parse_value(text: str) -> Any:

@@ -6,7 +6,7 @@ An entry is a ``"module:Attribute"`` string, imported only when first used, so l
 (``python -m harness ls``) stays cheap and a broken optional dependency of one entry never breaks the others. Every
 entry is a class with a one-line ``description`` and a dataclass ``Config`` (its settings, ``NoArgs`` when it has
 none), which ``parse`` builds strictly from a config's mapping: unknown names and keys fail at load time with
-"did you mean ...?".
+"did you mean ...?", and so does a number outside the range its field declares (``harness.config.ranges``).
 
 One construction contract: ``REGISTRY.build(name, config, context)`` parses ``config`` (a mapping, None for no
 settings, or the entry's ``Config`` already parsed) and returns ``Entry.from_config(config, context)``. ``context``
@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Iterable, TypeVar
 
 from harness.config.errors import UnknownNameError, unknown_name_message
-from harness.config.parse import from_dict
+from harness.config.parse import from_dict, raise_first_problem
 
 T = TypeVar("T")
 
@@ -129,17 +129,22 @@ class Registry(Generic[T]):
         return config
 
     def parse(self, name: str, args: dict[str, Any] | None, prefix: str, also_accepted: Iterable[str] = ()) -> Any:
-        """The entry's ``Config`` built strictly from ``args``; errors name ``prefix`` and suggest keys
-        (``also_accepted``: keys that sit beside the settings, e.g. ``name`` and ``kind``)."""
-        return from_dict(self.config_class(name), args or {}, prefix=prefix, also_accepted=also_accepted)
+        """The entry's ``Config`` built strictly from ``args``, its declared ranges and ``problems()`` checked; errors
+        name ``prefix`` and suggest keys (``also_accepted``: keys that sit beside the settings, e.g. ``name`` and ``kind``)."""
+        config = from_dict(self.config_class(name), args or {}, prefix=prefix, also_accepted=also_accepted)
+        raise_first_problem(config, prefix)
+        return config
 
     def build(self, name: str, config: Any = None, context: Any = None, prefix: str = "", also_accepted: Iterable[str] = ()) -> Any:
         """The one way an entry is constructed: ``Entry.from_config(config, context)``. ``config`` is the entry's
         ``Config`` or a mapping, parsed strictly first (errors name ``prefix``); ``context`` is the registry's typed
         context (what the entry gets besides its own settings: the run's RM names and seed for a method, ...)."""
         cls = self.get(name)
-        if not isinstance(config, self.config_class(name)):  # a mapping (None: no settings), or a wrong value refused here
-            config = self.parse(name, config, prefix=prefix or f"{self.kind} {name}", also_accepted=also_accepted)
+        prefix = prefix or f"{self.kind} {name}"
+        if isinstance(config, self.config_class(name)):  # parsed already, or built in code: its ranges still hold
+            raise_first_problem(config, prefix)
+        else:  # a mapping (None: no settings), or a wrong value refused here
+            config = self.parse(name, config, prefix=prefix, also_accepted=also_accepted)
         if self.context is not None and not isinstance(context, self.context):
             raise TypeError(f"{self.kind} {name!r}: expected a {self.context.__name__} context, got {type(context).__name__}")
         return cls.from_config(config, context)

@@ -1,9 +1,10 @@
 """The YAML schema as dataclasses: one run (method, task, seed, models, training and evaluation settings) and
 a sweep (the axes it expands into runs, setup hooks, judged comparisons).
 
-A dataclass whose fields have rules of their own (a range, a non-empty value) states them in ``problems()``:
+A numeric field declares its allowed range once, in its metadata (``"range": at_least(1)``, ``harness.config.ranges``);
+a dataclass whose fields have other rules (a non-empty value, two fields together) states them in ``problems()``:
 what is wrong, field by field, as ``(key, problem)`` (key '' for the whole); ``harness.config.parse.config_problems``
-collects them over a nested config with each key's full path. ``harness.config.parse`` reads the dataclasses from
+checks both over a nested config, naming each key's full path. ``harness.config.parse`` reads the dataclasses from
 YAML with overrides, ``harness.loop.run_config`` checks a run config (these rules first, then its parts against
 each other and the registries) before any compute,
 ``harness.sweep.expand`` expands a sweep, and ``harness.commands.schema`` turns them into JSON Schemas for editors.
@@ -14,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
 
+from harness.config.ranges import RANGE, above, at_least, between, positive
+
 Problems = Iterator[tuple[str, str]]  # (a field's key, what is wrong with it); key '' for the whole dataclass
 
 # The built-in gold-answer reward model: always in a run's pool, needs no entry in ``reward_models``.
@@ -22,9 +25,10 @@ CORRECTNESS = "correctness"
 
 @dataclass
 class LoraConfig:
-    r: int = field(default=16, metadata={"help": "LoRA rank (paper: 16)."})
-    alpha: int = field(default=32, metadata={"help": "LoRA alpha (paper: 32)."})
-    dropout: float = 0.05
+    r: int = field(default=16, metadata={"help": "LoRA rank (paper: 16).", RANGE: at_least(1)})
+    alpha: int = field(default=32, metadata={"help": "LoRA alpha (paper: 32); the update is scaled by alpha / r.",
+                                             RANGE: at_least(1)})
+    dropout: float = field(default=0.05, metadata={RANGE: between(0, 1, high_open=True)})
     target_modules: str | list[str] = field(default="all-linear", metadata={"help": "peft target_modules."})
 
 
@@ -36,7 +40,7 @@ class PolicyConfig:
     device: str = field(default="auto", metadata={"help": "'auto' picks cuda when present, else cpu."})
     embedding: Literal["last", "first", "mean"] = field(
         default="last", metadata={"help": "Sentence embedding of a prompt for the bandit context."})
-    max_prompt_tokens: int = 1024
+    max_prompt_tokens: int = field(default=1024, metadata={RANGE: at_least(1)})
     truncation: Literal["left", "middle"] = field(
         default="left", metadata={"help": "Over-long prompts: drop the start ('left'), or the middle as LongBench does."})
     chat_template: bool = field(default=False, metadata={"help": "Wrap prompts in the tokenizer's chat template."})
@@ -61,11 +65,11 @@ class TaskConfig:
     name: str = ""
     path: str = field(default="", metadata={"help": "Local JSONL/Parquet file or folder; empty loads from the hub."})
     max_examples: int | None = field(default=None, metadata={
-        "help": "Subsample the pooled examples first (tasks batched by category: each category)."})
-    split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.1, 0.2])
+        "help": "Subsample the pooled examples first (tasks batched by category: each category).", RANGE: at_least(1)})
+    split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.1, 0.2], metadata={RANGE: between(0, 1)})
     split_sizes: list[int] | None = field(default=None, metadata={
-        "help": "Exact train/dev/test sizes (tasks batched by category: per category)."})
-    split_seed: int | None = field(default=None, metadata={"help": "Defaults to the run seed."})
+        "help": "Exact train/dev/test sizes (tasks batched by category: per category).", RANGE: at_least(0)})
+    split_seed: int | None = field(default=None, metadata={"help": "Defaults to the run seed.", RANGE: at_least(0)})
     options: dict[str, Any] = field(default_factory=dict, metadata={"help": "Task-specific options (the task's Config)."})
     batch_by_category: bool | None = field(
         default=None, metadata={"help": "Every batch holds one category (null: the task's default)."})
@@ -73,34 +77,32 @@ class TaskConfig:
 
 @dataclass
 class TrainConfig:
-    iterations: int = 10
-    batch_size: int = field(default=16, metadata={"help": "Prompts per step (one RM choice per step)."})
-    max_steps_per_iteration: int | None = None
-    num_samples: int = field(default=30, metadata={"help": "n responses sampled per prompt."})
-    temperature: float = 0.8
-    top_p: float = 1.0
-    max_new_tokens: int = 256
-    pairs_per_prompt: int = field(default=10, metadata={"help": "P preference pairs per prompt."})
+    iterations: int = field(default=10, metadata={RANGE: at_least(1)})
+    batch_size: int = field(default=16, metadata={"help": "Prompts per step (one RM choice per step).", RANGE: at_least(1)})
+    max_steps_per_iteration: int | None = field(default=None, metadata={
+        "help": "At most this many steps per iteration (null: every batch).", RANGE: at_least(1)})
+    num_samples: int = field(default=30, metadata={"help": "n responses sampled per prompt.", RANGE: at_least(1)})
+    temperature: float = field(default=0.8, metadata={
+        "help": "Sampling temperature.", RANGE: positive("sampling divides the logits by it")})
+    top_p: float = field(default=1.0, metadata={
+        "help": "Nucleus sampling: the smallest set of tokens reaching this probability (0: the most likely one).",
+        RANGE: between(0, 1)})
+    max_new_tokens: int = field(default=256, metadata={RANGE: at_least(1)})
+    pairs_per_prompt: int = field(default=10, metadata={"help": "P preference pairs per prompt.", RANGE: at_least(1)})
     loss: Literal["dpo", "nll", "dpo_nll", "kto"] = "dpo_nll"
-    beta: float = 0.1
-    nll_weight: float = 1.0
-    learning_rate: float = 5e-6
-    weight_decay: float = 0.0
-    micro_batch_size: int = field(default=8, metadata={"help": "Pairs per forward/backward (gradient accumulation)."})
-    updates_per_step: int = field(default=1, metadata={"help": "Optimizer steps on each batch's pairs."})
-    max_grad_norm: float = 1.0
+    beta: float = field(default=0.1, metadata={"help": "The strength of the KL penalty (dpo, dpo_nll, kto).", RANGE: positive()})
+    nll_weight: float = field(default=1.0, metadata={"help": "dpo_nll: the NLL term's weight.", RANGE: at_least(0)})
+    learning_rate: float = field(default=5e-6, metadata={RANGE: positive()})
+    weight_decay: float = field(default=0.0, metadata={RANGE: at_least(0)})
+    micro_batch_size: int = field(default=8, metadata={"help": "Pairs per forward/backward (gradient accumulation).",
+                                                       RANGE: at_least(1)})
+    updates_per_step: int = field(default=1, metadata={"help": "Optimizer steps on each batch's pairs.", RANGE: at_least(1)})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Clip the gradient norm to this (0: no clipping).",
+                                                        RANGE: at_least(0, "0: no clipping")})
 
     def problems(self) -> Problems:
-        for key in ("iterations", "batch_size", "num_samples", "pairs_per_prompt", "micro_batch_size", "updates_per_step",
-                    "max_new_tokens"):
-            if getattr(self, key) < 1:
-                yield key, f"must be >= 1, got {getattr(self, key)}"
-        if self.max_steps_per_iteration is not None and self.max_steps_per_iteration < 1:
-            yield "max_steps_per_iteration", f"must be >= 1 (or null for every batch), got {self.max_steps_per_iteration}"
         if self.num_samples == 1:
             yield "num_samples", f"preference pairs need at least 2 samples per prompt, got {self.num_samples}"
-        if self.temperature <= 0:
-            yield "temperature", f"must be > 0 for sampling, got {self.temperature}"
 
 
 @dataclass
@@ -108,24 +110,22 @@ class LmEvalConfig:
     tasks: list[str] = field(default_factory=list, metadata={
         "help": "lm-eval task names besides the run's own test split (harness_<task>, always evaluated)."})
     limit: int | None = field(default=None, metadata={"help": "At most this many examples per task (default: "
-                                                                "eval.max_test_examples for the run's own split)."})
-    batch_size: int = field(default=1, metadata={"help": "lm-eval's generation batch size."})
-
-    def problems(self) -> Problems:
-        if self.batch_size < 1 or (self.limit is not None and self.limit < 1):
-            yield "", f"batch_size and limit must be >= 1, got {self.batch_size} and {self.limit}"
+                                                                "eval.max_test_examples for the run's own split).",
+                                                        RANGE: at_least(1)})
+    batch_size: int = field(default=1, metadata={"help": "lm-eval's generation batch size.", RANGE: at_least(1)})
 
 
 @dataclass
 class EvalConfig:
     decoding: Literal["greedy", "majority"] = "greedy"
-    num_samples: int = field(default=8, metadata={"help": "majority: samples voted over."})
-    temperature: float = 0.8
-    max_new_tokens: int = 256
-    batch_size: int = 16
+    num_samples: int = field(default=8, metadata={"help": "majority: samples voted over.", RANGE: at_least(1)})
+    temperature: float = field(default=0.8, metadata={
+        "help": "majority: the samples' temperature.", RANGE: positive("sampling divides the logits by it")})
+    max_new_tokens: int = field(default=256, metadata={RANGE: at_least(1)})
+    batch_size: int = field(default=16, metadata={"help": "Prompts decoded together.", RANGE: at_least(1)})
     dev_every_iteration: bool = True
-    max_dev_examples: int | None = 200
-    max_test_examples: int | None = None
+    max_dev_examples: int | None = field(default=200, metadata={"help": "null: the whole dev split.", RANGE: at_least(1)})
+    max_test_examples: int | None = field(default=None, metadata={"help": "null: the whole test split.", RANGE: at_least(1)})
     lm_eval: LmEvalConfig | None = field(default=None, metadata={
         "help": "Also evaluate the final policy with lm-evaluation-harness after the run (the lmeval extra): the "
                 "run's test split with the same prompts, greedy decoding and answer check, plus lm-eval's own tasks."})
@@ -144,14 +144,18 @@ class ProfileConfig:
     marked right or wrong by the gold answer, scored by every RM."""
 
     max_prompts: int | None = field(default=None, metadata={
-        "help": "Training prompts per category (null: the whole train split)."})
-    num_samples: int | None = field(default=None, metadata={"help": "Samples per prompt (null: train.num_samples)."})
+        "help": "Training prompts per category (null: the whole train split).", RANGE: at_least(1)})
+    num_samples: int | None = field(default=None, metadata={
+        "help": "Samples per prompt (null: train.num_samples).", RANGE: at_least(2, "a right and a wrong one to compare")})
     batch_size: int | None = field(default=None, metadata={
-        "help": "Prompts sampled together (null: train.batch_size). Larger is faster; the draws depend on it."})
-    seed: int = field(default=0, metadata={"help": "The profile's own split and sampling seed: one profile for every run."})
-    resamples: int = field(default=1000, metadata={"help": "Bootstrap resamples (over prompts) of the confidence intervals."})
+        "help": "Prompts sampled together (null: train.batch_size). Larger is faster; the draws depend on it.",
+        RANGE: at_least(1)})
+    seed: int = field(default=0, metadata={"help": "The profile's own split and sampling seed: one profile for every run.",
+                                           RANGE: at_least(0)})
+    resamples: int = field(default=1000, metadata={
+        "help": "Bootstrap resamples (over prompts) of the confidence intervals.", RANGE: at_least(0, "0: no intervals")})
     correct_threshold: float = field(default=0.5, metadata={
-        "help": "Graded tasks (F1 / ROUGE-L): a response counts as correct from this score on."})
+        "help": "Graded tasks (F1 / ROUGE-L): a response counts as correct from this score on.", RANGE: between(0, 1)})
 
 
 @dataclass
@@ -160,20 +164,16 @@ class MemoryConfig:
     by the memory plan when the run starts on a GPU; on a CPU it stays off, so CPU runs are unchanged."""
 
     gpu_memory_gib: float | None = field(default=None, metadata={
-        "help": "The GPU memory a run may use, in GiB (null: the device's total memory less a reserve)."})
+        "help": "The GPU memory a run may use, in GiB (null: the device's total memory less a reserve).",
+        RANGE: above(2, "the GiB of one GPU, above the 2 GiB a plan reserves")})
     generation_rows: int | None = field(default=None, metadata={
         "help": "Sequences decoded together when sampling (null: as planned; all of a step's rows on a CPU). A number "
-                "draws each row's tokens from its own counter-based stream, so every chunk size gives the same tokens."})
+                "draws each row's tokens from its own counter-based stream, so every chunk size gives the same tokens.",
+        RANGE: at_least(1)})
     gradient_checkpointing: bool | None = field(default=None, metadata={
         "help": "Recompute activations in the backward pass, and the output head's logits chunk by chunk (null: as planned)."})
     offload_reward_models: bool | None = field(default=None, metadata={
         "help": "Keep model RMs in (pinned) CPU memory and move each to the GPU only while it scores (null: as planned)."})
-
-    def problems(self) -> Problems:
-        if self.generation_rows is not None and self.generation_rows < 1:
-            yield "generation_rows", f"must be >= 1 (or null: as planned), got {self.generation_rows}"
-        if self.gpu_memory_gib is not None and self.gpu_memory_gib <= 2:
-            yield "gpu_memory_gib", f"expected the GiB of one GPU, above the 2 GiB a plan reserves, got {self.gpu_memory_gib}"
 
 
 @dataclass
@@ -190,7 +190,7 @@ class RunConfig:
     method: MethodConfig = field(default_factory=MethodConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
     ood_tasks: list[TaskConfig] = field(default_factory=list)
-    seed: int = 0
+    seed: int = field(default=0, metadata={RANGE: at_least(0)})
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     reward_models: list[RewardModelConfig] = field(default_factory=list)
     best_rm: str = field(default="", metadata={"help": "The leaderboard's best RM ('Best RM' baseline)."})
@@ -208,10 +208,6 @@ class RunConfig:
                 "off by default (the trackers extra installs them)."})
     out: str = "results/run"
     cache_dir: str = field(default="", metadata={"help": "Content-addressed cache shared between runs ('' = off)."})
-
-    def problems(self) -> Problems:
-        if self.seed < 0:
-            yield "seed", f"expected a non-negative integer, got {self.seed}"
 
 
 # ----- sweeps -------------------------------------------------------------------------------------------
@@ -237,7 +233,8 @@ class CompareConfig:
         "help": "auto: alpaca_eval's GLM v1 on AlpacaEval prompts when df_gamed.csv is available, else its "
                 "length-only GLM; glm | minimal | none force one."})
     df_gamed: str = field(default="", metadata={"help": "Local copy of alpaca_eval's df_gamed.csv (else the hub cache)."})
-    max_examples: int | None = None
+    max_examples: int | None = field(default=None, metadata={
+        "help": "Judge at most this many test outputs per pair (null: all).", RANGE: at_least(1)})
 
 
 DEFAULT_REPORT_TARGETS = ("laser",)
@@ -279,7 +276,7 @@ class SweepConfig:
     base: dict[str, Any] = field(default_factory=dict)
     tasks: list[TaskConfig] = field(default_factory=list)
     methods: list[SweepMethod] = field(default_factory=list)
-    seeds: list[int] = field(default_factory=lambda: [0])
+    seeds: list[int] = field(default_factory=lambda: [0], metadata={RANGE: at_least(0)})
     policies: list[SweepPolicy] = field(default_factory=list)
     grid: dict[str, list[Any]] = field(default_factory=dict)
     setup: dict[str, Any] = field(default_factory=dict, metadata={"help": "Hook run once before the sweep."})

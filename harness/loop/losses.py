@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 
+from harness.config.ranges import RANGE, range_of
 from harness.config.registry import NoArgs, Registry
 from harness.config.schema import TrainConfig
 
@@ -87,12 +88,14 @@ class LossContext:
 
 @dataclass
 class BetaConfig:
-    beta: float = field(default=TrainConfig.beta, metadata={"help": "train.beta: the strength of the KL penalty."})
+    beta: float = field(default=TrainConfig.beta, metadata={"help": "train.beta: the strength of the KL penalty.",
+                                                            RANGE: range_of(TrainConfig, "beta")})
 
 
 @dataclass
 class DpoNllConfig(BetaConfig):
-    nll_weight: float = field(default=TrainConfig.nll_weight, metadata={"help": "train.nll_weight: the NLL term's weight."})
+    nll_weight: float = field(default=TrainConfig.nll_weight, metadata={"help": "train.nll_weight: the NLL term's weight.",
+                                                                        RANGE: range_of(TrainConfig, "nll_weight")})
 
 
 class Loss:

@@ -18,6 +18,7 @@ from typing import Any, Callable, ClassVar, Literal, Sequence
 import torch
 
 from harness.config.errors import ConfigError
+from harness.config.ranges import RANGE, at_least
 from harness.config.registry import NoArgs
 from harness.models.loading import load_causal_lm, load_tokenizer, model_identity
 from harness.models.placement import ModelPlacement
@@ -29,12 +30,13 @@ class ModelScorerConfig:
     model: str = field(metadata={"help": "Hub name, local folder, .gguf file, SOURCE:NAME or alias."})
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"
-    batch_tokens: int = field(default=8192, metadata={"help": "Token budget of one scoring forward pass."})
+    batch_tokens: int = field(default=8192, metadata={"help": "Token budget of one scoring forward pass.", RANGE: at_least(1)})
     chat_template: bool | None = field(default=None, metadata={
         "help": "Format (prompt, response) with the RM tokenizer's chat template, as RewardBench does; null (default): "
                 "on exactly when the tokenizer has one (chat RMs), false: plain prompt + response."})
     max_prompt_tokens: int | None = field(default=None, metadata={
-        "help": "Cut longer prompts in the middle before scoring (long-context tasks); null keeps them whole."})
+        "help": "Cut longer prompts in the middle before scoring (long-context tasks); null keeps them whole.",
+        RANGE: at_least(1)})
 
 
 class RewardModel:

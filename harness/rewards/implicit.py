@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from harness.config.ranges import RANGE, positive
 from harness.models.loading import model_identity
 from harness.rewards.base import ModelScorerConfig, ModelScorerRM
 from harness.rewards.scoring import encode_pairs, sequence_logps
@@ -14,7 +15,7 @@ from harness.rewards.scoring import encode_pairs, sequence_logps
 @dataclass(kw_only=True)
 class ImplicitConfig(ModelScorerConfig):
     reference: str = field(metadata={"help": "The reference model the DPO-trained model was trained against."})
-    beta: float = field(default=1.0, metadata={"help": "Scale of the log-ratio."})
+    beta: float = field(default=1.0, metadata={"help": "Scale of the log-ratio.", RANGE: positive()})
 
 
 class ImplicitRM(ModelScorerRM):

@@ -8,13 +8,14 @@ import numpy as np
 
 from harness.common.seeding import stable_seed
 from harness.config.errors import unknown_name_message
+from harness.config.ranges import RANGE, at_least
 from harness.rewards.base import RewardModel
 
 
 @dataclass
 class NoisyConfig:
     base: str = field(metadata={"help": "Name of the RM (of the same pool) whose scores get noise."})
-    sigma: float = field(default=0.0, metadata={"help": "Standard deviation of the Gaussian noise."})
+    sigma: float = field(default=0.0, metadata={"help": "Standard deviation of the Gaussian noise.", RANGE: at_least(0)})
 
 
 class NoisyRM(RewardModel):
@@ -33,8 +34,6 @@ class NoisyRM(RewardModel):
     def check(cls, name, config, pool):
         if config.base not in pool or config.base == name:
             return f"base: {unknown_name_message('reward model', config.base, [n for n in pool if n != name])}"
-        if config.sigma < 0:
-            return f"sigma: must be >= 0, got {config.sigma}"
         return None
 
     def __init__(self, name: str, base: RewardModel, sigma: float, seed: int):

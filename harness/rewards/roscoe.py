@@ -56,6 +56,7 @@ from typing import Any, Callable, Literal, Sequence
 import numpy as np
 import torch
 
+from harness.config.ranges import RANGE, at_least
 from harness.models.loading import load_encoder, load_sequence_classifier, model_device, model_identity
 from harness.models.logprobs import token_budget_batches
 from harness.models.tokens import pad_tokens
@@ -86,16 +87,18 @@ class RoscoeConfig:
         "help": "Sentence encoder of the alignment and chain metrics (null: none; only those metrics need it)."})
     embedding_pooling: Literal["auto", "pooler", "cls", "mean"] = field(default="auto", metadata={
         "help": "auto: the encoder's pooler output when it has a pooler (SimCSE), else the mean of the last hidden states."})
-    embedding_max_tokens: int = field(default=128, metadata={"help": "Longer steps and chains are cut (SimCSE's encode: 128)."})
+    embedding_max_tokens: int = field(default=128, metadata={"help": "Longer steps and chains are cut (SimCSE's encode: 128).",
+                                                             RANGE: at_least(1)})
     nli_model: str | None = field(default=ROSCOE_NLI, metadata={
         "help": "NLI sequence classifier with a contradiction label (coherence only; null: none)."})
-    nli_max_tokens: int = field(default=512, metadata={"help": "Longest premise + hypothesis pair, in tokens."})
+    nli_max_tokens: int = field(default=512, metadata={"help": "Longest premise + hypothesis pair, in tokens.",
+                                                       RANGE: at_least(1)})
     lm_model: str | None = field(default=ROSCOE_LM, metadata={"help": "Causal LM of the perplexity (null: none)."})
     lm_prefix_space: bool = field(default=True, metadata={
         "help": "Start the scored text with a space (GPT-2 tokenises as ROSCOE's add_prefix_space=True)."})
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"
-    batch_tokens: int = field(default=8192, metadata={"help": "Token budget of one forward pass."})
+    batch_tokens: int = field(default=8192, metadata={"help": "Token budget of one forward pass.", RANGE: at_least(1)})
 
 
 def steps_of(text: str) -> list[str]:
@@ -212,9 +215,6 @@ class RoscoeRM(RewardModel):
         key = cls.model_setting(config)
         if not getattr(config, key):
             return f"{key}: metric {config.metric!r} needs a model here (ROSCOE's: {ROSCOE_MODELS[key]})"
-        for key in ("embedding_max_tokens", "nli_max_tokens", "batch_tokens"):
-            if getattr(config, key) < 1:
-                return f"{key}: must be >= 1, got {getattr(config, key)}"
         return None
 
     @staticmethod

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.stats import rankdata
 
-from harness.config.errors import ConfigError
+from harness.config.ranges import RANGE, at_least, between
 from harness.config.registry import NoArgs, Registry
 
 GDPO_EPSILON = 1e-4  # TRL's GRPOTrainer adds it to each reward's group std
@@ -101,11 +101,8 @@ class WorstCase(Combiner):
 
 @dataclass
 class UncertaintyWeightedConfig:
-    weight: float = field(default=0.5, metadata={"help": "lambda: how much the RMs' disagreement (variance) costs."})
-
-    def __post_init__(self):
-        if self.weight < 0:
-            raise ConfigError(f"weight: expected lambda >= 0, got {self.weight}")
+    weight: float = field(default=0.5, metadata={"help": "lambda: how much the RMs' disagreement (variance) costs.",
+                                                 RANGE: at_least(0)})
 
 
 class UncertaintyWeighted(Combiner):
@@ -145,11 +142,8 @@ class RankMean(Combiner):
 @dataclass
 class AgreementConfig:
     min_agreement: float = field(default=1.0, metadata={
-        "help": "The share of the RMs that must prefer the chosen response (1.0: all of them)."})
-
-    def __post_init__(self):
-        if not 0.0 < self.min_agreement <= 1.0:
-            raise ConfigError(f"min_agreement: expected a share in (0, 1], got {self.min_agreement}")
+        "help": "The share of the RMs that must prefer the chosen response (1.0: all of them).",
+        RANGE: between(0, 1, low_open=True)})
 
 
 class Agreement(Combiner):

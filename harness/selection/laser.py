@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from harness.config.errors import ConfigError
+from harness.config.ranges import RANGE, at_least, between
 from harness.selection.bandits.base import Bandit, BanditContext
 from harness.selection.bandits.registry import BANDITS
 from harness.selection.bandits.scaling import QuantileRewardScaler
@@ -41,15 +42,16 @@ class LaserConfig:
     bandit: str = field(default="linucb", metadata={"help": "A bandit (python -m harness ls): linucb, lints or neural_ucb (contextual), "
                                                              "exp3 or gaussian_ts."})
     normalize_context: bool = field(default=True, metadata={"help": "L2-normalise the context vector."})
-    quantiles: list[float] = field(default_factory=lambda: [0.2, 0.8])
+    quantiles: list[float] = field(default_factory=lambda: [0.2, 0.8], metadata={
+        "help": "[low, high] quantiles of the raw rewards so far that scale a reward to [0, 1].", RANGE: between(0, 1)})
     arms: list[str] | None = field(default=None, metadata={"help": "Subset of reward models to choose from."})
     mab_reward: Literal["negative_loss", "accuracy_difference"] = field(default="negative_loss", metadata={
         "help": "negative_loss (the paper's) or accuracy_difference (gold accuracy of the batch's samples after the "
                 "update minus before; needs gold answers and samples each batch twice)."})
     join: dict[str, int] = field(default_factory=dict, metadata={
-        "help": "RM -> iteration at which it joins the arms (before it, it is never chosen)."})
+        "help": "RM -> iteration at which it joins the arms (before it, it is never chosen).", RANGE: at_least(1)})
     reset: dict[str, int] = field(default_factory=dict, metadata={
-        "help": "RM -> iteration at whose start its arm forgets what it learnt."})
+        "help": "RM -> iteration at whose start its arm forgets what it learnt.", RANGE: at_least(1)})
     bandit_args: dict[str, Any] = field(default_factory=dict, metadata={
         "rest": True, "help": "The bandit's hyper-parameters, written beside these keys (alpha: 0.5; gamma: 0.1)."})
 
@@ -89,10 +91,8 @@ class Laser(Method):
         if not self.pool:
             raise ConfigError("method laser: no reward models to choose from (reward_models is empty)")
         for key in ("join", "reset"):
-            for rm, iteration in getattr(self.config, key).items():
+            for rm in getattr(self.config, key):
                 check_reward_model(f"method.args.{key}.{rm}", rm, self.pool)
-                if not isinstance(iteration, int) or iteration < 1:
-                    raise ConfigError(f"method.args.{key}.{rm}: expected an iteration >= 1, got {iteration!r}")
         if not self.arms:
             raise ConfigError("method.args.join: every arm joins later; at least one must be there from the start")
         for rm, iteration in self.config.reset.items():

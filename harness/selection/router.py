@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from harness.common.selection_log import ALL_CATEGORIES
-from harness.config.errors import ConfigError
+from harness.config.ranges import RANGE, at_least
 from harness.selection.laser import Laser, LaserConfig
 from harness.selection.method import BatchContext, Declaration, MethodContext, Reporting, RewardChoice, StepFeedback
 
@@ -33,7 +33,8 @@ class RouterConfig(LaserConfig):
                                                             "or linucb (contextual), gaussian_ts or exp3."})
     prior: Literal["none", "profile"] = field(default="none", metadata={
         "help": "profile: seed each RM's arm with its on-policy AUC per category from the run's profile (needs profile:)."})
-    prior_weight: int = field(default=2, metadata={"help": "Pseudo-observations per (category, RM) from the prior."})
+    prior_weight: int = field(default=2, metadata={"help": "Pseudo-observations per (category, RM) from the prior.",
+                                                   RANGE: at_least(0)})
 
 
 class PromptRouter(Laser):
@@ -48,11 +49,6 @@ class PromptRouter(Laser):
         self.declared = replace(self.declared, needs_profile=config.prior == "profile")
         self.primed: list[str] = []   # categories whose prior the bandit holds
         self.last_rewards: list[float | None] = []
-
-    def validate(self) -> None:
-        super().validate()
-        if self.config.prior_weight < 0:
-            raise ConfigError(f"method.args.prior_weight: expected an integer >= 0, got {self.config.prior_weight}")
 
     def _prompt_contexts(self, context: BatchContext) -> list[np.ndarray | None]:
         if not self.declared.needs_context:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.config.errors import ConfigError
+from harness.config.ranges import RANGE, at_least
 from harness.config.schema import TaskConfig
 from harness.tasks.base import Example, Task, subsample_per_category
 from harness.tasks.longbench_metrics import best_over_answers
@@ -58,8 +59,10 @@ PROMPTS = {
 class LongBenchConfig:
     datasets: list[str] = field(default_factory=lambda: list(CATEGORY_OF_DATASET), metadata={
         "help": "LongBench datasets to use (hub configs / the records' 'task' or 'dataset' field)."})
-    per_category: int | None = field(default=None, metadata={"help": "Subsample each category (paper: 5000)."})
-    sample_seed: int = 0
+    per_category: int | None = field(default=None, metadata={"help": "Subsample each category (paper: 5000).",
+                                                             RANGE: at_least(1)})
+    sample_seed: int = field(default=0, metadata={"help": "Seed of the per-category subsample (same for every run).",
+                                                  RANGE: at_least(0)})
     hub_id: str = field(default="Xnhyacinth/LongBench", metadata={
         "help": "Parquet copy of THUDM/LongBench (one config per dataset, split test); THUDM/LongBench itself is a "
                 "loading script, which datasets>=4 no longer runs."})

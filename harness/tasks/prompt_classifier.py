@@ -31,6 +31,7 @@ from transformers import AutoModel, AutoTokenizer, pipeline
 from harness.common.content_cache import cache_home
 from harness.common.files import write_json_atomic
 from harness.config.errors import ConfigError
+from harness.config.ranges import RANGE, at_least
 from harness.models.loading import model_identity
 from harness.models.specs import resolve_model_spec
 
@@ -110,8 +111,8 @@ class ClassifierConfig:
         "help": "centroid: a sentence encoder (hub name, folder or pkg: spec); hub: e.g. valpy/prompt-classification."})
     seeds: str = field(default="", metadata={"help": "YAML/JSON {category: [prompts]}; '' = the built-in seeds."})
     label_map: dict[str, str] = field(default_factory=dict, metadata={"help": "hub: model label -> category."})
-    max_tokens: int = 256
-    batch_size: int = 32
+    max_tokens: int = field(default=256, metadata={"help": "Longer prompts are cut to this many tokens.", RANGE: at_least(1)})
+    batch_size: int = field(default=32, metadata={"help": "Prompts classified together.", RANGE: at_least(1)})
 
 
 def load_seed_prompts(path: str) -> dict[str, list[str]]:

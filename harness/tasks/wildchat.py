@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.config.errors import ConfigError
+from harness.config.ranges import RANGE, at_least, between
 from harness.config.schema import TaskConfig
 from harness.tasks.base import Example, Task, subsample_per_category
 from harness.tasks.prompt_classifier import CATEGORIES, ClassifierConfig, classify_prompts
@@ -39,19 +40,23 @@ DEFAULT_BLOCKLIST = [r"\bnsfw\b", r"\bporn", r"\bsex(ual|y)?\b", r"\bnude\b", r"
 
 @dataclass
 class WildChatConfig:
-    min_chars: int = 10
-    max_chars: int = field(default=4000, metadata={"help": "Drop longer prompts (the raw pool reaches 345k chars)."})
-    min_ascii_share: float = field(default=0.95, metadata={"help": "English proxy when a record has no 'language'."})
+    min_chars: int = field(default=10, metadata={"help": "Drop shorter prompts.", RANGE: at_least(0)})
+    max_chars: int = field(default=4000, metadata={"help": "Drop longer prompts (the raw pool reaches 345k chars).",
+                                                   RANGE: at_least(1)})
+    min_ascii_share: float = field(default=0.95, metadata={"help": "English proxy when a record has no 'language'.",
+                                                           RANGE: between(0, 1)})
     languages: list[str] = field(default_factory=lambda: ["English"], metadata={"help": "Kept values of 'language'."})
     drop_flagged: bool = field(default=True, metadata={"help": "Drop records flagged 'toxic' or 'redacted' (hub rows)."})
     blocklist: list[str] = field(default_factory=lambda: list(DEFAULT_BLOCKLIST), metadata={
         "help": "Regular expressions (case-insensitive); a prompt matching any is dropped as unsafe."})
     deduplicate: bool = True
     categories: list[str] = field(default_factory=lambda: list(CATEGORIES))
-    per_category: int | None = field(default=None, metadata={"help": "Subsample each category (paper: 5000)."})
-    sample_seed: int = field(default=0, metadata={"help": "Seed of the per-category subsample (same for every run)."})
+    per_category: int | None = field(default=None, metadata={"help": "Subsample each category (paper: 5000).",
+                                                             RANGE: at_least(1)})
+    sample_seed: int = field(default=0, metadata={"help": "Seed of the per-category subsample (same for every run).",
+                                                  RANGE: at_least(0)})
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
-    hub_max_records: int = field(default=50000, metadata={"help": "Hub rows streamed before filtering."})
+    hub_max_records: int = field(default=50000, metadata={"help": "Hub rows streamed before filtering.", RANGE: at_least(1)})
 
 
 class InstructionTask(Task):

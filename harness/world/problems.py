@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.common.content_cache import cache_home
+from harness.config.ranges import RANGE, at_least, between, positive
 from harness.world import families
 from harness.world.families import Problem, generate
 
@@ -23,8 +24,10 @@ WORLD_VERSION = 2
 class ModelRecipe:
     """A model of the world: which demonstrations it is trained on, and for how long."""
 
-    correct_share: dict[str, float]      # family -> share of correct demos (the rest are buggy); absent: not trained on it
-    steps: int
+    correct_share: dict[str, float] = field(metadata={
+        "help": "Family -> share of correct demonstrations (the rest are buggy); absent: not trained on it.",
+        RANGE: between(0, 1)})
+    steps: int = field(metadata={"help": "Training steps.", RANGE: at_least(0)})
 
 
 def _default_models() -> dict[str, ModelRecipe]:
@@ -42,15 +45,16 @@ def _default_models() -> dict[str, ModelRecipe]:
 
 @dataclass(frozen=True)
 class WorldConfig:
-    seed: int = 0
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 4
-    demos_per_family: int = 2000
-    task_examples_per_family: int = 700     # 300 train / 100 dev / 300 test by default
-    batch_size: int = 32
-    learning_rate: float = 3e-3
-    ranking_prompts: int = 300
+    seed: int = field(default=0, metadata={RANGE: at_least(0)})
+    hidden_size: int = field(default=64, metadata={RANGE: at_least(1)})
+    num_layers: int = field(default=2, metadata={RANGE: at_least(1)})
+    num_heads: int = field(default=4, metadata={RANGE: at_least(1)})
+    demos_per_family: int = field(default=2000, metadata={RANGE: at_least(1)})
+    task_examples_per_family: int = field(default=700, metadata={  # 300 train / 100 dev / 300 test by default
+        RANGE: at_least(1)})
+    batch_size: int = field(default=32, metadata={RANGE: at_least(1)})
+    learning_rate: float = field(default=3e-3, metadata={RANGE: positive()})
+    ranking_prompts: int = field(default=300, metadata={RANGE: at_least(1)})
     models: dict[str, ModelRecipe] = field(default_factory=_default_models)
 
     def digest(self) -> str:

@@ -2,6 +2,10 @@
 end in exactly one line ``error: <file or key>: <problem>`` with exit status 2, before any expensive work,
 and with nothing written (every file under the test's folder, the cache included, is unchanged).
 
+``RANGE_CASES`` are generated from the declared ranges (``harness.config.ranges``): for every ranged setting of a
+run, a sweep, and every method, bandit, combiner, RM kind, task, judge and setup hook, a value just outside each side
+of its range, written in a run or sweep YAML, must give the one line naming its full key, the range and the value.
+
 The commands run in-process through ``harness.cli.main``; the expensive steps (the world build, a run, a
 profile measurement, the report's tables) are replaced by a tripwire, so a bad input that slips through
 validation fails the test instead of starting work. The hub is treated as unreachable, so the offline
@@ -10,13 +14,23 @@ messages are checked on any machine.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
+import re
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Iterator, Literal, Union, get_args, get_origin, get_type_hints
 
 import pytest
+import yaml
 
 from harness.cli import main
+from harness.commands.catalog import REGISTRIES
+from harness.config.parse import apply_override, to_dict
+from harness.config.ranges import RANGE, Range
+from harness.config.schema import RunConfig, SweepConfig
 
 QUICKSTART_STORE = Path(__file__).resolve().parents[1] / "assets" / "quickstart_store"
 
@@ -96,7 +110,7 @@ CASES = [
     run_case("router in best-of-n mode", "'prompt_router' routes each prompt to a reward model while training",
              "method: {name: laser}", "method: {name: prompt_router}\nmode: best_of_n"),
     sweep_case("out of range", "train.num_samples: preference pairs need at least 2", "num_samples: 2", "num_samples: 1"),
-    sweep_case("negative seed", "s.yaml: seeds: expected non-negative integers, got -1", "seeds: [0]", "seeds: [-1]"),
+    sweep_case("negative seed", "s.yaml: seeds[0]: must be >= 0, got -1", "seeds: [0]", "seeds: [-1]"),
     sweep_case("duplicate seeds", "s.yaml: seeds: each value must be listed once", "seeds: [0]", "seeds: [0, 1, 0]"),
     sweep_case("duplicate tasks", "s.yaml: tasks: each value must be listed once",
                "  - {name: synth_mix, split_sizes: [20, 2, 10]}",
@@ -105,6 +119,9 @@ CASES = [
                "  - {name: laser}", "  - {name: laser}\n  - {name: laser}"),
     sweep_case("zero steps per iteration", "train.max_steps_per_iteration: must be >= 1",
                "max_new_tokens: 8}", "max_new_tokens: 8, max_steps_per_iteration: 0}"),
+    sweep_case("zero eval batch size (failed a run only when it evaluated)",
+               "s.yaml [synth_mix/base/seed0]: eval.batch_size: must be >= 1, got 0", "max_new_tokens: 8}",
+               "max_new_tokens: 8}\n  eval: {batch_size: 0}"),
     sweep_case("name ..", "s.yaml: name: expected a folder name", "name: fz", "name: '..'"),
     sweep_case("name empty", "s.yaml: name: expected a folder name", "name: fz", "name: ''"),
     sweep_case("name with a slash", "got 'a/b'", "name: fz", "name: a/b"),
@@ -132,10 +149,10 @@ CASES = [
     sweep_case("override value not YAML", "override 'seeds=[0,1': the value is not valid YAML", extra=["seeds=[0,1"]),
     sweep_case("override unknown key", "unknown key 'trian'. Did you mean 'train'", extra=["base.trian.iterations=2"]),
     sweep_case("override without =", "override 'seeds': expected key=value", extra=["seeds"]),
-    sweep_case("override negative seed", "seeds: expected non-negative integers", extra=["seeds=[-3]"]),
+    sweep_case("override negative seed", "s.yaml: seeds[0]: must be >= 0, got -3", extra=["seeds=[-3]"]),
     run_case("run override value not YAML", "override 'train.iterations=[1'", extra=["train.iterations=[1"]),
     # run configs: names, values, models, folders
-    run_case("run negative seed", "r.yaml: seed: expected a non-negative integer, got -2", "seed: 0", "seed: -2"),
+    run_case("run negative seed", "r.yaml: seed: must be >= 0, got -2", "seed: 0", "seed: -2"),
     run_case("run best_rm unknown", "best_rm: unknown reward model 'rm_z'. Did you mean 'rm_a'", "seed: 0",
              "seed: 0\nbest_rm: rm_z"),
     run_case("run method argument typo", "unknown key 'method.args.alpah'. Did you mean 'alpha'",
@@ -222,6 +239,140 @@ CASES = [
 ]
 
 
+
+
+# ----- every declared range, from a YAML: generated from the declarations (``harness.config.ranges``) -----------------
+def _held(hint: Any) -> tuple[str, Any] | None:
+    """How a field holds a nested dataclass: ('', X) for X or X | None, ('list', X) for list[X], ('dict', X) for
+    dict[str, X]; None when it holds none."""
+    if get_origin(hint) in (Union, types.UnionType):
+        hint = next(arg for arg in get_args(hint) if arg is not type(None))
+    args = get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return "", hint
+    if get_origin(hint) is list and dataclasses.is_dataclass(args[0]):
+        return "list", args[0]
+    if get_origin(hint) is dict and dataclasses.is_dataclass(args[1]):
+        return "dict", args[1]
+    return None
+
+
+def ranged_settings(cls: type, data: Any) -> Iterator[tuple[str, Range, Any]]:
+    """(dotted key, range, type) of every ranged field of dataclass ``cls`` and of the dataclasses in it, as written in
+    ``data`` (its YAML mapping): a nested section whether written or not, a list's or mapping's first entry written."""
+    data = data if isinstance(data, dict) else {}
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if RANGE in f.metadata:
+            yield f.name, f.metadata[RANGE], hints[f.name]
+        held, value = _held(hints[f.name]), data.get(f.name)
+        if held is None or (held[0] and not value):
+            continue
+        how, inner = held
+        if how == "list":
+            suffix, value = ".0", value[0]
+        elif how == "dict":
+            suffix, value = f".{next(iter(value))}", next(iter(value.values()))
+        else:
+            suffix = ""
+        for key, allowed, hint in ranged_settings(inner, value):
+            yield f"{f.name}{suffix}.{key}", allowed, hint
+
+
+def _bad_values(allowed: Range) -> list[float]:
+    """A value just outside each bounded side of the range."""
+    values = []
+    if allowed.low is not None:
+        values.append(allowed.low if allowed.low_open else allowed.low - 1)
+    if allowed.high is not None:
+        values.append(allowed.high if allowed.high_open else allowed.high + 1)
+    return values
+
+
+def _required(cls: type) -> dict[str, Any]:
+    """A value for each setting of ``cls`` that has no default (a model name, the first of a Literal's values)."""
+    hints = get_type_hints(cls)
+    return {f.name: get_args(hints[f.name])[0] if get_origin(hints[f.name]) is Literal else "x"
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+
+
+def _written(hint: Any, bad: float) -> tuple[Any, str, str]:
+    """(the YAML value carrying ``bad``, the key suffix the error names, ``bad`` as the error writes it)."""
+    if get_origin(hint) in (Union, types.UnionType):
+        hint = next(arg for arg in get_args(hint) if arg is not type(None))
+    number = get_args(hint)[-1] if get_origin(hint) in (list, dict) else hint
+    text = str(float(bad) if number is float else int(bad))
+    if get_origin(hint) is list:
+        return [bad], "[0]", text
+    if get_origin(hint) is dict:
+        return {"x": bad}, ".x", text
+    return bad, "", text
+
+
+def _at(data: Any, key: str) -> Any:
+    """The value at dotted ``key`` of nested YAML data ({} where nothing is written)."""
+    for part in filter(None, key.split(".")):
+        data = data[int(part)] if isinstance(data, list) else (data or {}).get(part, {})
+    return data
+
+
+def _range_cases(kind: str, template: str, cls: type, settings: str = "", section: tuple[str, Any] = ("", None),
+                 error_prefix: str | None = None, entry: str = "") -> list[Case]:
+    """A case per bad value of each ranged setting of ``cls``, whose settings sit at ``settings`` of the YAML
+    ``template`` after ``section`` (key, value) is written (``entry``: the registry entry they belong to); the one
+    error line must name the key (after ``error_prefix``, by default the settings' own key), the range and the value."""
+    base = yaml.safe_load(template)
+    if section[0]:
+        apply_override(base, section[0], copy.deepcopy(section[1]))
+    error_prefix = f"{settings}." if error_prefix is None and settings else error_prefix or ""
+    cases = []
+    for key, allowed, hint in ranged_settings(cls, _at(base, settings)):
+        for bad in _bad_values(allowed):
+            data = copy.deepcopy(base)
+            value, suffix, text = _written(hint, bad)
+            written = ".".join(part for part in (settings, key) if part)
+            apply_override(data, written, value)
+            null = " or null" if not suffix and type(None) in get_args(hint) else ""
+            note = f" ({allowed.note})" if allowed.note else ""
+            named = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", f"{error_prefix}{key}{suffix}")
+            file = "r.yaml" if kind == "run" else "s.yaml"
+            cases.append(Case(f"range {entry + ': ' if entry else ''}{written}{suffix} = {text}", [kind, file],
+                              f"{file}: {named}: must be {allowed}{null}{note}, got {text}",
+                              {file: yaml.safe_dump(data, sort_keys=False)}))
+    return cases
+
+
+def _registry_cases(registry: str, kind: str, template: str, settings: str, section: Any, error_prefix: str | None = None
+                    ) -> list[Case]:
+    """The range cases of every entry of a registry: ``section(name, Config)`` is the (key, value) that names the entry
+    and holds its settings at ``settings``."""
+    entries = REGISTRIES[registry]
+    return [case for name in entries.names()
+            for case in _range_cases(kind, template, entries.config_class(name), settings.format(name=name),
+                                     section(name, entries.config_class(name)), error_prefix, f"{entries.kind} {name}")]
+
+
+RUN_RM = yaml.safe_load(RUN)["reward_models"][0]
+RANGE_CASES = [
+    *_range_cases("run", RUN, RunConfig),
+    *_range_cases("sweep", SWEEP, SweepConfig),
+    *_registry_cases("methods", "run", RUN, "method.args", lambda name, _: ("method", {"name": name, "args": {}})),
+    *_registry_cases("bandits (laser's bandit)", "run", RUN, "method.args",
+                     lambda name, _: ("method", {"name": "laser", "args": {"bandit": name}})),
+    *_registry_cases("reward combiners", "run", RUN, "method.args.combine_args",
+                     lambda name, _: ("method", {"name": "offline_ensemble", "args": {"combine": name, "combine_args": {}}})),
+    *_registry_cases("reward-model kinds", "run", RUN, "reward_models.1",
+                     lambda name, config: ("reward_models", [RUN_RM, {"name": "rm_x", "kind": name, **_required(config)}])),
+    *_registry_cases("tasks", "run", RUN, "task.options", lambda name, _: ("task", {"name": name, "options": {}}),
+                     error_prefix="task: task.options."),
+    *_registry_cases("judges (compare)", "sweep", SWEEP, "compare.judge",
+                     lambda name, config: ("compare", {"judge": {"kind": name, **_required(config)}, "pairs": [["laser", "base"]]})),
+    *_registry_cases("setup hooks (sweep setup:)", "sweep", SWEEP, "setup.{name}",
+                     lambda name, config: ("setup", {name: to_dict(config())})),
+]
+
+
 class ReachedExpensiveWork(BaseException):
     """Raised by the tripwires: validation let a bad input through to real work."""
 
@@ -280,7 +431,7 @@ def write_inputs(case: Case, folder: Path, substitutions: dict[str, str]) -> Non
         path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+@pytest.mark.parametrize("case", CASES + RANGE_CASES, ids=lambda case: case.name)
 def test_bad_input_gets_one_error_line_and_writes_nothing(case: Case, isolated, tiny_models, data_dir, capsys, monkeypatch):
     write_inputs(case, isolated, {"GSM8K": str(data_dir / "gsm8k" / "test.jsonl"), "POLICY": tiny_models["policy"],
                                   "RM_A": tiny_models["rm_a"]})
@@ -299,6 +450,17 @@ def test_bad_input_gets_one_error_line_and_writes_nothing(case: Case, isolated, 
     assert case.fragment in lines[0], lines[0]
     assert "Traceback" not in captured.out
     assert _snapshot(isolated) == before, "a bad input left files behind or changed some"
+
+
+def test_every_declared_range_has_a_case_from_a_yaml():
+    """The generated cases reach each section: a new ranged setting anywhere in them gets its case without a new line."""
+    named = {case.fragment.split(": must be")[0].split(": ", 1)[1] for case in RANGE_CASES}
+    for key in ("eval.batch_size", "eval.lm_eval.batch_size", "profile.batch_size", "train.top_p", "memory.generation_rows",
+                "seeds[0]", "compare.max_examples", "tasks[0].split_seed", "method.args.alpha", "method.args.prior_weight",
+                "method.args.combine_args.weight", "reward_models[1].sigma", "task: task.options.classifier.batch_size",
+                "compare.judge.batch_size", "setup.world.models.policy.steps"):
+        assert key in named, key
+    assert len(RANGE_CASES) > 100
 
 
 def test_the_corpus_is_large_and_covers_every_kind_of_input():

@@ -1,5 +1,6 @@
 """The JSON Schemas of the YAMLs (``python -m harness schema``): the shipped files are current, every shipped
-YAML validates against them, and they refuse what the loader refuses (an unknown key, a wrong kind setting)."""
+YAML validates against them, and they refuse what the loader refuses (an unknown key, a number outside its range,
+a wrong kind setting)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,9 @@ def test_the_schema_refuses_what_the_loader_refuses():
     data["base"]["train"]["iterashuns"] = 2
     assert any("iterashuns" in e.message for e in validator.iter_errors(data))
     del data["base"]["train"]["iterashuns"]
+    data["base"]["eval"] = {"batch_size": 0}  # outside its declared range
+    assert any("minimum of 1" in e.message for e in validator.iter_errors(data))
+    del data["base"]["eval"]
     data["base"]["reward_models"][0]["sigma"] = 0.3  # a noisy-RM setting on a loglik RM
     assert list(validator.iter_errors(data))
     data["base"]["reward_models"][0].pop("sigma")

@@ -234,7 +234,8 @@ def test_config_errors_name_the_key(roscoe_models, tmp_path):
     assert problem(metric="perplexity", lm_model="").startswith("lm_model:")
     assert problem(metric="faithfulness", embedding_model=None).startswith("embedding_model:")
     assert problem(metric="faithfulness", nli_model=None, lm_model=None) is None  # only what the metric uses
-    assert problem(metric="faithfulness", batch_tokens=0) == "batch_tokens: must be >= 1, got 0"
+    with pytest.raises(ConfigError, match=r"^rm\.batch_tokens: must be >= 1, got 0$"):
+        problem(metric="faithfulness", batch_tokens=0)
     with pytest.raises(ConfigError, match=r"rm\.metric"):
         RM_KINDS.parse("roscoe", {"metric": "coherense"}, prefix="rm")
     with pytest.raises(ValueError, match="embedding_pooling: 'pooler'"):

@@ -72,7 +72,7 @@ def test_a_choice_validates_its_combiner():
         RewardChoice(("a", "b"), "mni")
     with pytest.raises(ConfigError, match="'single' takes one reward model"):
         RewardChoice(("a", "b"))
-    with pytest.raises(ConfigError, match="lambda >= 0"):
+    with pytest.raises(ConfigError, match=r"combine_args\.weight: must be >= 0, got -1\.0"):
         RewardChoice(("a", "b"), "uwo", {"weight": -1.0})
 
 

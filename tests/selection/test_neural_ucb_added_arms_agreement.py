@@ -91,7 +91,7 @@ def test_neural_ucb_fits_rewards_learns_the_better_arm_and_resumes_identically()
 
 
 def test_neural_ucb_settings_are_checked_at_load():
-    with pytest.raises(ConfigError, match="NeuralUCB: expected nu >= 0, width >= 1"):
+    with pytest.raises(ConfigError, match=r"method\.args\.width: must be >= 1, got 0"):
         Laser(LaserConfig(bandit="neural_ucb", bandit_args={"width": 0}), MethodContext(["rm_a"]))
 
 
@@ -171,7 +171,7 @@ def test_laser_arms_join_and_reset_by_iteration_and_resume():
 
 @pytest.mark.parametrize("args, message", [
     ({"join": {"rm_x": 2}}, r"method.args.join.rm_x: unknown reward model 'rm_x'"),
-    ({"join": {"rm_b": 0}}, r"method.args.join.rm_b: expected an iteration >= 1, got 0"),
+    ({"join": {"rm_b": 0}}, r"method.args.join.rm_b: must be >= 1, got 0"),
     ({"join": {"rm_a": 2, "rm_b": 2}}, "every arm joins later"),
     ({"join": {"rm_b": 3}, "reset": {"rm_b": 2}}, r"reset.rm_b: it joins at iteration 3; a reset must come later, got 2"),
     ({"mab_reward": "accuracy"}, r"method.args.mab_reward: expected one of 'negative_loss', 'accuracy_difference', got 'accuracy'"),
@@ -231,5 +231,5 @@ def test_agreement_ensemble_method_and_its_checks():
     assert choice.combiner().config.min_agreement == 0.75
     with pytest.raises(ConfigError, match="needs at least two reward models"):
         build_method("agreement_ensemble", {}, MethodContext(["rm_a"]))
-    with pytest.raises(ConfigError, match=r"min_agreement: expected a share in \(0, 1\], got 0"):
+    with pytest.raises(ConfigError, match=r"method\.args\.min_agreement: must be in \(0, 1\], got 0\.0"):
         build_method("agreement_ensemble", {"min_agreement": 0}, MethodContext(["rm_a", "rm_b"]))

@@ -90,5 +90,5 @@ def test_laser_runs_either_thompson_bandit_and_restores_it(bandit, args):
 
 
 def test_a_negative_posterior_scale_is_refused_at_load():
-    with pytest.raises(ConfigError, match="v: expected a posterior scale >= 0"):
+    with pytest.raises(ConfigError, match=r"method\.args\.v: must be >= 0, got -1\.0"):
         Laser(LaserConfig(bandit="lints", bandit_args={"v": -1.0}), MethodContext(["rm_a"]))

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from harness.config.ranges import RANGE, at_least
 from harness.models.loading import load_causal_lm, load_tokenizer, model_device
 from harness.models.tokens import left_pad
 from harness.rewards.judges.base import Judge
@@ -25,8 +26,8 @@ CLF_TEMPLATE = "alpaca_eval_clf_gpt4_turbo/alpaca_eval_clf.txt"
 class LMJudgeConfig:
     model: str = field(metadata={"help": "The judge's causal LM (hub name, folder, .gguf, SOURCE:NAME, alias)."})
     chat_template: bool = field(default=True, metadata={"help": "Use the judge tokenizer's chat template if it has one."})
-    max_output_tokens: int = field(default=512, metadata={"help": "Each output is cut to this many tokens."})
-    batch_size: int = 4
+    max_output_tokens: int = field(default=512, metadata={"help": "Each output is cut to this many tokens.", RANGE: at_least(1)})
+    batch_size: int = field(default=4, metadata={"help": "Pairs judged together.", RANGE: at_least(1)})
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"
 

@@ -7,12 +7,14 @@ from typing import Any
 
 import numpy as np
 
+from harness.config.ranges import RANGE, between
 from harness.selection.bandits.base import Bandit, BanditContext, rng_from_state
 
 
 @dataclass
 class Exp3Config:
-    gamma: float = field(default=0.1, metadata={"help": "Exp3 exploration rate."})
+    gamma: float = field(default=0.1, metadata={"help": "Exp3 exploration rate: the share of uniform play.",
+                                                RANGE: between(0, 1)})
 
 
 class Exp3(Bandit):

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.config.ranges import RANGE, at_least
 from harness.selection.bandits.base import Bandit, BanditContext
 
 
@@ -94,8 +95,9 @@ class _WoodburyArm:
 
 @dataclass
 class LinUCBConfig:
-    alpha: float = field(default=0.5, metadata={"help": "LinUCB exploration (review discussion: 0.4-0.6 best)."})
-    b_init_std: float = field(default=0.01, metadata={"help": "Std of the random initial b_k."})
+    alpha: float = field(default=0.5, metadata={"help": "LinUCB exploration (review discussion: 0.4-0.6 best).",
+                                                RANGE: at_least(0)})
+    b_init_std: float = field(default=0.01, metadata={"help": "Std of the random initial b_k.", RANGE: at_least(0)})
 
 
 class WoodburyBandit(Bandit):

@@ -21,23 +21,21 @@ from typing import Any
 
 import numpy as np
 
-from harness.config.errors import ConfigError
+from harness.config.ranges import RANGE, at_least, positive
 from harness.selection.bandits.base import Bandit, BanditContext, rng_from_state
 
 
 @dataclass
 class NeuralUCBConfig:
-    nu: float = field(default=0.1, metadata={"help": "Exploration scale nu (the paper's gamma_t held fixed)."})
-    width: int = field(default=32, metadata={"help": "Hidden width m of each arm's network."})
-    reg: float = field(default=1.0, metadata={"help": "lambda: design regulariser and pull towards the initial weights."})
-    learning_rate: float = field(default=0.01, metadata={"help": "Gradient step size of the refit after each reward."})
-    epochs: int = field(default=20, metadata={"help": "Full-batch gradient steps of the played arm's refit."})
-
-    def __post_init__(self):
-        if self.nu < 0 or self.width < 1 or self.reg <= 0 or self.learning_rate <= 0 or self.epochs < 0:
-            raise ConfigError(f"NeuralUCB: expected nu >= 0, width >= 1, reg > 0, learning_rate > 0, epochs >= 0; got "
-                              f"nu={self.nu}, width={self.width}, reg={self.reg}, learning_rate={self.learning_rate}, "
-                              f"epochs={self.epochs}")
+    nu: float = field(default=0.1, metadata={"help": "Exploration scale nu (the paper's gamma_t held fixed).",
+                                             RANGE: at_least(0)})
+    width: int = field(default=32, metadata={"help": "Hidden width m of each arm's network.", RANGE: at_least(1)})
+    reg: float = field(default=1.0, metadata={"help": "lambda: design regulariser and pull towards the initial weights.",
+                                              RANGE: positive()})
+    learning_rate: float = field(default=0.01, metadata={"help": "Gradient step size of the refit after each reward.",
+                                                         RANGE: positive()})
+    epochs: int = field(default=20, metadata={"help": "Full-batch gradient steps of the played arm's refit.",
+                                              RANGE: at_least(0)})
 
 
 class _NeuralArm:

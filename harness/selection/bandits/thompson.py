@@ -18,19 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from harness.config.errors import ConfigError
+from harness.config.ranges import RANGE, at_least
 from harness.selection.bandits.base import Bandit, BanditContext, rng_from_state
 from harness.selection.bandits.linucb import WoodburyBandit, _WoodburyArm
 
 
 @dataclass
 class LinTSConfig:
-    v: float = field(default=0.5, metadata={"help": "Posterior scale v: theta_k ~ N(mu_k, v^2 A_k^-1)."})
-    b_init_std: float = field(default=0.01, metadata={"help": "Std of the random initial b_k (as LASeR's LinUCB)."})
-
-    def __post_init__(self):
-        if self.v < 0:
-            raise ConfigError(f"v: expected a posterior scale >= 0, got {self.v}")
+    v: float = field(default=0.5, metadata={"help": "Posterior scale v: theta_k ~ N(mu_k, v^2 A_k^-1).", RANGE: at_least(0)})
+    b_init_std: float = field(default=0.01, metadata={"help": "Std of the random initial b_k (as LASeR's LinUCB).",
+                                                      RANGE: at_least(0)})
 
 
 class LinTS(WoodburyBandit):
@@ -73,11 +70,8 @@ class LinTS(WoodburyBandit):
 
 @dataclass
 class GaussianTSConfig:
-    v: float = field(default=1.0, metadata={"help": "Posterior scale: theta_k ~ N(S_k/(n_k+1), v^2/(n_k+1))."})
-
-    def __post_init__(self):
-        if self.v < 0:
-            raise ConfigError(f"v: expected a posterior scale >= 0, got {self.v}")
+    v: float = field(default=1.0, metadata={"help": "Posterior scale: theta_k ~ N(S_k/(n_k+1), v^2/(n_k+1)).",
+                                            RANGE: at_least(0)})
 
 
 class GaussianTS(Bandit):
