@@ -25,7 +25,7 @@ def _context(iteration: int, step: int, dim: int = 6) -> BatchContext:
     return BatchContext(iteration=iteration, step=step, batch_index=0, num_steps=1, prompts=["p"], embedding=embedding)
 
 
-def test_neural_ucb_starts_at_zero_and_its_gradients_are_exact():
+def test_neural_ucb_starts_at_zero_and_its_gradients_are_exact():  # f = sqrt(m) w2 . relu(W1 x)
     bandit = NeuralUCB(2, 3, NeuralUCBConfig(width=4), seed=0)
     arm = bandit.arms[0]
     x = np.array([0.3, -0.5, 0.8])
@@ -46,22 +46,28 @@ def test_neural_ucb_starts_at_zero_and_its_gradients_are_exact():
         np.testing.assert_allclose(gradient, numeric, atol=1e-6)
 
 
-def test_neural_ucb_bonus_is_the_diagonal_design_formula():
-    config = NeuralUCBConfig(nu=0.7, width=4, reg=2.0, epochs=0)  # no refit: the weights stay, only Z grows
+def test_neural_ucb_bonus_is_the_full_design_formula():
+    config = NeuralUCBConfig(nu=0.7, width=4, reg=2.0, epochs=3)
     bandit = NeuralUCB(1, 3, config, seed=0)
     arm = bandit.arms[0]
-    x, y = np.array([0.2, 0.9, -0.4]), np.array([-0.6, 0.1, 0.5])
-    _, g1x, g2x = arm.value_and_gradient(x)
-    bandit.update(0, x, 1.0)
-    value, g1, g2 = arm.value_and_gradient(y)
-    Z1, Z2 = 2.0 + g1x ** 2 / 4, 2.0 + g2x ** 2 / 4
-    expected = value + 0.7 * np.sqrt((np.sum(g1 ** 2 / Z1) + np.sum(g2 ** 2 / Z2)) / 4)
-    assert bandit.scores(y)[0] == pytest.approx(expected)
+    Z = 2.0 * np.eye(4 * 3 + 4)   # lambda I over all parameters (W1 and w2)
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        x = rng.normal(size=3)
+        _, g1, g2 = arm.value_and_gradient(x)   # g at theta_{t-1} joins Z
+        g = np.concatenate([g1.ravel(), g2])
+        bandit.update(0, x, float(rng.uniform()))
+        Z += np.outer(g, g) / 4
+        y = rng.normal(size=3)
+        value, g1, g2 = arm.value_and_gradient(y)
+        g = np.concatenate([g1.ravel(), g2])
+        expected = value + 0.7 * np.sqrt(g @ np.linalg.solve(Z, g) / 4)
+        assert bandit.scores(y)[0] == pytest.approx(expected, rel=1e-9)
 
 
 def test_neural_ucb_fits_rewards_learns_the_better_arm_and_resumes_identically():
     rng = np.random.default_rng(0)
-    bandit = NeuralUCB(3, 8, NeuralUCBConfig(nu=0.05, epochs=30, learning_rate=0.5), seed=0)
+    bandit = NeuralUCB(3, 8, NeuralUCBConfig(nu=0.5, epochs=30, learning_rate=0.5), seed=0)
     picks = []
     for step in range(120):
         x = rng.normal(size=8)
@@ -91,7 +97,7 @@ def test_neural_ucb_fits_rewards_learns_the_better_arm_and_resumes_identically()
 
 
 def test_neural_ucb_settings_are_checked_at_load():
-    with pytest.raises(ConfigError, match=r"method\.args\.width: must be >= 1, got 0"):
+    with pytest.raises(ConfigError, match=r"method\.args\.width: must be >= 2, got 0"):
         Laser(LaserConfig(bandit="neural_ucb", bandit_args={"width": 0}), MethodContext(["rm_a"]))
 
 
