@@ -304,7 +304,7 @@ def test_two_sweeps_started_together_on_one_store_run_each_run_once_and_end_with
     assert codes[0] == 0, outputs  # at least one sweep saw every run finished
     store = out / "tiny"
     runs = json.loads((store / "sweep.json").read_text())["runs"]
-    assert len(runs) == 4 and all(run_state(Path(r["out"])) == DONE for r in runs)
+    assert len(runs) == 4 and all(run_state(store / r["run_id"]) == DONE for r in runs)
     executed = sum(len(re.findall(r"(?m)^\s*done\s", output.replace("\r", "\n"))) for output in outputs)
     assert executed == 4, outputs  # each run trained by exactly one of the two sweeps
     assert not (store / "report" / "INCOMPLETE.md").exists()
