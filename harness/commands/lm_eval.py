@@ -8,6 +8,7 @@ from pathlib import Path
 
 from harness.commands.base import Command
 from harness.common.files import read_jsonl
+from harness.config.active_world import using_world
 from harness.config.errors import ConfigError
 from harness.config.parse import from_dict
 from harness.config.schema import LmEvalConfig, RunConfig
@@ -42,9 +43,10 @@ class LmEval(Command):
             if stored is None:
                 raise ConfigError(f"{folder / CONFIG}: missing or unreadable; the run's settings are needed to rebuild its policy")
             config = from_dict(RunConfig, stored["config"], prefix=str(folder / CONFIG))
-            adapter = export_adapter(folder, config, folder / CHECKPOINT)
-            predictions = read_jsonl(folder / predictions_file())
-            results = evaluate_run(folder, config, adapter, folder / LM_EVAL, settings, predictions)
+            with using_world(config.world):  # a world:NAME policy is the run's world's
+                adapter = export_adapter(folder, config, folder / CHECKPOINT)
+                predictions = read_jsonl(folder / predictions_file())
+                results = evaluate_run(folder, config, adapter, folder / LM_EVAL, settings, predictions)
             same = results["harness_comparison"]
             others = ", ".join(f"{name} {task['metrics']}" for name, task in results["tasks"].items() if name != results["harness_task"])
             print(f"lm-eval {folder}: {results['harness_task']} acc {same['lm_eval_accuracy']:.4f}, harness "

@@ -9,6 +9,7 @@ from harness.commands.base import Command, add_config_arguments, gpus_per_run
 from harness.commands.report import report_after_sweep
 from harness.config.errors import ConfigError
 from harness.models.quiet import quiet_libraries
+from harness.sweep.dry_run import dry_run
 from harness.sweep.executors.base import Executor
 from harness.sweep.executors.registry import EXECUTORS, build_executor
 from harness.sweep.run_sweep import run_sweep
@@ -64,11 +65,16 @@ class Sweep(Command):
         parser.add_argument("--slurm-folder", default=None, help="slurm: submitit's log folder (default slurm_logs)")
         parser.add_argument("--slurm-cluster", default=None, help="slurm: submitit cluster: default auto (Slurm), 'local' for testing")
         parser.add_argument("--no-report", action="store_true")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="list the runs (and their state) and the synthetic worlds they need; build and run nothing")
         parser.add_argument("--verbose", action="store_true", help="keep the libraries' progress bars and warnings")
 
     @staticmethod
     def main(args: argparse.Namespace) -> int:
         quiet_libraries()
+        if args.dry_run:
+            print("\n".join(dry_run(args.config, args.overrides, args.out)))
+            return 0
         result = run_sweep(args.config, args.overrides, args.out, executor_from_args(args))
         if not args.no_report and result.done:
             report_after_sweep(result.root)

@@ -182,6 +182,27 @@ class MethodConfig:
     args: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class WorldSettings:
+    """Which synthetic world a run's ``world:NAME`` models and ``synth_*`` tasks come from (``harness.world``): the
+    default world changed in a few knobs. Every knob null is the default world itself (the quickstart's)."""
+
+    policy_correct_share: float | None = field(default=None, metadata={
+        "help": "Share of correct demonstrations in the starting policy's training mix, every family (how often it is "
+                "right; null: the default world's 0.4).", RANGE: between(0, 1)})
+    generalist_correct_share: float | None = field(default=None, metadata={
+        "help": "Share of correct demonstrations in the generalist RM's mix, every family (its accuracy; null: the "
+                "default world's 0.55 / 0.65 / 0.55).", RANGE: between(0, 1)})
+    expert_sharpness: float | None = field(default=None, metadata={
+        "help": "An expert RM's share of correct demonstrations on its own family; on the other families it learns "
+                "1 - sharpness (null: the default world's 1: its own family right, the others' bugs).", RANGE: between(0, 1)})
+    seed: int | None = field(default=None, metadata={
+        "help": "The world's seed: its problems and its models' training draws (null: 0).", RANGE: at_least(0)})
+
+    def is_default(self) -> bool:
+        return self == WorldSettings()
+
+
 @dataclass
 class RunConfig:
     mode: Literal["train", "best_of_n"] = field(default="train", metadata={
@@ -200,6 +221,9 @@ class RunConfig:
     profile: ProfileConfig | None = field(default=None, metadata={
         "help": "Measure (once, cached) each RM's competence on the policy's own samples; runs then record the "
                 "most competent RM per step, selection accuracy and regret, and oracle_rm can use it."})
+    world: WorldSettings = field(default_factory=WorldSettings, metadata={
+        "help": "The synthetic world of world:NAME models and synth_* tasks (null knobs: the default world); a sweep "
+                "varies it like any setting (grid: {world.policy_correct_share: [...]})."})
     memory: MemoryConfig = field(default_factory=MemoryConfig, metadata={
         "help": "Accelerator memory: generation chunks, gradient checkpointing, RM offloading (null: as planned)."})
     log: list[str] = field(default_factory=list, metadata={

@@ -3,6 +3,7 @@ identity for cache keys."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from harness.config.active_world import active_world_settings
 from harness.models.gguf_cache import dequantised_folder, gguf_cache_enabled
 from harness.models.specs import ModelLocation, resolve_model_spec
 
@@ -82,6 +84,9 @@ def model_device(model: torch.nn.Module) -> torch.device:
 def model_identity(spec: str, dtype: str, device: str) -> dict[str, Any]:
     """A model's identity for cache keys: its spec, and for local files their sizes and change times."""
     identity: dict[str, Any] = {"spec": spec, "dtype": dtype, "device": device}
+    world = active_world_settings()
+    if spec.startswith("world:") and not world.is_default():  # world:NAME differs between worlds (default: keys as before)
+        identity["world"] = asdict(world)
     try:
         location = resolve_model_spec(spec)
     except (OSError, ValueError):

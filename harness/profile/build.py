@@ -23,6 +23,7 @@ from harness.common.content_cache import ContentCache, cache_home, content_key
 from harness.common.files import read_json, write_json_atomic
 from harness.common.seeding import stable_seed
 from harness.common.selection_log import ALL_CATEGORIES
+from harness.config.active_world import using_world
 from harness.config.errors import ConfigError
 from harness.config.parse import to_dict
 from harness.config.schema import ProfileConfig, RunConfig
@@ -49,6 +50,11 @@ def sampling_batch_size(config: RunConfig) -> int:
 
 def profile_identity(config: RunConfig) -> dict[str, Any]:
     """Everything a profile's numbers depend on (not the method, the run seed or the output folder)."""
+    with using_world(config.world):  # world:NAME models are identified in the config's world
+        return _profile_identity(config)
+
+
+def _profile_identity(config: RunConfig) -> dict[str, Any]:
     policy = config.policy
     rms = []
     for rm in config.reward_models:
@@ -60,9 +66,12 @@ def profile_identity(config: RunConfig) -> dict[str, Any]:
                 "max_new_tokens": train.max_new_tokens, "batch_size": sampling_batch_size(config)}
     if config.memory.generation_rows is not None:  # rows drawn from their own streams: other draws than without
         sampling["row_streams"] = True
-    return {"version": PROFILE_VERSION, "task": to_dict(config.task), "profile": to_dict(profile_settings(config)),
-            "policy": {**to_dict(policy), "identity": model_identity(policy.model, policy.dtype, policy.device)},
-            "reward_models": rms, "sampling": sampling}
+    identity = {"version": PROFILE_VERSION, "task": to_dict(config.task), "profile": to_dict(profile_settings(config)),
+                "policy": {**to_dict(policy), "identity": model_identity(policy.model, policy.dtype, policy.device)},
+                "reward_models": rms, "sampling": sampling}
+    if not config.world.is_default():  # the default world's profiles keep the keys they had before worlds could vary
+        identity["world"] = to_dict(config.world)
+    return identity
 
 
 def profile_examples(task: Task, config: RunConfig) -> list[Example]:
@@ -82,8 +91,14 @@ def profile_examples(task: Task, config: RunConfig) -> list[Example]:
 
 
 def measure_profile(config: RunConfig, progress: bool = True, score_cache: ContentCache | None = None) -> dict[str, Any]:
-    """Sample, mark, score and measure: the profile of ``config``'s policy, RMs and task. With ``score_cache``,
-    an RM that wraps another (``noisy``) reuses its base's scores, and a repeated measurement the RM scores."""
+    """Sample, mark, score and measure: the profile of ``config``'s policy, RMs and task (in ``config``'s synthetic
+    world where they come from one). With ``score_cache``, an RM that wraps another (``noisy``) reuses its base's
+    scores, and a repeated measurement the RM scores."""
+    with using_world(config.world):
+        return _measure_profile(config, progress, score_cache)
+
+
+def _measure_profile(config: RunConfig, progress: bool, score_cache: ContentCache | None) -> dict[str, Any]:
     started = time.perf_counter()
     task = get_task(config.task.name, config.task.options)
     if task.kind == "open_ended":

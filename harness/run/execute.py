@@ -39,6 +39,7 @@ from harness.common.content_cache import ContentCache
 from harness.common.files import write_atomic, write_json_atomic, write_jsonl_atomic
 from harness.common.seeding import stable_seed
 from harness.common.selection_log import all_decisions, annotate_selections, selection_metrics
+from harness.config.active_world import using_world
 from harness.config.parse import to_dict
 from harness.config.schema import RunConfig
 from harness.loop.best_of_n import BestOfNLoop
@@ -115,7 +116,8 @@ def execute_run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
     out = Path(config.out)
     handler = _attach_log_file(out)
     try:
-        return _execute(config, out, progress)
+        with using_world(config.world):  # the world its world:NAME models and synth_* tasks come from
+            return _execute(config, out, progress)
     finally:
         logging.getLogger("harness").removeHandler(handler)
         handler.close()

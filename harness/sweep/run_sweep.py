@@ -41,7 +41,8 @@ class SetupContext:
 
 
 # Work a sweep needs done once before its runs. An entry is a class with a ``description``, a dataclass
-# ``Config`` (the hook's settings under ``setup.<name>``), ``from_config(config, SetupContext)``, ``run()`` and
+# ``Config`` (the hook's settings under ``setup.<name>``), ``from_config(config, SetupContext)``, ``run(runs)`` (the
+# run configs of the sweep, the work it prepares for) and
 # optionally ``check()`` (a problem with the settings, "<key>: <problem>", or None; called before any run config
 # is checked).
 SETUP_HOOKS: Registry[type] = Registry("setup hook", {
@@ -139,7 +140,7 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
     root = sweep_root(sweep, out)
     previous = read_manifest(root) if (root / MANIFEST).exists() else None  # unreadable or newer: fails before the setup
     for hook in hooks:
-        hook.run()
+        hook.run([s.config for s in specs])
     notice = migrate_store(root, previous) if previous is not None else None
     if notice:
         print(notice, flush=True)

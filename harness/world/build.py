@@ -20,7 +20,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from safetensors import safe_open
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from harness.common.processes import die_with_parent
-from harness.config.schema import PolicyConfig
+from harness.config.schema import PolicyConfig, RunConfig
 from harness.models.loading import load_causal_lm, load_tokenizer
 from harness.models.logprobs import completion_logps, make_token_batch
 from harness.models.policy import Policy
@@ -38,8 +38,16 @@ from harness.models.tiny import byte_tokenizer, tiny_llama_config
 from harness.rewards.base import ModelScorerConfig
 from harness.rewards.loglik import LogLikelihoodRM
 from harness.world.families import FAMILIES
-from harness.world.problems import ModelRecipe, WorldConfig, demo_problems, ranking_problems, task_problems, world_dir
-from harness.world.tasks import WORLD_TASKS, get_world_task
+from harness.world.problems import (
+    ModelRecipe,
+    WorldConfig,
+    demo_problems,
+    ranking_problems,
+    task_problems,
+    world_config,
+    world_dir,
+)
+from harness.world.tasks import WORLD_TASK_NAMES, WORLD_TASKS, get_world_task
 
 
 def _train_model(folder: Path, recipe: ModelRecipe, config: WorldConfig, seed: int, log) -> None:
@@ -136,8 +144,9 @@ def world_problem(target: Path, config: WorldConfig) -> str | None:
 
 
 def ensure_world(config: WorldConfig | None = None, verbose: bool = True, **overrides: Any) -> Path:
-    """The world's folder, built first if the cache does not hold it yet."""
-    config = config or WorldConfig(**overrides)
+    """The world's folder (None: the active world's, ``harness.config.active_world``), built first if the cache does
+    not hold it yet."""
+    config = config or (WorldConfig(**overrides) if overrides else world_config())
     target = world_dir(config)
     if target in _VERIFIED:
         return target
@@ -192,9 +201,10 @@ def load_report(config: WorldConfig | None = None) -> dict[str, Any]:
 
 
 class WorldModel(ModelSource):
-    """``world:NAME``: a model of the synthetic world (built on first use)."""
+    """``world:NAME``: a model of the active synthetic world (the run's ``world`` settings; built on first use)."""
 
-    description = "a model of the synthetic world, built and cached on first use: world:policy, world:rm_count, ..."
+    description = ("a model of the synthetic world (the run's world settings), built and cached on first use: world:policy, "
+                   "world:rm_count, ...")
 
     def locate(self, name: str) -> Path:
         folder = ensure_world() / name
@@ -214,10 +224,10 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 class WorldSetup:
-    """The sweep hook ``setup: {world: {...}}``: build the world (settings: ``WorldConfig``) before the runs."""
+    """The sweep hook ``setup: {world: {}}``: build, before the runs, every world they use (each distinct one once)."""
 
     Config = WorldConfig
-    description = "build (once, cached) the synthetic world's policy and reward models"
+    description = "build (once per machine, cached) every synthetic world the sweep's runs use, before the runs"
 
     @classmethod
     def from_config(cls, config: WorldConfig, context: Any) -> WorldSetup:
@@ -228,18 +238,41 @@ class WorldSetup:
         self.config = config
 
     def check(self) -> str | None:
-        """Settings other than the defaults are refused: ``world:NAME`` models and the ``synth_*`` tasks always
-        use the default world, so a world built with them would be built for nothing."""
+        """Settings here are refused: a run's world is its own config's ``world`` section (a sweep varies it like any
+        setting), so a world built from settings here would be built for nothing."""
         default = WorldConfig()
         config = self.config
         changed = [f.name for f in dataclasses.fields(WorldConfig) if getattr(config, f.name) != getattr(default, f.name)]
         if changed:
-            return (f"{changed[0]}: the world's models (world:NAME) and tasks (synth_*) always use the default world, "
-                    "so a world built with other settings would not be used; leave setup.world empty ({})")
+            return (f"{changed[0]}: a run's world comes from its config's world: section (policy_correct_share, "
+                    "generalist_correct_share, expert_sharpness, seed; vary it with grid:), so leave setup.world empty ({})")
         return None
 
-    def run(self) -> None:
-        ensure_world(self.config)
+    def run(self, runs: Sequence[RunConfig]) -> None:
+        for config in worlds_used(runs):
+            ensure_world(config)
+
+
+def uses_world(config: RunConfig) -> bool:
+    """Whether a run loads a ``world:`` model or a ``synth_*`` task (so its world must exist)."""
+    specs = [config.policy.model] + [str(rm.settings.get(key, "")) for rm in config.reward_models for key in ("model", "reference")]
+    tasks = [config.task.name] + [task.name for task in config.ood_tasks]
+    return any(spec.startswith("world:") for spec in specs) or any(name in WORLD_TASK_NAMES for name in tasks)
+
+
+def worlds_used(runs: Sequence[RunConfig]) -> list[WorldConfig]:
+    """The distinct worlds the runs use, in the order of their first run."""
+    found: dict[str, WorldConfig] = {}
+    for config in runs:
+        if uses_world(config):
+            world = world_config(config.world)
+            found.setdefault(world.digest(), world)
+    return list(found.values())
+
+
+def is_built(config: WorldConfig) -> bool:
+    """Whether the cache holds the world ``config`` (its report written; not verified)."""
+    return (world_dir(config) / "report.json").is_file()
 
 
 def world_model_config(name: str, config: WorldConfig | None = None) -> LlamaConfig:

@@ -8,12 +8,14 @@ import functools
 import hashlib
 import inspect
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from harness.common.content_cache import cache_home
+from harness.config.active_world import active_world_settings
 from harness.config.ranges import RANGE, at_least, between, positive
+from harness.config.schema import WorldSettings
 from harness.world import families
 from harness.world.families import Problem, generate
 
@@ -64,12 +66,53 @@ class WorldConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+GENERALIST = "rm_generalist"
+
+
+def expert_family(name: str) -> str | None:
+    """The family an expert RM of the default world learnt (``rm_count`` -> ``count``), None for other models."""
+    family = name.removeprefix("rm_")
+    return family if name.startswith("rm_") and family in families.FAMILIES else None
+
+
+def base_world() -> WorldConfig:
+    """The world that a run's ``world`` knobs change: the default world (the quickstart's)."""
+    return WorldConfig()
+
+
+def world_config(settings: WorldSettings | None = None) -> WorldConfig:
+    """The world a run's ``world`` settings name (None: the active ones, ``harness.config.active_world``): the default
+    world (``base_world``) with its knobs changed. Every knob null gives the default world itself, with its digest."""
+    settings = active_world_settings() if settings is None else settings
+    config = base_world()
+    models = dict(config.models)
+
+    def every_family(recipe: ModelRecipe, share: float) -> ModelRecipe:
+        return replace(recipe, correct_share={family: float(share) for family in recipe.correct_share})
+
+    if settings.policy_correct_share is not None:
+        models["policy"] = every_family(models["policy"], settings.policy_correct_share)
+    if settings.generalist_correct_share is not None:
+        models[GENERALIST] = every_family(models[GENERALIST], settings.generalist_correct_share)
+    if settings.expert_sharpness is not None:
+        sharpness = float(settings.expert_sharpness)
+        for name, recipe in config.models.items():
+            own = expert_family(name)
+            if own is not None:
+                models[name] = replace(recipe, correct_share={family: sharpness if family == own else round(1.0 - sharpness, 12)
+                                                              for family in recipe.correct_share})
+    if settings.seed is not None:
+        config = replace(config, seed=settings.seed)
+    return replace(config, models=models) if models != config.models else config
+
+
 def cache_root() -> Path:
     return cache_home() / "world"
 
 
 def world_dir(config: WorldConfig | None = None) -> Path:
-    return cache_root() / (config or WorldConfig()).digest()
+    """Where the world ``config`` (None: the active world) is cached."""
+    return cache_root() / (config or world_config()).digest()
 
 
 @functools.lru_cache(maxsize=32)
@@ -98,7 +141,7 @@ def ranking_problems(config: WorldConfig, family: str) -> list[Problem]:
 
 def read_report(config: WorldConfig | None = None) -> dict[str, Any]:
     """A built world's ``report.json`` (RM ranking accuracy per family, the policy's greedy accuracy)."""
-    path = world_dir(config) / "report.json"
+    path = world_dir(config) / "report.json"  # None: the active world
     if not path.exists():
         raise FileNotFoundError(f"the synthetic world is not built yet ({path} missing): load one of its models "
                                 "('world:policy') or run a sweep with 'setup: {world: {}}' first")

@@ -133,7 +133,7 @@ CASES = [
     sweep_case("setup.world unknown setting", "unknown key 'setup.world.rm_stps'", "world: {}", "world: {rm_stps: 3}"),
     sweep_case("setup.world not a mapping", "s.yaml: setup.world: expected a mapping of settings, got int",
                "world: {}", "world: 3"),
-    sweep_case("setup.world setting no run would use", "s.yaml: setup.world.hidden_size: the world's models",
+    sweep_case("setup.world setting no run would use", "s.yaml: setup.world.hidden_size: a run's world comes from its config's world: section",
                "world: {}", "world: {hidden_size: 32}"),
     sweep_case("unknown setup hook", "unknown setup hook 'wrld'. Did you mean 'world'", "world: {}", "wrld: {}"),
     sweep_case("report target not a method of the sweep", "s.yaml: report.target: unknown method label 'lasr'. Did you mean 'laser'",
