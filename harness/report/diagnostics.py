@@ -14,7 +14,7 @@ Reads JSON only.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 from scipy.stats import spearmanr
@@ -76,11 +76,18 @@ def _spearman(x: list[float], y: list[float]) -> tuple[float | None, float | Non
     return float(result.statistic), float(result.pvalue)
 
 
-def signal_rows(rated: list[RatedRun]) -> pd.DataFrame:
-    """Per (task, method row): Spearman of the MAB reward and of -loss against the chosen RM's AUC."""
-    pooled: dict[tuple[str, str], dict[str, list[float]]] = {}
+def run_group(run: pd.Series) -> dict[str, Any]:
+    """What ``signal_rows`` pools by default: the run's task and method row."""
+    return {"task": run["task"], "row": run["row"]}
+
+
+def signal_rows(rated: list[RatedRun], group: Callable[[pd.Series], dict[str, Any]] = run_group) -> pd.DataFrame:
+    """Per group of runs (default: task and method row): Spearman of the MAB reward and of -loss against the chosen
+    RM's AUC, pooled over the group's runs (its seeds); the group's fields lead each row."""
+    pooled: dict[tuple, dict[str, Any]] = {}
     for run, steps, profile in rated:
-        lists = pooled.setdefault((run["task"], run["row"]), {"auc": [], "mab": [], "auc_mab": [], "neg_loss": []})
+        fields = group(run)
+        lists = pooled.setdefault(tuple(fields.items()), {"auc": [], "mab": [], "auc_mab": [], "neg_loss": []})
         for step in all_decisions(steps):  # a router's prompts each: its RM, its loss, its MAB reward
             auc = _chosen_auc(step, profile)
             if auc is None or step.get("loss") is None:
@@ -91,10 +98,10 @@ def signal_rows(rated: list[RatedRun]) -> pd.DataFrame:
                 lists["auc_mab"].append(auc)
                 lists["mab"].append(step["mab_reward"])
     rows = []
-    for (task, row), lists in pooled.items():
+    for key, lists in pooled.items():
         rho_mab, p_mab = _spearman(lists["mab"], lists["auc_mab"])
         rho_loss, p_loss = _spearman(lists["neg_loss"], lists["auc"])
-        rows.append({"task": task, "row": row, "steps": len(lists["auc"]), "rho_mab_reward": rho_mab, "p_mab_reward": p_mab,
+        rows.append({**dict(key), "steps": len(lists["auc"]), "rho_mab_reward": rho_mab, "p_mab_reward": p_mab,
                      "rho_neg_loss": rho_loss, "p_neg_loss": p_loss})
     return pd.DataFrame(rows)
 

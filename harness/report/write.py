@@ -43,6 +43,7 @@ from harness.report.open_tasks import (
 from harness.report.paper import compare_with_paper, paper_table, paper_table_names
 from harness.report.profiles import profile_tables, stored_profiles
 from harness.report.provenance import provenance_lines
+from harness.report.regimes import write_regimes
 from harness.report.runs import load_runs, store_roots
 from harness.report.stats import per_example_tests, target_vs_baselines, wilcoxon_frame, wilcoxon_markdown
 from harness.report.tables import Table, to_csv, to_latex, to_markdown
@@ -279,6 +280,13 @@ class SelectionCurves(Section):
         return [out / "selection_vs_step.csv"] + selection_figure(curves, out)
 
 
+class Regimes(Section):
+    description = "methods against the regime (a world.* grid axis): accuracy, selection accuracy, the bandit signal"
+
+    def write(self):
+        return write_regimes(self.context.frame, self.context.rated, self.context.out)
+
+
 class Calibration(Section):
     description = "the testbed's calibration properties (calibration.md / .json)"
 
@@ -341,6 +349,7 @@ REPORT_SECTIONS: Registry[type[Section]] = Registry("report section", {
     "mcnemar": "harness.report.write:McNemarTests",
     "figures": "harness.report.write:Figures",
     "selection_curves": "harness.report.write:SelectionCurves",
+    "regimes": "harness.report.write:Regimes",
     "calibration": "harness.report.write:Calibration",
     "utilisation_by_category": "harness.report.write:UtilisationByCategory",
     "winrate_figure": "harness.report.write:WinrateFigure",

@@ -19,6 +19,7 @@ from harness.config.schema import WorldSettings
 from harness.loop.run_config import build_run_config
 from harness.models.loading import model_identity
 from harness.profile.build import profile_identity
+from harness.report.write import write_report
 from harness.store.layout import CONFIG, DONE
 from harness.store.run_folder import run_state
 from harness.sweep.executors.local import LocalConfig, LocalExecutor
@@ -135,7 +136,7 @@ def test_a_sweep_over_worlds_builds_each_once_records_it_and_resumes(tmp_path, m
              "base": {"policy": {"model": "world:policy", "lora": {"r": 4, "alpha": 8, "dropout": 0.0}, "max_prompt_tokens": 96},
                       "reward_models": [{"name": "rm_count", "kind": "loglik", "model": "world:rm_count"},
                                         {"name": "rm_generalist", "kind": "loglik", "model": "world:rm_generalist"}],
-                      "best_rm": "rm_generalist",
+                      "best_rm": "rm_generalist", "profile": {"max_prompts": 4},
                       "train": {"iterations": 1, "batch_size": 4, "max_steps_per_iteration": 1, "num_samples": 3,
                                 "max_new_tokens": 12, "micro_batch_size": 8},
                       "eval": {"max_new_tokens": 12, "batch_size": 20, "dev_every_iteration": False}},
@@ -158,6 +159,12 @@ def test_a_sweep_over_worlds_builds_each_once_records_it_and_resumes(tmp_path, m
         responses[share] = [(row["id"], row["response"]) for row in rows]
     # the same test prompts, answered by two different starting policies (each world's own)
     assert [i for i, _ in responses[0.0]] == [i for i, _ in responses[1.0]] and responses[0.0] != responses[1.0]
+    report = tmp_path / "report"
+    write_report(store, report, with_paper=False)
+    regimes = (report / "regimes.md").read_text()
+    assert "| Method | 0.0 | 1.0 |" in regimes and "| Random RM Selection |" in regimes
+    assert "Spearman's rho with the chosen RM's on-policy AUC" in regimes  # random_rm's steps, rated by each world's profile
+    assert (report / "fig_regimes_accuracy.png").is_file() and (report / "fig_regimes_signal.png").is_file()
     stamps = {w: (tmp_path / "cache" / "world" / w / "report.json").stat().st_mtime_ns for w in worlds}
     again = run_sweep(str(path), [], str(tmp_path / "out"), LocalExecutor(LocalConfig(workers=1)))
     assert (again.done, again.failed) == (4, 0)
