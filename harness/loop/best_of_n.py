@@ -5,6 +5,8 @@ prompt, the chosen RM picks the best response of each prompt, and the method lea
 the negative, length-normalised NLL of the picked responses under the policy (the NLL term of the
 training loss, eq. 1, on the would-be preferred responses), quantile-scaled by the method as in training.
 ``best_of_n.reward: gold`` uses the task's gold score of the picked responses instead (beyond the paper).
+A method that declares ``reward_spread`` (LASeR's ``mab_reward: reward_spread``) gets the chosen RM's spread on
+the batch's samples, as in training.
 The bandit is then frozen and applied to the test split, batched by category like training: per batch
 it picks the RM that reranks the n samples, and the picked response is scored (F1 / ROUGE-L).
 
@@ -20,6 +22,7 @@ import numpy as np
 
 from harness.common.seeding import stable_seed
 from harness.loop.evaluation import example_record, summarise
+from harness.loop.reward_spread import reward_spread
 from harness.loop.training_loop import StageTimer, TrainingLoop, category_batches
 from harness.rewards.scoring import sequence_logps
 from harness.selection.method import StepFeedback
@@ -57,13 +60,16 @@ class BestOfNLoop(TrainingLoop):
                 loss = -float(np.mean(gold))
             else:
                 loss = self.mean_nll(scored.prompt_ids, [s.completion_ids for s in picked])
+        spread = reward_spread(scored.scores) if self.method.declared.reward_spread else None
         with timer.time("bandit"):
-            self.method.feedback(scored.context, scored.choice, StepFeedback(loss, 0, 0))
+            self.method.feedback(scored.context, scored.choice, StepFeedback(loss, 0, 0, reward_spread=spread))
         record = {"iteration": iteration, "step": self.state.global_step, "batch_index": batch_index,
                   "reward_model": scored.choice.label, "reward_models": list(scored.choice.reward_models), "loss": loss,
                   "num_pairs": 0, "skipped_prompts": 0, "sample_accuracy": self.sample_quality(batch, scored.samples),
                   "best_of_n_score": float(np.mean(gold)), "mean_score": float(np.mean(scored.scores)),
                   "category": scored.context.category, "split": "train", **self.method.step_record()}
+        if spread is not None:
+            record["reward_spread"] = spread
         if self.on_step is not None:
             self.on_step(record, scored.score_stats)
         self.state.global_step += 1

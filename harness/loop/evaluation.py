@@ -1,5 +1,9 @@
 """A policy's test (or dev) result on a task split: greedy decoding by default, or a majority vote over n samples.
 
+A majority vote also records, per example, the share of its n samples whose own extracted answer is right, and the
+split's ``sample_accuracy`` (their mean; ``sample_accuracies`` per category beside ``accuracies``): the accuracy of
+one sample at that temperature, against the vote's. Greedy results carry neither.
+
 What is measured follows the task's kind: accuracy of extracted answers; the mean graded score per
 category (LongBench F1 / ROUGE-L); or, for open-ended tasks, only the outputs, in AlpacaEval's
 ``model_outputs`` format, for a judge to compare pairwise later (``harness.sweep.comparisons``).
@@ -68,9 +72,12 @@ def evaluate(policy: Policy, task: Task, examples: Sequence[Example], config: Ev
                 continue
             answers = [task.extract_answer(s.text, example) for s in samples]
             answer = answers[0] if config.decoding == "greedy" else majority_answer(task, answers)
-            records.append({"id": example.id, "gold": example.gold, "prediction": answer,
-                            "correct": task.matches(answer, example), "category": example.category,
-                            "response": samples[0].text})
+            record = {"id": example.id, "gold": example.gold, "prediction": answer,
+                      "correct": task.matches(answer, example), "category": example.category,
+                      "response": samples[0].text}
+            if config.decoding == "majority":  # each sample's own answer too: the share of them that is right
+                record["sample_accuracy"] = float(np.mean([task.matches(a, example) for a in answers]))
+            records.append(record)
         if progress is not None:
             progress(len(records), len(examples))
     return summarise(task, records)
@@ -97,6 +104,11 @@ def summarise(task: Task, records: list[dict[str, Any]]) -> dict[str, Any]:
         if len(categories) > 1:  # a mixed task: each category's accuracy too
             result["accuracies"] = {c: float(np.mean([r["correct"] for r in records if r.get("category") == c]))
                                     for c in categories}
+        if records and all("sample_accuracy" in r for r in records):  # a majority vote: its single samples' accuracy
+            result["sample_accuracy"] = float(np.mean([r["sample_accuracy"] for r in records]))
+            if "accuracies" in result:
+                result["sample_accuracies"] = {c: float(np.mean([r["sample_accuracy"] for r in records
+                                                                 if r.get("category") == c])) for c in categories}
     elif task.kind == "scored":
         categories = sorted({r["category"] for r in records})
         result["scores"] = {c: float(np.mean([r["score"] for r in records if r["category"] == c])) for c in categories}

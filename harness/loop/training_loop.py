@@ -29,6 +29,7 @@ from harness.config.registry import NoArgs
 from harness.config.schema import RunConfig
 from harness.loop.evaluation import evaluate
 from harness.loop.pairs import sample_pairs
+from harness.loop.reward_spread import reward_spread
 from harness.loop.train_step import PairTokens, PreferenceTrainer
 from harness.models.policy import Policy, Sample
 from harness.rewards.base import RewardModel
@@ -270,9 +271,10 @@ class TrainingLoop:
             with timer.time("sample"):
                 after = self.sample(prompt_ids, stable_seed(self.config.seed, "sample-after", self.state.global_step))
             accuracy_after = self.sample_quality(batch, after)
+        spread = reward_spread(scores) if self.method.declared.reward_spread else None  # of the reward that made the pairs
         with timer.time("bandit"):
             feedback = StepFeedback(loss, len(items), pair_set.skipped_prompts, prompt_losses, prompt_pairs,
-                                    sample_accuracy, accuracy_after)
+                                    sample_accuracy, accuracy_after, spread)
             if self.method.declared.routes_prompts:
                 self.method.route_feedback(context, scored.choices, feedback)
             else:
@@ -286,6 +288,8 @@ class TrainingLoop:
                   "category": context.category, **self.method.step_record()}
         if accuracy_after is not None:
             record["accuracy_after"] = accuracy_after
+        if spread is not None:  # the raw value, beside the scaled mab_reward
+            record["reward_spread"] = spread
         if self.method.declared.routes_prompts:
             extra = self.method.route_records() or [{} for _ in batch]
             record[ROUTES] = [{"prompt": i, "reward_model": label, "category": example.category, "loss": prompt_losses[i],

@@ -3,7 +3,10 @@
 Arms are the configured reward models. The MAB reward of a step is the negative training loss of that
 step, mapped to [0, 1] by the 20th/80th quantiles of earlier raw rewards (appendix A.2); or, with
 ``mab_reward: accuracy_difference`` (appendix C, Table 13), the gain in the gold accuracy of the batch's
-samples from before the update to fresh samples after it, scaled the same way. LinUCB uses the mean
+samples from before the update to fresh samples after it, scaled the same way; or, with ``mab_reward:
+reward_spread`` (the project's own, after Razin et al., NeurIPS 2025), how much the chosen RM's scores vary among
+each prompt's own samples relative to the whole batch (``harness.loop.reward_spread``: no gold answers, not the
+loss), scaled the same way. LinUCB uses the mean
 sentence embedding of the batch's prompts as context (L2-normalised by default so that alpha has the same
 meaning for every policy size), as do linear Thompson sampling (``lints``) and NeuralUCB (``neural_ucb``);
 Exp3 and Gaussian Thompson sampling (``gaussian_ts``) ignore the context.
@@ -45,9 +48,11 @@ class LaserConfig:
     quantiles: list[float] = field(default_factory=lambda: [0.2, 0.8], metadata={
         "help": "[low, high] quantiles of the raw rewards so far that scale a reward to [0, 1].", RANGE: between(0, 1)})
     arms: list[str] | None = field(default=None, metadata={"help": "Subset of reward models to choose from."})
-    mab_reward: Literal["negative_loss", "accuracy_difference"] = field(default="negative_loss", metadata={
-        "help": "negative_loss (the paper's) or accuracy_difference (gold accuracy of the batch's samples after the "
-                "update minus before; needs gold answers and samples each batch twice)."})
+    mab_reward: Literal["negative_loss", "accuracy_difference", "reward_spread"] = field(default="negative_loss", metadata={
+        "help": "negative_loss (the paper's); accuracy_difference (gold accuracy of the batch's samples after the "
+                "update minus before; needs gold answers and samples each batch twice); or reward_spread (the chosen "
+                "RM's mean within-prompt score std over the std of all the batch's scores, in [0, 1]; no gold; "
+                "the project's own, after Razin et al. 2025)."})
     join: dict[str, int] = field(default_factory=dict, metadata={
         "help": "RM -> iteration at which it joins the arms (before it, it is never chosen).", RANGE: at_least(1)})
     reset: dict[str, int] = field(default_factory=dict, metadata={
@@ -75,7 +80,8 @@ class Laser(Method):
                                            also_accepted=[f.name for f in fields(config) if f.name != "bandit_args"])
         accuracy_difference = config.mab_reward == "accuracy_difference"  # gold accuracy before and after each step
         self.declared = replace(self.declared, needs_context=self.bandit_class.needs_context,
-                                needs_gold=accuracy_difference, accuracy_after=accuracy_difference)
+                                needs_gold=accuracy_difference, accuracy_after=accuracy_difference,
+                                reward_spread=config.mab_reward == "reward_spread")
         self.pool = list(config.arms) if config.arms else list(self.reward_models)  # every RM that is or becomes an arm
         self.arms = [rm for rm in self.pool if rm not in config.join]  # the arms so far, in the bandit's order
         self.events_done: list[str] = []  # the join/reset events already applied (resumable)
@@ -149,6 +155,10 @@ class Laser(Method):
             if feedback.sample_accuracy is None or feedback.accuracy_after is None:
                 raise ValueError("the accuracy-difference MAB reward needs the samples' gold accuracy before and after the step")
             raw = feedback.accuracy_after - feedback.sample_accuracy
+        elif self.config.mab_reward == "reward_spread":
+            if feedback.reward_spread is None:
+                raise ValueError("the reward-spread MAB reward needs the chosen RM's reward spread on the step's samples")
+            raw = feedback.reward_spread
         else:
             raw = -feedback.loss
         reward = self.scaler.scale(raw)

@@ -3,7 +3,7 @@
 A method sees a ``BatchContext`` (iteration, step, prompts, and the mean prompt embedding when it asks
 for one) and returns a ``RewardChoice``: which reward models score this batch and how their scores combine.
 After the training step it gets ``StepFeedback`` (the step's training loss, pairs made, and each prompt's
-share of them). Its arguments are a dataclass ``Config`` parsed strictly from the run config's ``method.args``;
+share of them; the samples' gold accuracy and the reward's spread when it declares that it needs them). Its arguments are a dataclass ``Config`` parsed strictly from the run config's ``method.args``;
 what it gets besides them is a ``MethodContext`` (the run's RM names, seed, best RM and profile); its whole
 state round-trips through ``state_dict``/``load_state_dict``.
 
@@ -102,6 +102,8 @@ class Declaration:
     needs_profile: bool = False    # it chooses from the run's profile (the run config needs ``profile:``)
     accuracy_after: bool = False   # the loop samples the batch's prompts again after the update and reports the
                                    # mean gold score of those samples as ``StepFeedback.accuracy_after``
+    reward_spread: bool = False    # the loop reports how much the batch's reward varies among each prompt's samples
+                                   # as ``StepFeedback.reward_spread`` (``harness.loop.reward_spread``; no gold)
     fixed_rm: str = ""             # the one reward model every batch uses: the report's single-RM rows
                                    # ("RM: <name>"), from which it derives "Best RM" (the run's best_rm) and "Avg. RM"
     report: Reporting = Reporting()
@@ -134,6 +136,7 @@ class StepFeedback:
     prompt_pairs: list[int] = field(default_factory=list)            # per prompt: pairs it made
     sample_accuracy: float | None = None   # mean gold score of the step's samples (None: the task has no gold)
     accuracy_after: float | None = None    # the same on fresh samples after the update (``Declaration.accuracy_after``)
+    reward_spread: float | None = None     # the reward's scale-free spread within prompts (``Declaration.reward_spread``)
 
 
 class Method:

@@ -57,11 +57,14 @@ def test_bandits_small_runs_three_bandits_and_reports_them(small_runs):
     assert "laser-linucb" in (root / "report" / "wilcoxon.md").read_text()
 
 
-def test_mab_reward_small_learns_from_the_accuracy_gain(small_runs):
+def test_mab_reward_small_learns_from_the_accuracy_gain_and_the_reward_spread(small_runs):
     root = small_runs / "mab_reward_small" / "synth_mix"
     gains = _steps(root / "laser-accuracy-difference" / "seed0")
     assert all(s["accuracy_after"] is not None and 0.0 <= s["accuracy_after"] <= 1.0 for s in gains if s["num_pairs"])
-    assert all("accuracy_after" not in s for s in _steps(root / "laser-negative-loss" / "seed0"))
+    assert all("accuracy_after" not in s and "reward_spread" not in s for s in _steps(root / "laser-negative-loss" / "seed0"))
+    spread = _steps(root / "laser-reward-spread" / "seed0")  # the raw spread beside the scaled reward, no gold needed
+    assert all(0.0 <= s["reward_spread"] <= 1.0 and "accuracy_after" not in s for s in spread)
+    assert all(0.0 <= s["mab_reward"] <= 1.0 for s in spread if s["loss"] is not None)
 
 
 def test_add_rm_small_changes_the_pool_at_iteration_two(small_runs):

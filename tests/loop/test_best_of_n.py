@@ -80,6 +80,16 @@ def test_laser_learns_from_nll_on_train_and_is_frozen_on_test(tiny_models, data_
     assert metrics["mode"] == "best_of_n" and metrics["steps"] == 4
 
 
+def test_laser_in_best_of_n_can_learn_from_the_reward_spread(tiny_models, data_dir, tmp_path):
+    from harness.selection.bandits.scaling import QuantileRewardScaler
+
+    execute_run(_config(tiny_models, data_dir, tmp_path, "laser", {"mab_reward": "reward_spread"}), progress=False)
+    steps = _records(tmp_path / "laser" / "run", "selections.jsonl")
+    assert len(steps) == 4 and all(0.0 <= s["reward_spread"] <= 1.0 for s in steps)
+    scaler = QuantileRewardScaler(0.2, 0.8)  # the raw spreads, scaled in turn, are what the bandit learnt
+    assert [s["mab_reward"] for s in steps] == pytest.approx([scaler.scale(s["reward_spread"]) for s in steps])
+
+
 def test_frozen_bandit_state_does_not_change_during_test(tiny_models, data_dir, tmp_path):
     from harness.loop.best_of_n import BestOfNLoop
     from harness.models.policy import Policy

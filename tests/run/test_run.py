@@ -25,8 +25,13 @@ def test_run_with_ood_tasks_and_majority_vote(tiny_models, data_dir, tmp_path):
     assert set(metrics["ood"]) == {"commonsenseqa", "math"}
     assert metrics["ood"]["commonsenseqa"]["num_examples"] == 3 and metrics["ood"]["math"]["num_examples"] == 2
     assert metrics["test"]["decoding"] == "majority"
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())  # the single samples' accuracy beside the vote's
+    assert written["test"]["sample_accuracy"] == metrics["test"]["sample_accuracy"]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
+    assert metrics["test"]["sample_accuracy"] == pytest.approx(sum(r["sample_accuracy"] for r in rows) / len(rows))
+    assert all(0.0 <= written["ood"][name]["sample_accuracy"] <= 1.0 for name in ("commonsenseqa", "math"))
     rows = [json.loads(line) for line in (tmp_path / "run" / "predictions_math.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 and {"id", "gold", "prediction", "correct"} <= set(rows[0])
+    assert len(rows) == 2 and {"id", "gold", "prediction", "correct", "sample_accuracy"} <= set(rows[0])
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["config"]["eval"]["decoding"] == "majority" and "versions" in config["environment"]
     machine = config["environment"]["machine"]  # what float results depend on besides code and versions

@@ -180,7 +180,7 @@ def test_laser_arms_join_and_reset_by_iteration_and_resume():
     ({"join": {"rm_b": 0}}, r"method.args.join.rm_b: must be >= 1, got 0"),
     ({"join": {"rm_a": 2, "rm_b": 2}}, "every arm joins later"),
     ({"join": {"rm_b": 3}, "reset": {"rm_b": 2}}, r"reset.rm_b: it joins at iteration 3; a reset must come later, got 2"),
-    ({"mab_reward": "accuracy"}, r"method.args.mab_reward: expected one of 'negative_loss', 'accuracy_difference', got 'accuracy'"),
+    ({"mab_reward": "accuracy"}, r"method.args.mab_reward: expected one of 'negative_loss', 'accuracy_difference', 'reward_spread', got 'accuracy'"),
 ])
 def test_laser_pool_changes_are_checked(args, message):
     with pytest.raises(ConfigError, match=message):
