@@ -28,11 +28,11 @@ from harness.common.selection_log import ROUTES, all_decisions, most_used
 from harness.config.registry import NoArgs
 from harness.config.schema import RunConfig
 from harness.loop.evaluation import evaluate
-from harness.loop.pairs import sample_pairs
 from harness.loop.reward_spread import reward_spread
 from harness.loop.train_step import PairTokens, PreferenceTrainer
 from harness.models.policy import Policy, Sample
 from harness.rewards.base import RewardModel
+from harness.rewards.pairs import sample_pairs
 from harness.selection.combiners import admissible_groups, combine_groups
 from harness.selection.method import BatchContext, Method, RewardChoice, StepFeedback
 from harness.tasks.base import Example, Splits, Task

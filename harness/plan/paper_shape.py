@@ -31,7 +31,6 @@ from transformers import AutoConfig, PreTrainedTokenizerFast
 
 from harness.common.files import write_json_atomic
 from harness.config.schema import MemoryConfig, MethodConfig, PolicyConfig, RewardModelConfig, RunConfig, TaskConfig, TrainConfig
-from harness.loop.pairs import sample_pairs
 from harness.loop.train_step import PairTokens, PreferenceTrainer
 from harness.models.loading import DTYPES
 from harness.models.placement import ModelPlacement
@@ -42,6 +41,7 @@ from harness.plan.placement import H100, Device, bench_result_path, choose
 from harness.rewards.base import ModelScorerConfig
 from harness.rewards.loglik import LogLikelihoodRM
 from harness.rewards.offloaded import OffloadedRM
+from harness.rewards.pairs import sample_pairs
 from harness.selection.method import BatchContext, MethodContext, StepFeedback
 from harness.selection.registry import build_method
 

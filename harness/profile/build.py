@@ -3,7 +3,9 @@
 The run's untrained policy samples ``num_samples`` responses to each training prompt (at most
 ``max_prompts`` per category) with the run's sampling settings; the task's gold answer marks each right or
 wrong; every RM of the pool (the built-in ``correctness`` RM too) scores them; ``competence.measure`` gives
-pairwise accuracy and AUC per category. The result is stored under the SHA-256 of everything it depends
+pairwise accuracy and AUC per category, ``teaching`` the normalised within-prompt reward std and the mean margin
+of the pairs the loop would build (``train.pairs_per_prompt``, drawn from a stream of their own, so the samples
+and the AUCs are the same draws as without them). The result is stored under the SHA-256 of everything it depends
 on (policy and RM identities, task, sampling, profile settings) in ``<cache>/profiles/``, built once under
 a file lock however many runs ask for it at the same time.
 """
@@ -31,11 +33,12 @@ from harness.models.loading import model_identity
 from harness.models.placement import placement_for
 from harness.models.policy import Policy
 from harness.profile.competence import measure
+from harness.profile.teaching import mean_margin, normaliser, pair_margins, reward_std
 from harness.rewards.pool import build_reward_models
 from harness.tasks.base import Example, Task
 from harness.tasks.registry import get_task
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2  # 2: reward_std, mean_margin and margin_pairs per RM and category
 ALL = ALL_CATEGORIES
 
 
@@ -68,7 +71,7 @@ def _profile_identity(config: RunConfig) -> dict[str, Any]:
         sampling["row_streams"] = True
     identity = {"version": PROFILE_VERSION, "task": to_dict(config.task), "profile": to_dict(profile_settings(config)),
                 "policy": {**to_dict(policy), "identity": model_identity(policy.model, policy.dtype, policy.device)},
-                "reward_models": rms, "sampling": sampling}
+                "reward_models": rms, "sampling": sampling, "pairs_per_prompt": train.pairs_per_prompt}
     if not config.world.is_default():  # the default world's profiles keep the keys they had before worlds could vary
         identity["world"] = to_dict(config.world)
     return identity
@@ -115,7 +118,7 @@ def _measure_profile(config: RunConfig, progress: bool, score_cache: ContentCach
     pool = build_reward_models(config.reward_models, task.gold_reward, settings.seed, cache=score_cache, demonstration=task.demonstration,
                                placement=placement)
     size = sampling_batch_size(config)
-    prompts, responses, references, correct, groups, categories = [], [], [], [], [], []
+    prompts, responses, references, correct, groups, categories, identities = [], [], [], [], [], [], []
     starts = range(0, len(examples), size)
     for index, start in enumerate(tqdm(starts, desc=f"profile {task.name}: sampling", unit="batch", leave=False,
                                        disable=not progress or len(starts) < 5)):
@@ -133,17 +136,28 @@ def _measure_profile(config: RunConfig, progress: bool, score_cache: ContentCach
                 correct.append(task.score(sample.text, example) >= settings.correct_threshold)
                 groups.append(example.id)
                 categories.append(example.category or ALL)
+                identities.append(tuple(sample.token_ids))  # as the loop marks duplicates
     scores = {name: np.asarray(rm.score(prompts, responses, references if rm.needs_references else None), dtype=np.float64)
               for name, rm in tqdm(pool.items(), desc=f"profile {task.name}: scoring {len(responses)} responses",
                                    unit="RM", leave=False, disable=not progress)}
     correct_array, group_array, category_array = np.asarray(correct), np.asarray(groups), np.asarray(categories)
     names = sorted(set(categories))
+    category_of = dict(zip(groups, categories))
+    scales = {name: normaliser(values) for name, values in scores.items()}
+    margins = {name: pair_margins(values, groups, identities, config.train.pairs_per_prompt,
+                                  np.random.default_rng(stable_seed(settings.seed, "pairs", name)))
+               if scales[name] is not None else ([], np.zeros(0)) for name, values in scores.items()}
     by_category: dict[str, Any] = {}
     for category in names + ([ALL] if len(names) > 1 else []):
         rows = np.ones(len(categories), dtype=bool) if category == ALL and len(names) > 1 else category_array == category
         competence = {name: measure(values[rows], correct_array[rows], group_array[rows], settings.resamples,
                                     seed=stable_seed(settings.seed, "bootstrap", category, name)).to_dict()
                       for name, values in scores.items()}
+        for name, values in scores.items():
+            pair_prompts, pair_values = margins[name]
+            kept = np.asarray([category in (ALL, category_of[p]) for p in pair_prompts], dtype=bool)
+            competence[name].update(reward_std=reward_std(values[rows], group_array[rows], scales[name]),
+                                    mean_margin=mean_margin(pair_values[kept], scales[name]), margin_pairs=int(kept.sum()))
         by_category[category] = {"prompts": int(len(set(group_array[rows]))), "samples": int(rows.sum()),
                                  "sample_accuracy": float(correct_array[rows].mean()), "reward_models": competence}
     configured = [rm.name for rm in config.reward_models]

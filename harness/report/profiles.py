@@ -1,6 +1,7 @@
 """The RM profile tables (on-policy competence, ``harness.profile``) from the ``profile.json`` files runs
 stored: one table of AUCs and one of within-prompt pairwise accuracies per profiled (task, policy), rows the
-reward models, columns the prompt categories; ± is the half-width of the 95% bootstrap interval."""
+reward models, columns the prompt categories; ± is the half-width of the 95% bootstrap interval. A profile of
+version 2 or later adds a table of the normalised within-prompt reward std and one of the mean pair margin."""
 
 from __future__ import annotations
 
@@ -46,4 +47,15 @@ def profile_tables(profile: dict[str, Any], name: str = "profile") -> list[Table
                 for rm in rms}
         tables.append(Table(f"{name}_{suffix}", f"On-policy RM competence, {profile['task']}: {title}", [""], categories,
                             rows, decimals=3, footnotes=notes))
+    if not any("reward_std" in c for v in profile["categories"].values() for c in v["reward_models"].values()):
+        return tables  # measured before version 2
+    scale = ("Divided by the std of the RM's scores over all the profile's samples (every category), so RMs on "
+             "different scales compare; an RM that scores every sample alike has reward std 0 and no pair (--).")
+    for suffix, value, title in (("reward_std", "reward_std", "within-prompt std of the RM's scores, mean over prompts"),
+                                 ("margin", "mean_margin", "mean margin score(chosen) - score(rejected) of the pairs "
+                                                           "the loop would build (train.pairs_per_prompt per prompt)")):
+        rows = {rm: [Cell(profile["categories"][c]["reward_models"].get(rm, {}).get(value), None, 1) for c in categories]
+                for rm in rms}
+        tables.append(Table(f"{name}_{suffix}", f"On-policy reward signal, {profile['task']}: {title}", [""], categories,
+                            rows, highlight="none", decimals=3, footnotes=[notes[0], scale]))
     return tables

@@ -39,6 +39,7 @@ class Table:
     decimals: int = 2
     footnotes: list[str] = field(default_factory=list)
     stub: str = "Method"             # heading of the row names' column
+    formats: dict[str, str] = field(default_factory=dict)  # column -> format spec (e.g. ".0f", ".2g"), else decimals
 
     @property
     def header(self) -> list[tuple[str, str]]:
@@ -68,12 +69,13 @@ class Table:
                     marks[(r, j)] = "second"
         return marks
 
-    def text(self, cell: Cell, spread: bool = True) -> str:
+    def text(self, cell: Cell, spread: bool = True, column: str = "") -> str:
         if cell.empty:
             return "--"
-        out = f"{cell.mean:.{self.decimals}f}"
+        spec = self.formats.get(column, f".{self.decimals}f")
+        out = f"{cell.mean:{spec}}"
         if spread and cell.spread is not None and cell.n > 1:
-            out += f" ± {cell.spread:.{self.decimals}f}"
+            out += f" ± {cell.spread:{spec}}"
         return out
 
 
@@ -83,7 +85,8 @@ def text_frame(table: Table) -> pd.DataFrame:
     grouped = len(table.groups) > 1 or bool(table.groups[0])
     columns = (pd.MultiIndex.from_tuples([("", table.stub), *table.header]) if grouped
                else pd.Index([table.stub, *(c for _, c in table.header)]))
-    rows = [[row, *(table.text(cell) for cell in cells)] for row, cells in table.rows.items()]
+    rows = [[row, *(table.text(cell, column=column) for cell, (_, column) in zip(cells, table.header))]
+            for row, cells in table.rows.items()]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -119,8 +122,8 @@ def to_markdown(table: Table) -> str:
     lines = [f"**{table.title}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row, cells in table.rows.items():
         values = []
-        for j, cell in enumerate(cells):
-            value = table.text(cell)
+        for j, (cell, (_, column)) in enumerate(zip(cells, table.header)):
+            value = table.text(cell, column=column)
             mark = marks.get((row, j))
             values.append(f"**{value}**" if mark == "best" else f"<u>{value}</u>" if mark == "second" else value)
         lines.append("| " + " | ".join([row] + values) + " |")

@@ -5,7 +5,8 @@ Reads only JSON files written by runs (never imports torch or retrains). Writes,
 as PDF and PNG; ``README.md`` listing every file; and, where our rows and columns match the paper's,
 ``<table>_vs_paper.*`` with the paper's numbers and the difference; ``table3.*``, the examples per split and
 category beside the paper's (where runs recorded them); ``mcnemar.md``/``.csv``, exact
-per-example tests where runs stored their predictions; where runs stored a profile, its tables, the selection
+per-example tests where runs stored their predictions; where runs stored a profile, its tables (and, with
+single-RM runs, ``profile_predictors_*``: which profile statistic predicts trained accuracy), the selection
 diagnostics (``selection_vs_step_*``, ``bandit_signal``) and the testbed's calibration properties (``calibration.md``).
 """
 
@@ -41,6 +42,7 @@ from harness.report.open_tasks import (
     winrates_by_category,
 )
 from harness.report.paper import compare_with_paper, paper_table, paper_table_names
+from harness.report.predictors import predictor_tables
 from harness.report.profiles import profile_tables, stored_profiles
 from harness.report.provenance import provenance_lines
 from harness.report.regimes import write_regimes
@@ -222,7 +224,7 @@ class SelectionSignalTable(Section):
 
 
 class ProfileTables(Section):
-    description = "each stored RM competence profile (AUC, pairwise accuracy per category)"
+    description = "each stored RM competence profile (AUC, pairwise accuracy, reward std, mean margin per category)"
 
     def write(self):
         frame = self.context.frame
@@ -230,6 +232,15 @@ class ProfileTables(Section):
         for profile in stored_profiles(frame.loc[frame["finished"], "folder"]):
             tables += profile_tables(profile, f"profile_{profile['task']}")
         return self.context.write_tables(tables)
+
+
+class ProfilePredictors(Section):
+    description = "which profile statistic predicts a single-RM run's accuracy: Spearman's rho over (RM, category) cells"
+
+    def write(self):
+        frame = self.context.frame
+        profiles = stored_profiles(frame.loc[frame["finished"], "folder"])
+        return self.context.write_tables(predictor_tables(frame, profiles))
 
 
 class WilcoxonTests(Section):
@@ -345,6 +356,7 @@ REPORT_SECTIONS: Registry[type[Section]] = Registry("report section", {
     "winrates": "harness.report.write:WinrateTables",
     "selection_signal": "harness.report.write:SelectionSignalTable",
     "profiles": "harness.report.write:ProfileTables",
+    "profile_predictors": "harness.report.write:ProfilePredictors",
     "wilcoxon": "harness.report.write:WilcoxonTests",
     "mcnemar": "harness.report.write:McNemarTests",
     "figures": "harness.report.write:Figures",

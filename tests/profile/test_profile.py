@@ -1,5 +1,6 @@
 """On-policy RM competence: pairwise accuracy and AUC against hand-computed cases, the profile of a tiny run
-(bookkeeping, the correctness RM as a check, the cache), and a task without gold answers refused."""
+(bookkeeping, the correctness RM as a check, the cache), the teaching statistics leaving the rest of it as it was,
+and a task without gold answers refused."""
 
 from __future__ import annotations
 
@@ -118,3 +119,45 @@ def test_a_noisy_rm_reuses_its_base_scores_and_the_batch_size_is_part_of_the_key
     assert len(calls) == 1 and set(profile["reward_models"]) == {data["reward_models"][0]["name"], "rm_noisy"}
     data["profile"]["batch_size"] = 2  # other sampling batches give other draws: another profile
     assert ensure_profile(build_run_config(data))["key"] != profile["key"]
+
+
+def test_the_teaching_statistics_leave_the_other_numbers_as_they_were(tiny_models, data_dir, tmp_path, monkeypatch):
+    """The same draws with and without the version-2 statistics: every other number of the profile (and so the
+    best RM per category, oracle_rm's choice) is what version 1 measured. A stand-in gold answer (an even-length
+    response is right) gives the tiny policy right and wrong responses, so the AUCs are defined."""
+    from harness.tasks.gsm8k import GSM8K
+
+    monkeypatch.setattr(GSM8K, "is_correct", lambda self, text, example: len(text) % 2 == 0)
+    data = tiny_run_config(tiny_models, data_dir, tmp_path)
+    data["profile"] = {"max_prompts": 6, "num_samples": 4, "resamples": 20}
+    config = build_run_config(data)
+    profile = measure_profile(config, progress=False)
+    measured = profile["categories"]["all"]
+    assert 0 < measured["sample_accuracy"] < 1 and measured["reward_models"]["rm_a"]["auc"] is not None
+    # the correctness RM scores 0 or 1: each of its pairs is (right, wrong) with margin 1, normalised by sqrt(p (1 - p))
+    gold = measured["reward_models"]["correctness"]
+    p = measured["sample_accuracy"]
+    assert gold["margin_pairs"] > 0 and gold["mean_margin"] == pytest.approx(1 / np.sqrt(p * (1 - p)))
+    assert all(c["reward_std"] > 0 for c in measured["reward_models"].values())
+
+    monkeypatch.setattr(build, "pair_margins", lambda *a, **k: pytest.fail("drawn although stubbed out"))
+    monkeypatch.setattr(build, "normaliser", lambda values: None)  # as version 1: no statistic, no pair drawn
+    without = measure_profile(config, progress=False)
+    new_keys = {"reward_std", "mean_margin", "margin_pairs"}
+    for category, measured in profile["categories"].items():
+        for name, competence in measured["reward_models"].items():
+            old = without["categories"][category]["reward_models"][name]
+            assert new_keys <= set(competence) and old["reward_std"] is None and old["margin_pairs"] == 0
+            assert {k: v for k, v in competence.items() if k not in new_keys} == {k: v for k, v in old.items() if k not in new_keys}
+    assert {k: v for k, v in profile.items() if k not in ("categories", "seconds")} == \
+           {k: v for k, v in without.items() if k not in ("categories", "seconds")}
+
+
+def test_the_pairs_per_prompt_and_the_version_are_part_of_the_key(tiny_models, data_dir, tmp_path):
+    data = tiny_run_config(tiny_models, data_dir, tmp_path)
+    data["profile"] = {}
+    identity = build.profile_identity(build_run_config(data))
+    assert identity["version"] == build.PROFILE_VERSION == 2 and identity["pairs_per_prompt"] == 2
+    data["train"] = {**data["train"], "pairs_per_prompt": 3}  # other pairs, other margins: another profile
+    assert build.profile_path(build_run_config(data)) != build.profile_path(build_run_config({**data, "train": {
+        **data["train"], "pairs_per_prompt": 2}}))

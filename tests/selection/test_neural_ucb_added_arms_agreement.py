@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from harness.config.errors import ConfigError
-from harness.loop.pairs import sample_pairs
+from harness.rewards.pairs import sample_pairs
 from harness.selection.bandits.base import BanditContext
 from harness.selection.bandits.neural_ucb import NeuralUCB, NeuralUCBConfig
 from harness.selection.bandits.registry import BANDITS

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.loop.pairs import sample_pairs
+from harness.rewards.pairs import sample_pairs
 
 
 def test_pairs_are_strictly_ordered_and_capped_per_prompt():
