@@ -42,6 +42,9 @@ class LmEval(Command):
             if stored is None:
                 raise ConfigError(f"{folder / CONFIG}: missing or unreadable; the run's settings are needed to rebuild its policy")
             config = from_dict(RunConfig, stored["config"], prefix=str(folder / CONFIG))
+            if config.train.start != "base":
+                raise ConfigError(f"{folder / CONFIG}: train.start: {config.train.start!r} runs cannot be evaluated by "
+                                  f"lm-eval yet (it loads policy.model and the run's adapter, without the SFT weights)")
             adapter = export_adapter(folder, config, folder / CHECKPOINT)
             predictions = read_jsonl(folder / predictions_file())
             results = evaluate_run(folder, config, adapter, folder / LM_EVAL, settings, predictions)
