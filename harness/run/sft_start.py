@@ -13,6 +13,7 @@ row's result, the final ``checkpoint.pt`` the SFT weights that the run then merg
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -84,6 +85,9 @@ def ensure_sft_stage(config: RunConfig, execute: Callable[[RunConfig], Any], pol
                 set_aside_result(folder)
                 say(f"training the SFT stage in {folder}")
                 execute(replace(stage_config(config), out=str(folder)))
+                gc.collect()  # the stage's policy and RMs, before this run loads its own
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
                 continue
         if not held:
             say(f"waiting for the SFT stage that another process trains in {folder}")

@@ -4,11 +4,15 @@ trained once and reused from the cache, merged into the policy; the refusals at 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from dataclasses import replace
 
 import pytest
 import torch
 
 from harness.config.errors import ConfigError
+from harness.config.schema import MethodConfig
 from harness.loop.run_config import build_run_config
 from harness.loop.supervised import SupervisedLoop
 from harness.models.policy import Policy
@@ -16,7 +20,8 @@ from harness.models.start import merged_model
 from harness.report.runs import load_runs
 from harness.report.write import write_report
 from harness.run.execute import execute_run
-from harness.run.sft_start import stage_folder
+from harness.run.sft_start import ensure_sft_stage, stage_config, stage_folder
+from harness.store.run_folder import run_lock
 
 from conftest import stored_config, tiny_run_config
 
@@ -96,6 +101,30 @@ def test_the_merged_policy_is_the_sft_policy(tiny_models, data_dir, tmp_path):
             assert torch.allclose(reference(input_ids=ids).logits, expected, atol=1e-5)
         assert not torch.allclose(Policy(config.policy).model(input_ids=ids).logits, expected, atol=1e-3)
     assert started.identity != sft.identity and started.identity["start"] == {"from": "test"}
+
+
+def test_the_stage_is_keyed_by_what_it_trains_and_waited_for_while_another_process_trains_it(tiny_models, data_dir, tmp_path):
+    laser = _config(tiny_models, data_dir, tmp_path, "laser", "laser", "sft")
+    stage = stage_config(laser)
+    assert (stage.method.name, stage.mode, stage.train.start, stage.profile, stage.eval.lm_eval) == ("sft", "train", "base", None, None)
+    same = replace(laser, method=MethodConfig("random_rm", {}), out=str(tmp_path / "other"), best_rm="rm_b")
+    assert stage_folder(same) == stage_folder(laser)
+    for other in (replace(laser, seed=1), replace(laser, train=replace(laser.train, learning_rate=2e-2)),
+                  replace(laser, policy=replace(laser.policy, lora=replace(laser.policy.lora, r=2)))):
+        assert stage_folder(other) != stage_folder(laser)
+    folder, trained, found = stage_folder(laser), [], []
+    weights = {"w": torch.ones(2)}
+    with run_lock(folder) as held:   # "another process" holds the stage
+        assert held
+        waiting = threading.Thread(target=lambda: found.append(ensure_sft_stage(laser, trained.append, poll_seconds=0.02)))
+        waiting.start()
+        time.sleep(0.3)
+        assert waiting.is_alive() and not trained and not found
+        torch.save({"adapter": weights}, folder / "checkpoint.pt")   # ... and finishes it
+        (folder / "metrics.json").write_text(json.dumps({"method": "sft", "test": {"accuracy": 0.5}}))
+    waiting.join(timeout=10)
+    assert not trained and torch.equal(found[0].weights["w"], weights["w"])
+    assert found[0].record["stage_test"] == {"accuracy": 0.5} and found[0].record["stage"] == folder.name
 
 
 def test_sft_from_sft_is_refused_at_config_load(tiny_models, data_dir, tmp_path):
