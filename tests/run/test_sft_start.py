@@ -180,3 +180,29 @@ def test_the_report_names_the_runs_from_sft(tmp_path):
     assert rows["Base [from SFT]"] == "45.00"
     assert rows["RM: rm_a"] == "30.00" and rows["RM: rm_a [from SFT]"] == "35.00"
     assert rows["Best RM"] == "30.00" and rows["Best RM [from SFT]"] == "35.00"
+
+
+def test_a_sweep_over_both_starts_trains_the_stage_once_and_reports_both(tmp_path, tiny_models, data_dir):
+    import yaml
+
+    from harness.cli import main
+
+    base = tiny_run_config(tiny_models, data_dir, tmp_path)
+    task = base.pop("task")
+    for key in ("method", "seed", "out"):
+        base.pop(key)
+    base["train"].update({"max_steps_per_iteration": 1, "learning_rate": 1e-2})
+    sweep = {"name": "starts", "base": base, "tasks": [task], "seeds": [0], "grid": {"train.start": ["base", "sft"]},
+             "methods": [{"name": "base"}, {"name": "random_rm"}, {"name": "single_rm", "label": "rm-a", "args": {"rm": "rm_a"}}]}
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(sweep))
+    assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(tmp_path / "out")]) == 0
+    root = tmp_path / "out" / "starts"
+    stages = list((root / ".cache" / "sft_stages").iterdir())
+    assert len(stages) == 1 and (stages[0] / "metrics.json").exists()
+    started = [json.loads((root / "gsm8k" / f"{label}@train.start=sft" / "seed0" / "metrics.json").read_text())["start"]
+               for label in ("base", "random_rm", "rm-a")]
+    assert {s["stage"] for s in started} == {stages[0].name}
+    rows = [line.split("|")[1].strip() for line in (root / "report" / "table1.md").read_text().splitlines()
+            if line.startswith("| ") and not line.startswith("| Method")]
+    assert {"Base", "Base [from SFT]", "Random RM Selection", "Random RM Selection [from SFT]", "Best RM",
+            "Best RM [from SFT]"} <= set(rows)
