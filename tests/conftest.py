@@ -105,14 +105,15 @@ def tiny_run_config(tiny_models: dict[str, str], data_dir: Path, tmp_path: Path,
 def stored_config(config: dict) -> dict:
     """A run's ``config.json`` as a run writes it when it starts, for a store written by hand: the (partial) config
     and the reporting record of its method (``harness.selection.reporting``), built with a pool of the RMs the
-    config names (its ``best_rm`` and ``method.args.rm``) and rm_a, rm_b."""
-    from harness.config.schema import MethodConfig, RewardModelConfig, RunConfig
+    config names (its ``best_rm`` and ``method.args.rm``) and rm_a, rm_b, and its ``train.start``."""
+    from harness.config.schema import MethodConfig, RewardModelConfig, RunConfig, TrainConfig
     from harness.selection.reporting import reporting_record
 
     method, best_rm = config["method"], config.get("best_rm", "")
     pool = dict.fromkeys(name for name in (best_rm, method["args"].get("rm"), "rm_a", "rm_b") if name)
     run = RunConfig(method=MethodConfig(method["name"], dict(method["args"])), best_rm=best_rm,
-                    reward_models=[RewardModelConfig(name, "loglik") for name in pool])
+                    reward_models=[RewardModelConfig(name, "loglik") for name in pool],
+                    train=TrainConfig(start=config.get("train", {}).get("start", "base")))
     return {"config": config, "reporting": reporting_record(run)}
 
 

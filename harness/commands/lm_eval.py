@@ -43,6 +43,9 @@ class LmEval(Command):
             if stored is None:
                 raise ConfigError(f"{folder / CONFIG}: missing or unreadable; the run's settings are needed to rebuild its policy")
             config = from_dict(RunConfig, stored["config"], prefix=str(folder / CONFIG))
+            if config.train.start != "base":
+                raise ConfigError(f"{folder / CONFIG}: train.start: {config.train.start!r} runs cannot be evaluated by "
+                                  f"lm-eval yet (it loads policy.model and the run's adapter, without the SFT weights)")
             with using_world(config.world):  # a world:NAME policy is the run's world's
                 adapter = export_adapter(folder, config, folder / CHECKPOINT)
                 predictions = read_jsonl(folder / predictions_file())

@@ -99,6 +99,9 @@ class TrainConfig:
     updates_per_step: int = field(default=1, metadata={"help": "Optimizer steps on each batch's pairs.", RANGE: at_least(1)})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Clip the gradient norm to this (0: no clipping).",
                                                         RANGE: at_least(0, "0: no clipping")})
+    start: Literal["base", "sft"] = field(default="base", metadata={
+        "help": "The policy training starts from: base (policy.model) or sft (the sft method's result for the same "
+                "task, seed and settings, trained once and cached, merged into the weights; it is also the reference)."})
 
     def problems(self) -> Problems:
         if self.num_samples == 1:

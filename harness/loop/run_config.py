@@ -18,10 +18,11 @@ from harness.common.files import unwritable_folder
 from harness.config.errors import ConfigError, UnknownNameError, unknown_name_message
 from harness.config.parse import config_problems, parse_overrides, parse_with_overrides, read_yaml
 from harness.config.schema import RunConfig, TaskConfig
+from harness.loop.supervised import check_demonstrations
 from harness.loop.trackers.registry import check_trackers
 from harness.models.specs import model_spec_problem
 from harness.rewards.registry import RM_KINDS
-from harness.selection.method import MethodContext
+from harness.selection.method import Method, MethodContext
 from harness.selection.registry import METHODS, build_method
 from harness.tasks.registry import TASKS, get_task
 
@@ -94,6 +95,9 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
     problem = method.check(config, task_class.kind)
     if problem:
         fail(f"method.name: {config.method.name!r} {problem}")
+    problem = start_problem(config, method)
+    if problem:
+        fail(problem)
     for rm, settings in zip(config.reward_models, parsed):
         problem = RM_KINDS.get(rm.kind).check_task(settings, config.task.name, task_class.kind)
         if problem:
@@ -101,6 +105,22 @@ def validate_run_config(config: RunConfig, source: str = "<config>", check_data:
     if check_data:
         check_task_data(config, source)
         check_files(config, source, parsed)
+
+
+def start_problem(config: RunConfig, method: Method) -> str | None:
+    """What keeps the run from starting where ``train.start`` says (None: nothing), naming the key."""
+    if config.train.start == "base":
+        return None
+    if method.declared.trains_on == "demonstrations":
+        return (f"train.start: 'sft' starts from the sft method's result, which method {config.method.name!r} would "
+                f"fine-tune on the demonstrations a second time; use train.start: base (that run is the SFT row)")
+    if config.profile is not None:
+        return ("train.start: 'sft' cannot be combined with a 'profile:' section yet (the profile measures the RMs on "
+                "the base policy's samples); remove profile or use train.start: base")
+    if config.eval.lm_eval is not None:
+        return ("train.start: 'sft' cannot be combined with eval.lm_eval yet (lm-eval loads policy.model and the run's "
+                "adapter, without the SFT weights); remove eval.lm_eval or use train.start: base")
+    return None
 
 
 def check_files(config: RunConfig, source: str, rm_settings: list[Any] | None = None) -> None:
@@ -143,3 +163,8 @@ def check_task_data(config: RunConfig, source: str) -> None:
             if not getattr(splits, split):
                 raise ConfigError(f"{source}: {key} ({task.name}): the {split} split is empty "
                                   f"(check max_examples / split_fractions / split_sizes)")
+        if key == "task" and config.train.start == "sft":  # the SFT stage trains on the demonstrations
+            try:
+                check_demonstrations(get_task(task.name, task.options), splits.train, task.path)
+            except ConfigError as error:
+                raise ConfigError(f"{source}: train.start: 'sft': {error}") from None

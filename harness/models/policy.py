@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -58,10 +58,14 @@ def float32_adapters(model: torch.nn.Module) -> None:
 
 
 class Policy:
-    def __init__(self, config: PolicyConfig, model: torch.nn.Module | None = None, tokenizer=None):
+    def __init__(self, config: PolicyConfig, model: torch.nn.Module | None = None, tokenizer=None,
+                 start: dict[str, Any] | None = None):
         """The policy of ``config``, loaded from ``config.model``; or built around a ``model`` and ``tokenizer``
-        already in memory (the paper-shape bench's random weights), with ``config``'s LoRA."""
+        already in memory (the paper-shape bench's random weights; a run's start policy, ``harness.models.start``),
+        with ``config``'s LoRA. ``start`` names where the weights of ``model`` come from when they are not
+        ``config.model``'s own (part of the cache identity)."""
         self.config = config
+        self.start = start
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.model)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -87,8 +91,11 @@ class Policy:
     @property
     def identity(self) -> dict:
         """What the initial policy's outputs depend on, for shared-cache keys."""
-        return {"model": model_identity(self.config.model, self.config.dtype, self.config.device),
-                "device": self.device.type, "version": 1}
+        identity = {"model": model_identity(self.config.model, self.config.dtype, self.config.device),
+                    "device": self.device.type, "version": 1}
+        if self.start is not None:  # e.g. the SFT policy merged into the weights: other outputs than the base's
+            identity["start"] = self.start
+        return identity
 
     def decode(self, token_ids: list[int]) -> str:
         return self.tokenizer.decode(token_ids, skip_special_tokens=True)

@@ -49,17 +49,19 @@ def per_seed(frame: pd.DataFrame, value: str = "test_accuracy", skip_axes: Itera
         return pd.DataFrame(columns=LONG_COLUMNS)
     done = done[done[value].notna()]
     done["group"] = group_of(done)
-    skip = set(skip_axes)
+    skip = set(skip_axes) | {"train.start"}  # a run's start is in its row already (RunRow.start_suffix)
     done["suffix"] = [_axes_suffix(r, skip) for _, r in done.iterrows()]
+    if "start_suffix" not in done:
+        done["start_suffix"] = ""
     records = []
     for _, run in done.iterrows():
         identity = (run["group"], run["task"], run["seed"], run[value], run["run_id"])
         records.append((run["row"] + run["suffix"], *identity, run["rank"], run["fixed_rm"], bool(run["target"])))
         if run["fixed_rm"] and run["fixed_rm"] == run.get("best_rm"):
-            records.append((BEST_RM_ROW + run["suffix"], *identity, BEST_RM_RANK, "", False))
+            records.append((BEST_RM_ROW + run["start_suffix"] + run["suffix"], *identity, BEST_RM_RANK, "", False))
     singles = done[done["fixed_rm"] != ""]
-    for (suffix, group, task, seed), chunk in singles.groupby(["suffix", "group", "task", "seed"]):
-        records.append((AVG_RM_ROW + suffix, group, task, seed, chunk[value].mean(), ";".join(chunk["run_id"]),
+    for (start, suffix, group, task, seed), chunk in singles.groupby(["start_suffix", "suffix", "group", "task", "seed"]):
+        records.append((AVG_RM_ROW + start + suffix, group, task, seed, chunk[value].mean(), ";".join(chunk["run_id"]),
                         AVG_RM_RANK, "", False))
     return pd.DataFrame(records, columns=LONG_COLUMNS)
 

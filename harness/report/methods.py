@@ -24,11 +24,13 @@ class RunRow:
     selects: bool            # its choice varies from batch to batch (utilisation, MAB reward, regret)
     role: str                # calibration role: 'start', 'gold', 'oracle' or ''
     fixed_rm: str            # the one RM of a single-RM run, else ''
+    start_suffix: str = ""   # a run trained from another start than policy.model: e.g. " [from SFT]" (in ``row``)
 
 
 def run_row(name: str, label: str, record: Any) -> RunRow:
     """The row of a run of method ``name`` under sweep label ``label``, from its reporting record: "RM: <name>" for
-    a single-RM run, the method's own row under its own name, its variant row ("... [{label}]") under another label."""
+    a single-RM run, the method's own row under its own name, its variant row ("... [{label}]") under another label;
+    a run that started from the SFT policy (``train.start``) adds the record's ``start_suffix`` (" [from SFT]")."""
     if not isinstance(record, dict):
         return RunRow(label, UNRECORDED_RANK, label, True, "", "")
     single = record.get("fixed_rm") or ""
@@ -38,5 +40,6 @@ def run_row(name: str, label: str, record: Any) -> RunRow:
         row = record.get("row") or label
     else:
         row = record.get("variant_row", "{label}").format(label=label)
-    return RunRow(row, record.get("rank", UNRECORDED_RANK), record.get("short") or row, not record.get("fixed_choice", False),
-                  record.get("role", ""), single)
+    suffix = record.get("start_suffix") or ""
+    return RunRow(row + suffix, record.get("rank", UNRECORDED_RANK), (record.get("short") or row) + suffix,
+                  not record.get("fixed_choice", False), record.get("role", ""), single, suffix)

@@ -48,6 +48,7 @@ def load_runs(stores: str | Path | Sequence[str | Path], targets: list[str] | No
             row["environment"] = describe_environment(stored.get("environment"))
             row.update(method_name=config["method"]["name"], method_args=config["method"]["args"], reporting=stored.get("reporting"),
                        best_rm=config.get("best_rm", ""), policy=config["policy"]["model"], loss=config["train"]["loss"],
+                       start=config["train"].get("start"),   # None: a run from before train.start (the base model)
                        task=row["task"] or config["task"]["name"], seed=row["seed"] if row["seed"] is not None else config["seed"])
         metrics = finished_metrics(folder)  # None also for one that does not parse or match its config (warned)
         if metrics is not None:
@@ -76,7 +77,7 @@ def load_runs(stores: str | Path | Sequence[str | Path], targets: list[str] | No
     if frame.empty:
         raise ConfigError(f"{', '.join(map(str, roots))}: no runs found (neither a {MANIFEST} nor run folders with a {CONFIG})")
     rows = [run_row(_text(r.get("method_name")) or r["label"], r["label"], r.get("reporting")) for r in frame.to_dict(orient="records")]
-    for column in ("row", "rank", "short", "selects", "role", "fixed_rm"):
+    for column in ("row", "rank", "short", "selects", "role", "fixed_rm", "start_suffix"):
         frame[column] = [getattr(row, column) for row in rows]
     if targets is not None:
         return mark_targets(frame, targets, key="--target")

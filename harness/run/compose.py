@@ -17,10 +17,12 @@ from harness.common.seeding import stable_seed
 from harness.config.schema import RunConfig
 from harness.models.placement import placement_for
 from harness.models.policy import Policy
+from harness.models.start import merged_model
 from harness.plan.runtime import follow_plan, plan_record
 from harness.profile.build import ensure_profile
 from harness.rewards.base import RewardModel
 from harness.rewards.pool import build_reward_models
+from harness.run.sft_start import StartPolicy, start_identity
 from harness.selection.method import Method, MethodContext
 from harness.selection.registry import build_method
 from harness.store.layout import CONTENT_CACHE, PLAN, PROFILE, TASK_DATA
@@ -44,9 +46,10 @@ class ComposedRun:
     profile: dict[str, Any] | None
 
 
-def compose(config: RunConfig, out: Path) -> ComposedRun:
+def compose(config: RunConfig, out: Path, start: StartPolicy | None = None) -> ComposedRun:
     """Build the run's pieces; the memory plan (on a GPU), the profile and what the task's loader kept are written
-    to the run folder ``out`` as they are known."""
+    to the run folder ``out`` as they are known. With ``start`` (``train.start: sft``) the policy is its weights
+    merged into ``policy.model`` with a fresh LoRA on top, drawn from the same seed as a run from the base model."""
     config, plan = follow_plan(config)  # on a GPU, the memory plan fills in the null settings; on a CPU: all off
     memory = config.memory
     if plan is not None:
@@ -56,13 +59,14 @@ def compose(config: RunConfig, out: Path) -> ComposedRun:
     profile = ensure_profile(config) if config.profile is not None else None
     if profile is not None:
         write_json_atomic(out / PROFILE, profile)
+    start_model = merged_model(config.policy, start.weights) if start is not None else None  # its draws: before the seed
     torch.manual_seed(stable_seed(config.seed, "init"))  # after the profile, which samples with its own seeds
     task = get_task(config.task.name, config.task.options)
     splits = task.splits(config.task, config.seed)
     log.info("task %s: %d train / %d dev / %d test", task.name, len(splits.train), len(splits.dev), len(splits.test))
     if getattr(task, "load_report", None):
         write_json_atomic(out / TASK_DATA, task.load_report)
-    policy = Policy(config.policy)
+    policy = Policy(config.policy) if start is None else Policy(config.policy, start_model, start=start_identity(start))
     policy.use_memory_settings(memory)
     cache = ContentCache(Path(config.cache_dir) / CONTENT_CACHE) if config.cache_dir else None
     pool = build_reward_models(config.reward_models, task.gold_reward, config.seed, cache=cache, demonstration=task.demonstration,

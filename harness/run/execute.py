@@ -14,7 +14,8 @@ Files in ``config.out`` (each written atomically):
 - ``metrics.json``       final test result (accuracy; per-category F1 / ROUGE-L; or output statistics for
                          open-ended tasks), out-of-distribution accuracy and the examples per split and category
                          (``data``, paper Table 3), what each RM resolved when built (``reward_model_settings``:
-                         whether it used its chat template); schema ``METRICS_SCHEMA_VERSION``;
+                         whether it used its chat template), where the policy started (``start``, only for
+                         ``train.start: sft``: ``harness.run.sft_start``); schema ``METRICS_SCHEMA_VERSION``;
 - ``plan.json``          on a GPU: the memory plan the run followed (``harness.plan``: RMs offloaded or resident,
                          rows decoded together, gradient checkpointing, each stage's planned peak);
 - ``run.log``            the progress log;
@@ -50,6 +51,7 @@ from harness.models.policy import Policy
 from harness.rewards.base import RewardModel
 from harness.run.compose import compose
 from harness.run.environment import environment_info
+from harness.run.sft_start import ensure_sft_stage
 from harness.selection.method import Method
 from harness.selection.reporting import reporting_record
 from harness.store.format import portable_locations, written_by
@@ -127,7 +129,10 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
     started = time.perf_counter()
     write_json_atomic(out / CONFIG, {**written_by(), "config": portable_locations(to_dict(config), out),
                                      "environment": environment_info(), "reporting": reporting_record(config)})
-    parts = compose(config, out)
+    start = None
+    if config.train.start == "sft":  # trained once (or waited for) in its cache folder, then merged into the policy
+        start = ensure_sft_stage(config, lambda stage: execute_run(stage, progress), report=log.info)
+    parts = compose(config, out, start)
     config, task, splits, policy, pool = parts.config, parts.task, parts.splits, parts.policy, parts.pool
     method, cache, profile = parts.method, parts.cache, parts.profile
 
@@ -138,7 +143,8 @@ def _execute(config: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
 
     tracking = RunTracking.open(config, out, run_name(config), profile)
     try:
-        metrics = _train_and_evaluate(config, out, task, splits, policy, pool, method, cache, profile, tracking, report, started)
+        metrics = _train_and_evaluate(config, out, task, splits, policy, pool, method, cache, profile, tracking, report, started,
+                                      start.record if start is not None else None)
     finally:
         if tracking is not None:
             tracking.close()  # a failed run's trackers are closed as failed
@@ -165,8 +171,9 @@ def run_name(config: RunConfig) -> str:
 def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits, policy: Policy,
                         pool: dict[str, RewardModel], method: Method, cache: ContentCache | None,
                         profile: dict[str, Any] | None, tracking: RunTracking | None, report: Callable[[str], None],
-                        started: float) -> dict[str, Any]:
-    """Train (resuming from the checkpoint), evaluate, write the metrics; the trackers get each step and the end."""
+                        started: float, start: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train (resuming from the checkpoint), evaluate, write the metrics; the trackers get each step and the end.
+    ``start``: where the policy started when not from ``policy.model`` (metrics.json's ``start``)."""
     loop = LOOPS.build(loop_name(config.mode, method.declared.trains_on), context=LoopContext(
         config, policy, task, splits, pool, method, progress=report, cache=cache,
         on_step=tracking.step if tracking is not None else None))
@@ -230,6 +237,8 @@ def _train_and_evaluate(config: RunConfig, out: Path, task: Task, splits: Splits
     }
     if selection:
         metrics["selection"] = selection
+    if start is not None:  # absent: the run started from policy.model (train.start: base)
+        metrics["start"] = start
     if cache is not None:
         metrics["shared_cache"] = {"hits": cache.hits, "misses": cache.misses}
     if config.eval.lm_eval is not None:  # before metrics.json: a failing lm-eval is a failed (resumable) run
