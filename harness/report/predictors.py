@@ -21,7 +21,6 @@ from harness.store.layout import PROFILE, safe_name
 STATISTICS = {"AUC": "auc", "pairwise accuracy": "pairwise_accuracy", "reward std": "reward_std",
               "mean margin": "mean_margin"}
 MIN_CELLS = 3
-SINGLE_RM = "single_rm"
 
 
 def _profile_key(folder: str) -> str | None:
@@ -30,13 +29,16 @@ def _profile_key(folder: str) -> str | None:
 
 
 def _single_rm_runs(frame: pd.DataFrame, profile: dict[str, Any]) -> pd.DataFrame:
-    """The finished single_rm runs of the profile's task and policy that were measured against it (or against none)."""
-    if "method_name" not in frame or "fixed_rm" not in frame:
+    """The finished runs of one fixed RM each (their reporting record's ``fixed_rm``: the single-RM rows) of the
+    profile's task and policy that were measured against it (or against none)."""
+    if "fixed_rm" not in frame:
         return frame.iloc[0:0]
-    runs = frame[frame["finished"] & (frame["method_name"] == SINGLE_RM) & (frame["fixed_rm"] != "")
+    from_base = frame["start_suffix"].fillna("") == "" if "start_suffix" in frame else True  # the profile's policy
+    runs = frame[frame["finished"] & (frame["fixed_rm"] != "") & from_base
                  & (frame["task"] == profile["task"]) & (frame["policy"] == profile.get("policy"))]
-    keys = [_profile_key(folder) for folder in runs["folder"]]
-    return runs[[key in (None, profile.get("key")) for key in keys]]
+    measured = pd.Series([_profile_key(folder) in (None, profile.get("key")) for folder in runs["folder"]],
+                         index=runs.index, dtype=bool)
+    return runs[measured]
 
 
 def predictor_cells(frame: pd.DataFrame, profile: dict[str, Any]) -> pd.DataFrame:
