@@ -50,11 +50,12 @@ def _label(row: str, variant_text: str) -> str:
 def accuracy_by_regime(frame: pd.DataFrame, regime: str) -> pd.DataFrame:
     """(row, variant, regime, mean, std, seeds) of test accuracy, with the derived Best RM and Avg. RM rows."""
     done = frame[frame["finished"]].set_index("run_id")
-    long = per_seed(frame, skip_axes=tuple(c[5:] for c in frame.columns if c.startswith("axis:")))
+    long = per_seed(frame)  # the derived rows (Avg. RM) average within one world and variant: their suffix names them
     if long.empty:
         return pd.DataFrame(columns=["row", "variant", "regime", "mean", "std", "seeds"])
     first = long["run_id"].map(lambda r: r.split(";")[0])  # Avg. RM rows join their runs' ids
-    long = long.assign(regime=first.map(done[regime]), variant=[variant(done.loc[r], regime) for r in first])
+    long = long.assign(row=long["row"].map(lambda row: row.rsplit(" @", 1)[0]),  # the world and variant get columns
+                       regime=first.map(done[regime]), variant=[variant(done.loc[r], regime) for r in first])
     grouped = long.groupby(["row", "variant", "regime", "rank"])["value"]
     table = grouped.agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, seeds="count").reset_index()
     return table.sort_values(["rank", "row", "variant", "regime"]).drop(columns="rank").reset_index(drop=True)
