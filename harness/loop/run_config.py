@@ -15,9 +15,10 @@ from typing import Any
 
 from harness.common.content_cache import cache_home
 from harness.common.files import unwritable_folder
+from harness.config.active_world import using_world
 from harness.config.errors import ConfigError, UnknownNameError, unknown_name_message
 from harness.config.parse import config_problems, parse_overrides, parse_with_overrides, read_yaml
-from harness.config.schema import RunConfig, TaskConfig
+from harness.config.schema import RunConfig, TaskConfig, WorldSettings
 from harness.loop.supervised import check_demonstrations
 from harness.loop.trackers.registry import check_trackers
 from harness.models.specs import model_spec_problem
@@ -143,9 +144,11 @@ def check_files(config: RunConfig, source: str, rm_settings: list[Any] | None = 
 
 
 @lru_cache(maxsize=16)
-def _examples(name: str, path: str, options: str) -> tuple:
-    """A task's examples (read once per process: a sweep validates many runs)."""
-    return tuple(get_task(name, json.loads(options)).load(TaskConfig(name=name, path=path, options=json.loads(options))))
+def _examples(name: str, path: str, options: str, world: WorldSettings) -> tuple:
+    """A task's examples (read once per process: a sweep validates many runs), in the run's synthetic world (whose
+    ``synth_*`` tasks it generates)."""
+    with using_world(world):
+        return tuple(get_task(name, json.loads(options)).load(TaskConfig(name=name, path=path, options=json.loads(options))))
 
 
 def check_task_data(config: RunConfig, source: str) -> None:
@@ -156,7 +159,7 @@ def check_task_data(config: RunConfig, source: str) -> None:
     for key, task, needed in checks:
         try:
             options = json.dumps(task.options, sort_keys=True, default=str)
-            splits = get_task(task.name, task.options).splits(task, config.seed, list(_examples(task.name, task.path, options)))
+            splits = get_task(task.name, task.options).splits(task, config.seed, list(_examples(task.name, task.path, options, config.world)))
         except ConfigError as error:
             raise ConfigError(f"{source}: {key}: {error}") from None
         for split in needed:

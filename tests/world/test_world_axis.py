@@ -16,7 +16,7 @@ import yaml
 from harness.config.active_world import active_world_settings, using_world
 from harness.config.errors import ConfigError
 from harness.config.schema import WorldSettings
-from harness.loop.run_config import build_run_config
+from harness.loop.run_config import _examples, build_run_config
 from harness.models.loading import model_identity
 from harness.profile.build import profile_identity
 from harness.report.write import write_report
@@ -39,6 +39,15 @@ def _small_base() -> WorldConfig:
               "rm_count": ModelRecipe({"count": 1.0, "facts": 0.0, "choice": 0.0}, steps=20),
               "rm_generalist": ModelRecipe({"count": 0.55, "facts": 0.65, "choice": 0.55}, steps=20)}
     return WorldConfig(hidden_size=16, demos_per_family=100, task_examples_per_family=40, ranking_prompts=10, models=models)
+
+
+@pytest.fixture
+def small_base(monkeypatch):
+    """The small base world in place of the default one, for this test only (the examples a config check read in it
+    are forgotten afterwards, as a process that never patched the base would never have read them)."""
+    monkeypatch.setattr(problems, "base_world", _small_base)
+    yield
+    _examples.cache_clear()
 
 
 def _config(**data):
@@ -105,9 +114,8 @@ def test_which_runs_use_a_world(tmp_path):
 
 
 @pytest.mark.slow
-def test_models_and_cache_keys_follow_the_run_world_and_default_keys_are_unchanged(tmp_path, monkeypatch):
+def test_models_and_cache_keys_follow_the_run_world_and_default_keys_are_unchanged(tmp_path, monkeypatch, small_base):
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(problems, "base_world", _small_base)
     config = build_run_config({"method": {"name": "base"}, "task": {"name": "synth_count"}, "policy": {"model": "world:policy"},
                                "reward_models": [{"name": "rm_count", "kind": "loglik", "model": "world:rm_count"}],
                                "profile": {"max_prompts": 4}}, [], check_data=False)
@@ -129,9 +137,8 @@ def test_models_and_cache_keys_follow_the_run_world_and_default_keys_are_unchang
 
 
 @pytest.mark.slow
-def test_a_sweep_over_worlds_builds_each_once_records_it_and_resumes(tmp_path, monkeypatch):
+def test_a_sweep_over_worlds_builds_each_once_records_it_and_resumes(tmp_path, monkeypatch, small_base):
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(problems, "base_world", _small_base)
     sweep = {"name": "worlds", "setup": {"world": {}},
              "base": {"policy": {"model": "world:policy", "lora": {"r": 4, "alpha": 8, "dropout": 0.0}, "max_prompt_tokens": 96},
                       "reward_models": [{"name": "rm_count", "kind": "loglik", "model": "world:rm_count"},
