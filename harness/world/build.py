@@ -41,6 +41,7 @@ from harness.world.families import FAMILIES
 from harness.world.problems import (
     ModelRecipe,
     WorldConfig,
+    cache_root,
     demo_problems,
     ranking_problems,
     task_problems,
@@ -121,26 +122,72 @@ def policy_accuracy(model_folder: Path, config: WorldConfig) -> dict[str, float]
 _VERIFIED: set[Path] = set()  # built worlds this process has checked
 
 
+def model_problem(folder: Path) -> str | None:
+    """What is wrong with one built model's folder (None: nothing): its config and weights (the safetensors header
+    and tensor index are read, not the tensors), its tokenizer."""
+    name = folder.name
+    for required in ("config.json", "model.safetensors", "tokenizer.json"):
+        if not (folder / required).is_file():
+            return f"{name}/{required} missing"
+    try:
+        json.loads((folder / "config.json").read_text())
+        with safe_open(str(folder / "model.safetensors"), framework="pt") as weights:
+            if not list(weights.keys()):
+                return f"{name}/model.safetensors holds no tensors"
+    except Exception as error:  # safetensors raises its own error types for a damaged file
+        return f"{name}: {type(error).__name__}: {str(error)[:120]}"
+    return None
+
+
 def world_problem(target: Path, config: WorldConfig) -> str | None:
-    """What is wrong with a cached world (None: nothing): its report, and every model's config and weights
-    (the safetensors header and tensor index are read, not the tensors)."""
+    """What is wrong with a cached world (None: nothing): its report, and every model (``model_problem``)."""
     try:
         json.loads((target / "report.json").read_text())
     except (OSError, ValueError) as error:
         return f"report.json: {error}"
     for name in config.models:
-        folder = target / name
-        for required in ("config.json", "model.safetensors", "tokenizer.json"):
-            if not (folder / required).is_file():
-                return f"{name}/{required} missing"
-        try:
-            json.loads((folder / "config.json").read_text())
-            with safe_open(str(folder / "model.safetensors"), framework="pt") as weights:
-                if not list(weights.keys()):
-                    return f"{name}/model.safetensors holds no tensors"
-        except Exception as error:  # safetensors raises its own error types for a damaged file
-            return f"{name}: {type(error).__name__}: {str(error)[:120]}"
+        problem = model_problem(target / name)
+        if problem is not None:
+            return problem
     return None
+
+
+MODEL_STORE = ".models"  # under the world cache: one copy of every model trained, by what its training depends on
+
+
+def stored_model(config: WorldConfig, name: str, recipe: ModelRecipe, seed: int) -> Path:
+    """Where a trained model of a world is kept for other worlds that train the same model (same recipe, seed, sizes
+    and problems: e.g. the RMs of worlds that differ only in the policy's correct share)."""
+    return cache_root() / MODEL_STORE / config.model_digest(name, recipe, seed)
+
+
+def _reuse(job: tuple[Path, ModelRecipe, WorldConfig, int]) -> bool:
+    """Copy the job's model (with its measurement) from the model store when an earlier build trained it; a damaged
+    copy is removed (and the model trained again)."""
+    folder, recipe, config, seed = job
+    stored = stored_model(config, folder.name, recipe, seed)
+    if not (stored / "measured.json").is_file():
+        return False
+    if model_problem(stored) is not None:
+        shutil.rmtree(stored, ignore_errors=True)
+        return False
+    shutil.copytree(stored, folder)
+    return True
+
+
+def _keep(job: tuple[Path, ModelRecipe, WorldConfig, int]) -> None:
+    """Put a freshly trained model into the model store (atomically; a copy another build put there first stays)."""
+    folder, recipe, config, seed = job
+    stored = stored_model(config, folder.name, recipe, seed)
+    if stored.exists():
+        return
+    partial = stored.with_name(f".{stored.name}.{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(folder, partial)
+    try:
+        os.replace(partial, stored)
+    except OSError:  # another build published the same model meanwhile
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def ensure_world(config: WorldConfig | None = None, verbose: bool = True, **overrides: Any) -> Path:
@@ -170,15 +217,22 @@ def ensure_world(config: WorldConfig | None = None, verbose: bool = True, **over
         building.mkdir(parents=True)
         jobs = [(building / name, recipe, config, config.seed * 100 + index)
                 for index, (name, recipe) in enumerate(sorted(config.models.items(), key=lambda kv: -kv[1].steps))]
+        reused = [job[0].name for job in jobs if _reuse(job)]
+        jobs = [job for job in jobs if job[0].name not in reused]
+        if reused:
+            log(f"  reusing {len(reused)} models trained by an earlier build ({', '.join(reused)})")
         workers = max(1, min(len(jobs), os.cpu_count() or 1))
-        log(f"  training {len(jobs)} models ({', '.join(j[0].name for j in jobs)}) in {workers} process(es)")
-        if workers == 1:
+        if jobs:
+            log(f"  training {len(jobs)} models ({', '.join(j[0].name for j in jobs)}) in {workers} process(es)")
+        if workers == 1 or len(jobs) <= 1:
             for job in jobs:
                 _train_and_measure(*job)
         else:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                      initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
                 list(pool.map(_train_and_measure, *zip(*jobs)))
+        for job in jobs:
+            _keep(job)
         report: dict[str, Any] = {"config": asdict(config), "ranking_accuracy": {}, "policy_greedy_accuracy": {}}
         for name in sorted(config.models):
             measured = json.loads((building / name / "measured.json").read_text())

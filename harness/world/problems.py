@@ -65,6 +65,14 @@ class WorldConfig:
                            **asdict(self)}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def model_digest(self, name: str, recipe: ModelRecipe, seed: int) -> str:
+        """The cache key of one model of this world: what its training and its measurement depend on (this config
+        without the other models, its recipe, name and seed), so that worlds which differ in other models share it."""
+        shared = {key: value for key, value in asdict(self).items() if key != "models"}
+        text = json.dumps({"version": WORLD_VERSION, "generators": hashlib.sha256(inspect.getsource(families).encode()).hexdigest(),
+                           "name": name, "recipe": asdict(recipe), "seed": seed, **shared}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
 
 GENERALIST = "rm_generalist"
 

@@ -58,6 +58,27 @@ def test_world_build_is_deterministic_for_its_config(tmp_path, monkeypatch):
                            load_file(str(folders[0] / "rm_a" / "model.safetensors"))["lm_head.weight"])
 
 
+@pytest.mark.slow
+def test_a_world_reuses_the_models_an_earlier_build_trained_and_they_equal_its_own(tmp_path, monkeypatch, capsys):
+    from dataclasses import replace
+
+    first = _small_config()
+    second = replace(first, models={**first.models, "policy": ModelRecipe({"count": 0.9, "facts": 0.9}, steps=30)})
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "shared"))
+    folders = [ensure_world(first), ensure_world(second)]
+    printed = capsys.readouterr().out
+    assert "reusing 1 models trained by an earlier build (rm_a)" in printed and "training 1 models (policy)" in printed
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "alone"))
+    alone = ensure_world(second, verbose=False)   # the same world built from nothing
+    for model in ("policy", "rm_a"):
+        shared, own = (load_file(str(f / model / "model.safetensors")) for f in (folders[1], alone))
+        assert shared.keys() == own.keys() and all(torch.equal(shared[k], own[k]) for k in shared)
+    reports = [json.loads((f / "report.json").read_text()) for f in (folders[1], alone)]
+    assert reports[0]["ranking_accuracy"] == reports[1]["ranking_accuracy"]
+    assert reports[0]["policy_greedy_accuracy"] == reports[1]["policy_greedy_accuracy"]
+    assert not torch.equal(*(load_file(str(f / "policy" / "model.safetensors"))["lm_head.weight"] for f in folders))
+
+
 def test_reported_rm_competence_has_the_intended_ordering(default_world):
     accuracy = json.loads((default_world / "report.json").read_text())["ranking_accuracy"]
     for family in FAMILIES:
