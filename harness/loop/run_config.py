@@ -115,9 +115,6 @@ def start_problem(config: RunConfig, method: Method) -> str | None:
     if method.declared.trains_on == "demonstrations":
         return (f"train.start: 'sft' starts from the sft method's result, which method {config.method.name!r} would "
                 f"fine-tune on the demonstrations a second time; use train.start: base (that run is the SFT row)")
-    if config.profile is not None:
-        return ("train.start: 'sft' cannot be combined with a 'profile:' section yet (the profile measures the RMs on "
-                "the base policy's samples); remove profile or use train.start: base")
     if config.eval.lm_eval is not None:
         return ("train.start: 'sft' cannot be combined with eval.lm_eval yet (lm-eval loads policy.model and the run's "
                 "adapter, without the SFT weights); remove eval.lm_eval or use train.start: base")

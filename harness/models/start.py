@@ -9,12 +9,30 @@ the merged weights are rounded to bfloat16, as any merged checkpoint of that mod
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from peft import LoraConfig, get_peft_model
 
 from harness.config.schema import PolicyConfig
 from harness.models.loading import load_causal_lm
 from harness.models.policy import POLICY_ADAPTER, float32_adapters
+
+
+@dataclass
+class StartPolicy:
+    """Where a run's policy starts: trained weights (a ``Policy.adapter_state()``) and the record of where they come
+    from (metrics.json's ``start``: ``from``, the stage's key ``stage``, its folder and test result)."""
+
+    weights: dict[str, torch.Tensor]
+    record: dict[str, Any]
+
+
+def start_identity(start: StartPolicy) -> dict[str, Any]:
+    """What the start policy's outputs depend on beyond ``policy.model`` (the stage's key), for shared-cache keys
+    (the content cache's, the profile's)."""
+    return {"from": start.record["from"], "stage": start.record["stage"]}
 
 
 @torch.no_grad()

@@ -7,7 +7,9 @@ pairwise accuracy and AUC per category, ``teaching`` the normalised within-promp
 of the pairs the loop would build (``train.pairs_per_prompt``, drawn from a stream of their own, so the samples
 and the AUCs are the same draws as without them). The result is stored under the SHA-256 of everything it depends
 on (policy and RM identities, task, sampling, profile settings) in ``<cache>/profiles/``, built once under
-a file lock however many runs ask for it at the same time.
+a file lock however many runs ask for it at the same time. A run that starts from the SFT policy
+(``train.start: sft``) is measured against the profile of that policy: the SFT stage's weights merged into
+``policy.model`` (``harness.models.start``), keyed by the stage as well.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from harness.config.schema import ProfileConfig, RunConfig
 from harness.models.loading import model_identity
 from harness.models.placement import placement_for
 from harness.models.policy import Policy
+from harness.models.start import StartPolicy, merged_model, start_identity
 from harness.profile.competence import measure
 from harness.profile.teaching import mean_margin, normaliser, pair_margins, reward_std
 from harness.rewards.pool import build_reward_models
@@ -51,10 +54,14 @@ def sampling_batch_size(config: RunConfig) -> int:
     return profile_settings(config).batch_size or config.train.batch_size
 
 
-def profile_identity(config: RunConfig) -> dict[str, Any]:
-    """Everything a profile's numbers depend on (not the method, the run seed or the output folder)."""
+def profile_identity(config: RunConfig, start: StartPolicy | None = None) -> dict[str, Any]:
+    """Everything a profile's numbers depend on (not the method, the run seed or the output folder); ``start``: the
+    trained weights the policy starts from (``train.start: sft``), None for ``policy.model`` itself."""
     with using_world(config.world):  # world:NAME models are identified in the config's world
-        return _profile_identity(config)
+        identity = _profile_identity(config)
+    if start is not None:  # a profile of policy.model keeps the key it had before runs could start elsewhere
+        identity["start"] = start_identity(start)
+    return identity
 
 
 def _profile_identity(config: RunConfig) -> dict[str, Any]:
@@ -93,15 +100,18 @@ def profile_examples(task: Task, config: RunConfig) -> list[Example]:
     return chosen
 
 
-def measure_profile(config: RunConfig, progress: bool = True, score_cache: ContentCache | None = None) -> dict[str, Any]:
+def measure_profile(config: RunConfig, progress: bool = True, score_cache: ContentCache | None = None,
+                    start: StartPolicy | None = None) -> dict[str, Any]:
     """Sample, mark, score and measure: the profile of ``config``'s policy, RMs and task (in ``config``'s synthetic
     world where they come from one). With ``score_cache``, an RM that wraps another (``noisy``) reuses its base's
-    scores, and a repeated measurement the RM scores."""
+    scores, and a repeated measurement the RM scores. With ``start``, the policy is ``policy.model`` with those
+    trained weights (the SFT policy a ``train.start: sft`` run starts from)."""
     with using_world(config.world):
-        return _measure_profile(config, progress, score_cache)
+        return _measure_profile(config, progress, score_cache, start)
 
 
-def _measure_profile(config: RunConfig, progress: bool, score_cache: ContentCache | None) -> dict[str, Any]:
+def _measure_profile(config: RunConfig, progress: bool, score_cache: ContentCache | None,
+                     start_policy: StartPolicy | None) -> dict[str, Any]:
     started = time.perf_counter()
     task = get_task(config.task.name, config.task.options)
     if task.kind == "open_ended":
@@ -112,7 +122,10 @@ def _measure_profile(config: RunConfig, progress: bool, score_cache: ContentCach
     if not examples:
         raise ConfigError(f"profile: task {task.name!r} has no training prompts (check split_sizes / max_prompts)")
     n = settings.num_samples or config.train.num_samples
-    policy = Policy(config.policy)
+    if start_policy is None:
+        policy = Policy(config.policy)
+    else:
+        policy = Policy(config.policy, merged_model(config.policy, start_policy.weights), start=start_identity(start_policy))
     policy.use_memory_settings(config.memory)  # resolved by the run's memory plan (null: off)
     placement = placement_for(config.memory.offload_reward_models, "auto")
     pool = build_reward_models(config.reward_models, task.gold_reward, settings.seed, cache=score_cache, demonstration=task.demonstration,
@@ -161,10 +174,13 @@ def _measure_profile(config: RunConfig, progress: bool, score_cache: ContentCach
         by_category[category] = {"prompts": int(len(set(group_array[rows]))), "samples": int(rows.sum()),
                                  "sample_accuracy": float(correct_array[rows].mean()), "reward_models": competence}
     configured = [rm.name for rm in config.reward_models]
-    return {"version": PROFILE_VERSION, "task": task.name, "policy": config.policy.model, "num_samples": n,
-            "reward_models": configured, "categories": by_category,
-            "best_rm": {c: best_rm(by_category[c]["reward_models"], configured) for c in by_category},
-            "seconds": round(time.perf_counter() - started, 2)}
+    measured = {"version": PROFILE_VERSION, "task": task.name, "policy": config.policy.model, "num_samples": n,
+                "reward_models": configured, "categories": by_category,
+                "best_rm": {c: best_rm(by_category[c]["reward_models"], configured) for c in by_category},
+                "seconds": round(time.perf_counter() - started, 2)}
+    if start_policy is not None:
+        measured["start"] = start_identity(start_policy)
+    return measured
 
 
 def best_rm(competence: dict[str, dict[str, Any]], among: list[str]) -> str | None:
@@ -174,17 +190,17 @@ def best_rm(competence: dict[str, dict[str, Any]], among: list[str]) -> str | No
     return ranked[0][2] if ranked else None
 
 
-def profile_path(config: RunConfig, cache_root: str | Path | None = None) -> Path:
-    """Where the profile of ``config`` is cached: ``<cache_root>/profiles/<content key>.json`` (default root: the
-    harness cache)."""
+def profile_path(config: RunConfig, cache_root: str | Path | None = None, start: StartPolicy | None = None) -> Path:
+    """Where the profile of ``config`` (from ``start``) is cached: ``<cache_root>/profiles/<content key>.json``
+    (default root: the harness cache)."""
     folder = Path(cache_root) if cache_root else cache_home()
-    return folder / "profiles" / f"{content_key(profile_identity(config))}.json"
+    return folder / "profiles" / f"{content_key(profile_identity(config, start))}.json"
 
 
 def measure_missing_profiles(configs: Sequence[RunConfig]) -> list[tuple[str, str]]:
-    """Measure, once each, the profiles that ``configs`` ask for and the cache lacks; a sweep whose runs share this
-    machine does so before they start, so that no worker waits idle for another's measurement. Returns (task,
-    what happened) for each one tried; one that fails is left to its runs, which record the error."""
+    """Measure, once each, the profiles of ``policy.model`` that ``configs`` ask for and the cache lacks; a sweep
+    whose runs share this machine does so before they start, so that no worker waits idle for another's measurement.
+    Returns (task, what happened) for each one tried; one that fails is left to its runs, which record the error."""
     measured, seen = [], set()
     for config in configs:
         if config.profile is None:
@@ -205,10 +221,12 @@ def measure_missing_profiles(configs: Sequence[RunConfig]) -> list[tuple[str, st
     return measured
 
 
-def ensure_profile(config: RunConfig, cache_root: str | Path | None = None, progress: bool = False) -> dict[str, Any]:
-    """The profile of ``config`` from ``<cache_root>/profiles/`` (default: the harness cache), measured first
-    if absent; concurrent callers wait for one measurement instead of repeating it."""
-    path = profile_path(config, cache_root)
+def ensure_profile(config: RunConfig, cache_root: str | Path | None = None, progress: bool = False,
+                   start: StartPolicy | None = None) -> dict[str, Any]:
+    """The profile of ``config`` (its policy from ``start`` where given) from ``<cache_root>/profiles/`` (default:
+    the harness cache), measured first if absent; concurrent callers wait for one measurement instead of repeating
+    it."""
+    path = profile_path(config, cache_root, start)
     key = path.stem
     if path.exists():
         return read_json(path)
@@ -217,5 +235,5 @@ def ensure_profile(config: RunConfig, cache_root: str | Path | None = None, prog
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         if not path.exists():
             scores = ContentCache(path.parent / "rm_scores.sqlite")
-            write_json_atomic(path, {**measure_profile(config, progress=progress, score_cache=scores), "key": key})
+            write_json_atomic(path, {**measure_profile(config, progress=progress, score_cache=scores, start=start), "key": key})
     return read_json(path)

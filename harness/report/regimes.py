@@ -37,10 +37,19 @@ def regime_axis(frame: pd.DataFrame) -> str | None:
 
 
 def variant(run: pd.Series, regime: str) -> str:
-    """The run's other axes (not the regime, not the policy), as ``start=sft`` style text ('' for none)."""
-    parts = [f"{column[5:].rsplit('.', 1)[-1]}={run[column]}" for column in run.index
-             if column.startswith("axis:") and column != regime and column != "axis:policy" and pd.notna(run[column])]
+    """Where the run's policy started ('from SFT'; nothing for the base policy) and its other axes (not the regime,
+    not the policy, not the start), as ``from SFT, beta=0.1`` style text ('' for none)."""
+    start = str(run.get("start_suffix") or "").strip().strip("[]")
+    parts = [start] if start else []
+    parts += [f"{column[5:].rsplit('.', 1)[-1]}={run[column]}" for column in run.index
+              if column.startswith("axis:") and column not in (regime, "axis:policy", "axis:train.start") and pd.notna(run[column])]
     return ", ".join(parts)
+
+
+def method_row(row: str, run: pd.Series) -> str:
+    """The row without its start's suffix (the start is in the variant): one panel per method, a line per start."""
+    suffix = str(run.get("start_suffix") or "")
+    return row.replace(suffix, "", 1) if suffix else row
 
 
 def _label(row: str, variant_text: str) -> str:
@@ -54,7 +63,7 @@ def accuracy_by_regime(frame: pd.DataFrame, regime: str) -> pd.DataFrame:
     if long.empty:
         return pd.DataFrame(columns=["row", "variant", "regime", "mean", "std", "seeds"])
     first = long["run_id"].map(lambda r: r.split(";")[0])  # Avg. RM rows join their runs' ids
-    long = long.assign(row=long["row"].map(lambda row: row.rsplit(" @", 1)[0]),  # the world and variant get columns
+    long = long.assign(row=[method_row(row.rsplit(" @", 1)[0], done.loc[r]) for row, r in zip(long["row"], first)],
                        regime=first.map(done[regime]), variant=[variant(done.loc[r], regime) for r in first])
     grouped = long.groupby(["row", "variant", "regime", "rank"])["value"]
     table = grouped.agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, seeds="count").reset_index()
@@ -67,7 +76,7 @@ def selection_by_regime(rated: list[RatedRun], regime: str) -> pd.DataFrame:
     for run, steps, _ in rated:
         shares = [best_share(step) for step in steps if step.get("competence_gap") is not None]
         if shares and regime in run.index and pd.notna(run[regime]):
-            records.append((run["row"], variant(run, regime), run[regime], float(np.mean(shares))))
+            records.append((method_row(run["row"], run), variant(run, regime), run[regime], float(np.mean(shares))))
     long = pd.DataFrame(records, columns=["row", "variant", "regime", "value"])
     if long.empty:
         return pd.DataFrame(columns=["row", "variant", "regime", "mean", "std", "seeds"])
@@ -79,7 +88,8 @@ def signal_by_regime(rated: list[RatedRun], regime: str) -> pd.DataFrame:
     """(row, variant, regime, steps, rho/p of -loss and of the MAB reward against the chosen RM's AUC)."""
     columns = ["row", "variant", "regime", "steps", "rho_neg_loss", "p_neg_loss", "rho_mab_reward", "p_mab_reward"]
     kept = [entry for entry in rated if regime in entry[0].index and pd.notna(entry[0][regime])]
-    rows = signal_rows(kept, group=lambda run: {"row": run["row"], "variant": variant(run, regime), "regime": run[regime]})
+    rows = signal_rows(kept, group=lambda run: {"row": method_row(run["row"], run), "variant": variant(run, regime),
+                                                "regime": run[regime]})
     return pd.DataFrame(columns=columns) if rows.empty else rows[columns]
 
 
@@ -122,10 +132,12 @@ def _panels(table: pd.DataFrame, y: str, ylabel: str, xlabel: str, out: Path, na
     fig, axes = panel_grid(len(rows), 3.6, 2.9, columns=4)
     for ax, row in zip(axes, rows):
         chunk = table[table["row"] == row]
+        several = chunk["variant"].nunique() > 1
         for variant_text, line in chunk.groupby("variant", sort=False):
             line = line.sort_values("regime")
             for column, suffix in series or [(y, "")]:
-                label = ", ".join(t for t in (variant_text, suffix) if t) or None
+                shown = variant_text or ("from Base" if several else "")
+                label = ", ".join(t for t in (shown, suffix) if t) or None
                 x = line["regime"].astype(float)
                 if band:
                     ax.errorbar(x, line[column], yerr=line[band], marker="o", capsize=2, label=label)

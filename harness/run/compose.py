@@ -17,12 +17,11 @@ from harness.common.seeding import stable_seed
 from harness.config.schema import RunConfig
 from harness.models.placement import placement_for
 from harness.models.policy import Policy
-from harness.models.start import merged_model
+from harness.models.start import StartPolicy, merged_model, start_identity
 from harness.plan.runtime import follow_plan, plan_record
 from harness.profile.build import ensure_profile
 from harness.rewards.base import RewardModel
 from harness.rewards.pool import build_reward_models
-from harness.run.sft_start import StartPolicy, start_identity
 from harness.selection.method import Method, MethodContext
 from harness.selection.registry import build_method
 from harness.store.layout import CONTENT_CACHE, PLAN, PROFILE, TASK_DATA
@@ -56,7 +55,7 @@ def compose(config: RunConfig, out: Path, start: StartPolicy | None = None) -> C
         record = plan_record(config, memory, plan)
         write_json_atomic(out / PLAN, record)
         log.info("memory plan:\n%s", record["table"])
-    profile = ensure_profile(config) if config.profile is not None else None
+    profile = ensure_profile(config, start=start) if config.profile is not None else None
     if profile is not None:
         write_json_atomic(out / PROFILE, profile)
     start_model = merged_model(config.policy, start.weights) if start is not None else None  # its draws: before the seed

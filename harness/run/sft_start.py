@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gc
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,21 +26,13 @@ from harness.common.files import read_json
 from harness.config.parse import to_dict
 from harness.config.schema import MethodConfig, RunConfig
 from harness.models.loading import model_identity
+from harness.models.start import StartPolicy
 from harness.store.layout import CHECKPOINT, METRICS
 from harness.store.run_folder import is_finished, run_lock, set_aside_result
 
 SFT_STAGE_VERSION = 1
 STAGES = "sft_stages"
 SFT_METHOD = "sft"
-
-
-@dataclass
-class StartPolicy:
-    """Where a run's policy starts: trained weights (a ``Policy.adapter_state()``) and the record of where they come
-    from (metrics.json's ``start``, and the policy's cache identity)."""
-
-    weights: dict[str, torch.Tensor]
-    record: dict[str, Any]
 
 
 def stage_config(config: RunConfig) -> RunConfig:
@@ -98,7 +90,3 @@ def ensure_sft_stage(config: RunConfig, execute: Callable[[RunConfig], Any], pol
               "stage_test": {k: v for k, v in test.items() if k in ("accuracy", "score", "mean_output_chars")}}
     return StartPolicy(state["adapter"], record)
 
-
-def start_identity(start: StartPolicy) -> dict[str, Any]:
-    """What the start policy's outputs depend on beyond ``policy.model`` (the stage's key), for shared-cache keys."""
-    return {"from": start.record["from"], "stage": start.record["stage"]}

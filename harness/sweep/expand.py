@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.config.errors import ConfigError, UnknownNameError, unknown_name_message
 from harness.config.parse import apply_override, parse_overrides, parse_with_overrides, read_yaml, to_dict
-from harness.config.schema import RunConfig, SweepConfig
+from harness.config.schema import RunConfig, SweepConfig, SweepMethod
 from harness.loop.run_config import build_run_config
 from harness.rewards.judges.registry import JUDGES, judge_settings
 from harness.store.layout import CACHE_DIR, run_id, safe_name
@@ -114,14 +114,22 @@ def sweep_root(sweep: SweepConfig, out: str | Path) -> Path:
     return Path(out) / safe_name(sweep.name)
 
 
+def grid_points(grid: dict[str, list[Any]], method: SweepMethod) -> list[tuple[list[str], tuple]]:
+    """The grid points a method runs at, as (keys, values): a grid key that the method's ``overrides`` set is pinned
+    for that method (one run per point of the other keys, without that axis), e.g. the ``sft`` method under a
+    ``train.start: [base, sft]`` grid with ``overrides: {train.start: base}``."""
+    keys = [key for key in grid if key not in method.overrides]
+    return [(keys, values) for values in itertools.product(*(grid[key] for key in keys))]
+
+
 def expand(sweep: SweepConfig, out: str | Path, source: str = "<sweep>", check_data: bool = True) -> list[RunSpec]:
     """Every run of the sweep, validated (unknown keys and names fail here, before any compute)."""
     root = sweep_root(sweep, out)
     policies = sweep.policies or [None]
-    grid_keys = list(sweep.grid)
     specs = []
-    for task, method, policy, values, seed in itertools.product(
-            sweep.tasks, sweep.methods, policies, itertools.product(*sweep.grid.values()), sweep.seeds):
+    runs = ((task, method, policy, point, seed) for task, method, policy in itertools.product(sweep.tasks, sweep.methods, policies)
+            for point in grid_points(sweep.grid, method) for seed in sweep.seeds)
+    for task, method, policy, (grid_keys, values), seed in runs:
         data = copy.deepcopy(sweep.base)
         data["task"] = to_dict(task)
         data["seed"] = seed

@@ -91,16 +91,24 @@ def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): data}
 
 
-def planned(configs: list[RunConfig]) -> list[RunConfig]:
-    """The configs with the memory settings their runs will resolve (``harness.plan.runtime``), so a profile measured
-    here samples as theirs would; a config whose plan is refused is left to its run, which records why."""
-    resolved = []
-    for config in configs:
-        try:
-            resolved.append(dataclasses.replace(config, memory=resolve_memory(config)[0]))
-        except ConfigError:
-            continue
-    return resolved
+def planned(config: RunConfig) -> RunConfig | None:
+    """The config with the memory settings its run will resolve (``harness.plan.runtime``), so a profile measured
+    here samples as its would; None for a config whose plan is refused (left to its run, which records why)."""
+    try:
+        return dataclasses.replace(config, memory=resolve_memory(config)[0])
+    except ConfigError:
+        return None
+
+
+def prepare_shared_work(configs: list[RunConfig]) -> None:
+    """The RM profiles that the runs of ``configs`` share, measured once each before they start, a line each. A run
+    from the SFT policy (``train.start: sft``) is left to measure its own, after its SFT stage: those differ per
+    world and seed, so the sweep's workers train and measure them side by side (a worker that needs one being made
+    by another waits for it)."""
+    profiled = [resolved for config in configs
+                if config.profile is not None and config.train.start == "base" and (resolved := planned(config)) is not None]
+    for task, outcome in measure_missing_profiles(profiled):
+        print(f"profile {task}: {outcome}", flush=True)
 
 
 def check_store(specs: list[RunSpec]) -> None:
@@ -148,9 +156,8 @@ def run_sweep(path: str, overrides: list[str], out: str, executor: Executor) -> 
     write_manifest(root, {"name": sweep.name, "source": path, "sweep": to_dict(sweep)}, manifest_entries(specs), previous)
     todo = [s for s in specs if run_state(s.folder) != DONE]
     counts = {"done": len(specs) - len(todo), "failed": 0, "busy": 0}
-    if executor.on_this_machine:  # measured here with every core, not by one worker while the others wait for it
-        for task, outcome in measure_missing_profiles(planned([s.config for s in todo if s.config.profile is not None])):
-            print(f"profile {task}: {outcome}", flush=True)
+    if executor.on_this_machine:  # here with every core, not by one worker while the others wait for it
+        prepare_shared_work([s.config for s in todo])
     print(f"sweep {sweep.name}: {len(specs)} runs, {counts['done']} already finished, {len(todo)} to run "
           f"({executor.name}, {executor.workers} worker(s)) -> {root}", flush=True)
     failures: list[tuple[str, str]] = []

@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from harness.config.errors import ConfigError
-from harness.config.schema import MethodConfig
+from harness.config.schema import MethodConfig, ProfileConfig
 from harness.loop.run_config import build_run_config
 from harness.loop.supervised import SupervisedLoop
 from harness.models.policy import Policy
-from harness.models.start import merged_model
+from harness.models.start import StartPolicy, merged_model
+from harness.profile.build import measure_profile, profile_path
 from harness.report.runs import load_runs
 from harness.report.write import write_report
 from harness.run.execute import execute_run
@@ -127,6 +128,22 @@ def test_the_stage_is_keyed_by_what_it_trains_and_waited_for_while_another_proce
     assert found[0].record["stage_test"] == {"accuracy": 0.5} and found[0].record["stage"] == folder.name
 
 
+def test_a_run_from_sft_is_rated_against_the_profile_of_the_sft_policy(tiny_models, data_dir, tmp_path):
+    laser = replace(_config(tiny_models, data_dir, tmp_path, "laser", "laser", "sft"), profile=ProfileConfig(max_prompts=3))
+    execute_run(laser, progress=False)
+    stage = stage_folder(laser)
+    stored = json.loads((tmp_path / "laser" / "profile.json").read_text())
+    assert stored["start"] == {"from": "sft", "stage": stage.name}
+    weights = torch.load(stage / "checkpoint.pt", weights_only=False)["adapter"]
+    start = StartPolicy(weights, {"from": "sft", "stage": stage.name})
+    assert profile_path(laser, start=start) != profile_path(laser)   # keyed by the stage too
+    assert profile_path(laser, start=start).exists() and not profile_path(laser).exists()
+    again = measure_profile(laser, progress=False, start=start)
+    assert again["categories"] == stored["categories"]   # the SFT policy's samples, measured again
+    from_base = measure_profile(laser, progress=False)
+    assert "start" not in from_base and from_base["categories"] != stored["categories"]
+
+
 def test_sft_from_sft_is_refused_at_config_load(tiny_models, data_dir, tmp_path):
     data = tiny_run_config(tiny_models, data_dir, tmp_path, method={"name": "sft", "args": {}})
     data["train"]["start"] = "sft"
@@ -135,9 +152,7 @@ def test_sft_from_sft_is_refused_at_config_load(tiny_models, data_dir, tmp_path)
         build_run_config(data, check_data=False)
     assert "\n" not in str(error.value)
     data["method"]["name"], data["profile"] = "laser", {"max_prompts": 4}
-    with pytest.raises(ConfigError, match="train.start: 'sft' cannot be combined with a 'profile:' section"):
-        build_run_config(data, check_data=False)
-    data.pop("profile")
+    assert build_run_config(data, check_data=False).profile is not None  # measured on the SFT policy
     data["train"]["start"] = "sfft"
     with pytest.raises(ConfigError, match="train.start"):
         build_run_config(data, check_data=False)
@@ -182,7 +197,7 @@ def test_the_report_names_the_runs_from_sft(tmp_path):
     assert rows["Best RM"] == "30.00" and rows["Best RM [from SFT]"] == "35.00"
 
 
-def test_a_sweep_over_both_starts_trains_the_stage_once_and_reports_both(tmp_path, tiny_models, data_dir):
+def test_a_sweep_over_both_starts_trains_the_stage_once_and_reports_both(tmp_path, tiny_models, data_dir, capsys):
     import yaml
 
     from harness.cli import main
@@ -192,16 +207,23 @@ def test_a_sweep_over_both_starts_trains_the_stage_once_and_reports_both(tmp_pat
     for key in ("method", "seed", "out"):
         base.pop(key)
     base["train"].update({"max_steps_per_iteration": 1, "learning_rate": 1e-2})
+    base["profile"] = {"max_prompts": 3}
     sweep = {"name": "starts", "base": base, "tasks": [task], "seeds": [0], "grid": {"train.start": ["base", "sft"]},
              "methods": [{"name": "base"}, {"name": "random_rm"}, {"name": "single_rm", "label": "rm-a", "args": {"rm": "rm_a"}}]}
     (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(sweep))
     assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
     root = tmp_path / "out" / "starts"
     stages = list((root / ".cache" / "sft_stages").iterdir())
     assert len(stages) == 1 and (stages[0] / "metrics.json").exists()
+    # the base policy's profile is measured before the runs start; the SFT policy's by the first run that needs it
+    assert "profile gsm8k: RM competence" in printed.split("sweep starts: 6 runs")[0]
     started = [json.loads((root / "gsm8k" / f"{label}@train.start=sft" / "seed0" / "metrics.json").read_text())["start"]
                for label in ("base", "random_rm", "rm-a")]
     assert {s["stage"] for s in started} == {stages[0].name}
+    profiles = {start: json.loads((root / "gsm8k" / f"rm-a@train.start={start}" / "seed0" / "profile.json").read_text())
+                for start in ("base", "sft")}
+    assert profiles["sft"]["start"]["stage"] == stages[0].name and "start" not in profiles["base"]
     rows = [line.split("|")[1].strip() for line in (root / "report" / "table1.md").read_text().splitlines()
             if line.startswith("| ") and not line.startswith("| Method")]
     assert {"Base", "Base [from SFT]", "Random RM Selection", "Random RM Selection [from SFT]", "Best RM",

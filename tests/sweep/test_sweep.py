@@ -62,6 +62,18 @@ def test_grid_expansion_with_axes_and_method_overrides(tmp_path, tiny_models, da
     assert one.run_id.startswith("gsm8k/laser@policy=p1,train.beta=0.1/seed")
 
 
+def test_a_method_that_overrides_a_grid_key_is_pinned_on_that_axis(tmp_path, tiny_models, data_dir):
+    path = _sweep_file(tmp_path, tiny_models, data_dir, seeds=[0],
+                       methods=[{"name": "sft", "overrides": {"train.start": "base"}}, {"name": "random_rm"}],
+                       grid={"train.start": ["base", "sft"], "train.beta": [0.1, 0.3]})
+    specs = expand(load_sweep(path), tmp_path / "out")
+    by_method = {label: sorted((s.run_id, s.config.train.start, s.config.train.beta) for s in specs if s.method_label == label)
+                 for label in ("sft", "random_rm")}
+    assert by_method["sft"] == [("gsm8k/sft@train.beta=0.1/seed0", "base", 0.1), ("gsm8k/sft@train.beta=0.3/seed0", "base", 0.3)]
+    assert sorted((start, beta) for _, start, beta in by_method["random_rm"]) == [("base", 0.1), ("base", 0.3), ("sft", 0.1), ("sft", 0.3)]
+    assert all("train.start" not in s.axes for s in specs if s.method_label == "sft")
+
+
 def test_overrides_beat_the_sweep_yaml(tmp_path, tiny_models, data_dir):
     path = _sweep_file(tmp_path, tiny_models, data_dir)
     sweep = load_sweep(path, ["seeds=[4]", "base.train.beta=0.5"])

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -148,12 +149,12 @@ def test_a_sweep_over_worlds_builds_each_once_records_it_and_resumes(tmp_path, m
                                 "max_new_tokens": 12, "micro_batch_size": 8},
                       "eval": {"max_new_tokens": 12, "batch_size": 20, "dev_every_iteration": False}},
              "tasks": [{"name": "synth_count", "split_sizes": [8, 2, 10]}],
-             "methods": [{"name": "base"}, {"name": "random_rm"}], "seeds": [0],
-             "grid": {"world.policy_correct_share": [0.0, 1.0]}}
+             "methods": [{"name": "base", "overrides": {"train.start": "base"}}, {"name": "random_rm"}], "seeds": [0],
+             "grid": {"world.policy_correct_share": [0.0, 1.0], "train.start": ["base", "sft"]}}
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(sweep))
     result = run_sweep(str(path), [], str(tmp_path / "out"), LocalExecutor(LocalConfig(workers=1)))
-    assert (result.done, result.failed) == (4, 0)
+    assert (result.done, result.failed) == (6, 0)
     worlds = sorted(p.name for p in (tmp_path / "cache" / "world").iterdir() if p.is_dir() and not p.name.startswith("."))
     assert worlds == sorted(world_config(WorldSettings(policy_correct_share=s)).digest() for s in (0.0, 1.0))
     store = tmp_path / "out" / "worlds"
@@ -171,10 +172,17 @@ def test_a_sweep_over_worlds_builds_each_once_records_it_and_resumes(tmp_path, m
     regimes = (report / "regimes.md").read_text()
     assert "| Method | 0.0 | 1.0 |" in regimes and "| Random RM Selection |" in regimes
     assert "Spearman's rho with the chosen RM's on-policy AUC" in regimes  # random_rm's steps, rated by each world's profile
+    # from each world's SFT policy: rated against that policy's profile, shown as the method's second line
+    sft_profile, = (json.loads(p.read_text()) for p in store.glob("synth_count/random_rm@*start=sft*share=1.0/seed0/profile.json"))
+    base_profile, = (json.loads(p.read_text()) for p in store.glob("synth_count/random_rm@*start=base*share=1.0/seed0/profile.json"))
+    assert sft_profile["start"]["from"] == "sft" and "start" not in base_profile
+    assert regimes.count("| Random RM Selection [from SFT] |") == 4   # accuracy, selection, both signal tables
+    regime_table = pd.read_csv(report / "fig_regimes_accuracy.csv")
+    assert set(regime_table.loc[regime_table["row"] == "Random RM Selection", "variant"].fillna("")) == {"", "from SFT"}
     assert (report / "fig_regimes_accuracy.png").is_file() and (report / "fig_regimes_signal.png").is_file()
     stamps = {w: (tmp_path / "cache" / "world" / w / "report.json").stat().st_mtime_ns for w in worlds}
     again = run_sweep(str(path), [], str(tmp_path / "out"), LocalExecutor(LocalConfig(workers=1)))
-    assert (again.done, again.failed) == (4, 0)
+    assert (again.done, again.failed) == (6, 0)
     assert stamps == {w: (tmp_path / "cache" / "world" / w / "report.json").stat().st_mtime_ns for w in worlds}
 
 
