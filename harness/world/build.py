@@ -175,6 +175,57 @@ def _reuse(job: tuple[Path, ModelRecipe, WorldConfig, int]) -> bool:
     return True
 
 
+def _model_jobs(config: WorldConfig, root: Path) -> list[tuple[Path, ModelRecipe, WorldConfig, int]]:
+    """The world's models as training jobs (folder ``root/<name>``, recipe, world, seed), longest first; a model's
+    seed is its place in that order."""
+    return [(root / name, recipe, config, config.seed * 100 + index)
+            for index, (name, recipe) in enumerate(sorted(config.models.items(), key=lambda kv: -kv[1].steps))]
+
+
+def _train_all(jobs: Sequence[tuple[Path, ModelRecipe, WorldConfig, int]]) -> None:
+    """Train and measure the jobs, in a process per core (each with one thread: a model's bytes never depend on how
+    many were trained beside it)."""
+    jobs = sorted(jobs, key=lambda job: -job[1].steps)  # the longest first, so the processes finish together
+    workers = max(1, min(len(jobs), os.cpu_count() or 1))
+    if workers == 1:
+        for job in jobs:
+            _train_and_measure(*job)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        list(pool.map(_train_and_measure, *zip(*jobs)))
+
+
+def train_world_models(configs: Sequence[WorldConfig], verbose: bool = True) -> None:
+    """Train, in one pool of processes, every model that the worlds among ``configs`` not built yet need and no
+    earlier build trained (each distinct one once, however many worlds share it), into the model store; the worlds
+    are then put together from it (``ensure_world``). A sweep over several worlds trains their models side by side."""
+    log = print if verbose else (lambda message: None)
+    pending: dict[str, tuple[Path, ModelRecipe, WorldConfig, int]] = {}
+    unbuilt = [config for config in configs if not is_built(config)]
+    scratch = cache_root() / MODEL_STORE / f".training-{os.getpid()}"
+    for config in unbuilt:
+        for folder, recipe, world, seed in _model_jobs(config, scratch):
+            key = world.model_digest(folder.name, recipe, seed)
+            stored = stored_model(world, folder.name, recipe, seed)
+            if key not in pending and not ((stored / "measured.json").is_file() and model_problem(stored) is None):
+                pending[key] = (scratch / key / folder.name, recipe, world, seed)
+    if not pending:
+        return
+    started = time.perf_counter()
+    shutil.rmtree(scratch, ignore_errors=True)
+    workers = max(1, min(len(pending), os.cpu_count() or 1))
+    log(f"training the {len(pending)} models of {len(unbuilt)} synthetic world(s) in {workers} process(es) "
+        "(once; cached afterwards)")
+    try:
+        _train_all(list(pending.values()))
+        for job in pending.values():
+            _keep(job)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    log(f"  trained in {time.perf_counter() - started:.1f}s")
+
+
 def _keep(job: tuple[Path, ModelRecipe, WorldConfig, int]) -> None:
     """Put a freshly trained model into the model store (atomically; a copy another build put there first stays)."""
     folder, recipe, config, seed = job
@@ -215,22 +266,15 @@ def ensure_world(config: WorldConfig | None = None, verbose: bool = True, **over
         building = target.parent / f".{target.name}.building"
         shutil.rmtree(building, ignore_errors=True)
         building.mkdir(parents=True)
-        jobs = [(building / name, recipe, config, config.seed * 100 + index)
-                for index, (name, recipe) in enumerate(sorted(config.models.items(), key=lambda kv: -kv[1].steps))]
+        jobs = _model_jobs(config, building)
         reused = [job[0].name for job in jobs if _reuse(job)]
         jobs = [job for job in jobs if job[0].name not in reused]
         if reused:
-            log(f"  reusing {len(reused)} models trained by an earlier build ({', '.join(reused)})")
-        workers = max(1, min(len(jobs), os.cpu_count() or 1))
+            log(f"  {len(reused)} of its models already trained ({', '.join(reused)})")
         if jobs:
+            workers = max(1, min(len(jobs), os.cpu_count() or 1))
             log(f"  training {len(jobs)} models ({', '.join(j[0].name for j in jobs)}) in {workers} process(es)")
-        if workers == 1 or len(jobs) <= 1:
-            for job in jobs:
-                _train_and_measure(*job)
-        else:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-                list(pool.map(_train_and_measure, *zip(*jobs)))
+        _train_all(jobs)
         for job in jobs:
             _keep(job)
         report: dict[str, Any] = {"config": asdict(config), "ranking_accuracy": {}, "policy_greedy_accuracy": {}}
@@ -303,7 +347,9 @@ class WorldSetup:
         return None
 
     def run(self, runs: Sequence[RunConfig]) -> None:
-        for config in worlds_used(runs):
+        worlds = worlds_used(runs)
+        train_world_models(worlds)  # every world's models side by side, then each world from them
+        for config in worlds:
             ensure_world(config)
 
 

@@ -13,7 +13,7 @@ from harness.config.errors import ConfigError
 from harness.loop.run_config import build_run_config
 from harness.profile import build
 from harness.profile.build import ensure_profile, measure_profile
-from harness.profile.competence import auc, measure
+from harness.profile.competence import auc, aucs, measure
 from harness.report.stats import bootstrap_difference
 
 from conftest import tiny_run_config
@@ -42,6 +42,20 @@ def test_perfect_and_inverted_scores():
     inverted = measure(-correct.astype(float), correct, groups, resamples=50)
     assert perfect.auc == perfect.pairwise_accuracy == 1.0 and inverted.auc == inverted.pairwise_accuracy == 0.0
     assert perfect.auc_ci == (1.0, 1.0)
+
+
+def test_the_bootstrap_in_one_matrix_gives_the_aucs_of_the_loop_over_resamples():
+    rng = np.random.default_rng(5)
+    scores = rng.integers(0, 6, size=(40, 24)).astype(float)   # many ties
+    correct = rng.uniform(size=(40, 24)) < 0.3
+    correct[3], correct[4] = True, False                      # rows with one kind only
+    expected = [auc(s, c) for s, c in zip(scores, correct)]
+    got = aucs(scores, correct)
+    assert [None if np.isnan(v) else float(v) for v in got] == expected   # exactly, not approximately
+    groups = np.repeat(np.arange(12), 2)
+    one = measure(scores[0], correct[0], groups, resamples=200, seed=1)
+    uneven = measure(np.append(scores[0], 2.0), np.append(correct[0], True), np.append(groups, 11), resamples=200, seed=1)
+    assert one.auc_ci is not None and uneven.auc_ci is not None and one.pairwise_ci is not None
 
 
 def test_bootstrap_difference_of_paired_seeds():

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from harness.world.build import ModelRecipe, WorldConfig, ensure_world, task_problems
+from harness.world.build import ModelRecipe, WorldConfig, ensure_world, task_problems, train_world_models
 from harness.world.families import FAMILIES, generate
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
@@ -65,9 +65,12 @@ def test_a_world_reuses_the_models_an_earlier_build_trained_and_they_equal_its_o
     first = _small_config()
     second = replace(first, models={**first.models, "policy": ModelRecipe({"count": 0.9, "facts": 0.9}, steps=30)})
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "shared"))
-    folders = [ensure_world(first), ensure_world(second)]
+    folders = [ensure_world(first)]
+    train_world_models([first, second])   # as a sweep's setup does: only what no build trained yet
+    folders.append(ensure_world(second))
     printed = capsys.readouterr().out
-    assert "reusing 1 models trained by an earlier build (rm_a)" in printed and "training 1 models (policy)" in printed
+    assert "training the 1 models of 1 synthetic world(s) in 1 process(es)" in printed
+    assert "2 of its models already trained (policy, rm_a)" in printed and "training 1 models" not in printed
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "alone"))
     alone = ensure_world(second, verbose=False)   # the same world built from nothing
     for model in ("policy", "rm_a"):
