@@ -149,9 +149,10 @@ def test_sweep_killed_at_three_moments_leaves_no_process_and_resumes_to_the_same
 
     # 1. while the world is built (from an empty cache): the builder processes die too; the resume rebuilds it
     at_build = Sweep(tmp_path, cache, "at_build")
-    at_build.kill_when(lambda: any(world.glob(".*.building")) and len(_processes_marked(at_build.mark)) >= 3,
-                       "the world build")
+    at_build.kill_when(lambda: (any(world.glob(".*.building")) or any(world.glob(".models/.training-*/*")))
+                       and len(_processes_marked(at_build.mark)) >= 3, "the world build")
     assert not any(world.glob("*/report.json")), "a killed build must not be published"
+    assert not [m for m in world.glob(".models/[!.]*") if not (m / "measured.json").exists()], "nor a half-trained model"
     at_build.run_to_end()
 
     reference = Sweep(tmp_path, cache, "reference")
