@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -131,3 +132,16 @@ def write_df_gamed_stand_in(path: Path) -> str:
               for name in ("gamed_verbose", "gamed_concise")]
     pd.concat(frames, ignore_index=True).to_csv(path, index=False)  # row i < 805 holds instruction i
     return str(path)
+
+
+def write_finished_run(root, label: str, method: dict, seed: int, accuracies: dict[str, float], profile: dict):
+    """A finished run of task ``mix`` written by hand (config, per-category test accuracies, profile); its folder."""
+    folder = root / "mix" / label / f"seed{seed}"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(stored_config({
+        "method": method, "best_rm": "rm_a", "policy": {"model": "p"}, "train": {"loss": "dpo_nll"},
+        "task": {"name": "mix"}, "seed": seed})))
+    (folder / "metrics.json").write_text(json.dumps({"test": {"accuracy": sum(accuracies.values()) / len(accuracies),
+                                                              "accuracies": accuracies}}))
+    (folder / "profile.json").write_text(json.dumps(profile))
+    return folder

@@ -12,7 +12,7 @@ from harness.report.diagnostics import rated_runs, selection_curves, signal_rows
 from harness.report.runs import load_runs
 from harness.report.write import write_report
 
-from conftest import stored_config
+from conftest import write_finished_run
 
 CATEGORIES = ("a", "b")
 AUC = {"a": {"rm_a": 0.9, "rm_b": 0.6, "rm_bad": 0.2}, "b": {"rm_a": 0.55, "rm_b": 0.95, "rm_bad": 0.3}}
@@ -30,14 +30,7 @@ def _profile() -> dict:
 def _write_run(root: Path, label: str, method: dict, seed: int, accuracies: dict[str, float],
                steps: list[tuple[str, str, float, float | None]] = ()) -> None:
     """A finished run; ``steps`` are (category, chosen RM, loss, MAB reward) in order."""
-    folder = root / "mix" / label / f"seed{seed}"
-    folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps(stored_config({
-        "method": method, "best_rm": "rm_a", "policy": {"model": "p"}, "train": {"loss": "dpo_nll"},
-        "task": {"name": "mix"}, "seed": seed})))
-    (folder / "metrics.json").write_text(json.dumps({"test": {"accuracy": sum(accuracies.values()) / len(accuracies),
-                                                              "accuracies": accuracies}}))
-    (folder / "profile.json").write_text(json.dumps(_profile()))
+    folder = write_finished_run(root, label, method, seed, accuracies, _profile())
     records = []
     for category, chosen, loss, reward in steps:
         best = _profile()["best_rm"][category]

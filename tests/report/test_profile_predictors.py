@@ -4,7 +4,6 @@ too few cells handled without an error, and the profile's reward-signal tables."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from harness.report.profiles import profile_tables
 from harness.report.runs import load_runs
 from harness.report.write import write_report
 
-from conftest import stored_config
+from conftest import write_finished_run
 
 # trained accuracy (percent, mean of two seeds 5 points apart) per (RM, category); ranks 1..6 in brackets
 ACCURACY = {("rm_a", "a"): 60, ("rm_b", "a"): 35, ("rm_c", "a"): 10, ("rm_a", "b"): 20, ("rm_b", "b"): 55, ("rm_c", "b"): 5}
@@ -47,14 +46,7 @@ def _profile(version: int = 2) -> dict:
 
 
 def _write_run(root: Path, label: str, method: dict, seed: int, accuracies: dict[str, float], profile: dict) -> None:
-    folder = root / "mix" / label / f"seed{seed}"
-    folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps(stored_config({
-        "method": method, "best_rm": "rm_a", "policy": {"model": "p"}, "train": {"loss": "dpo_nll"},
-        "task": {"name": "mix"}, "seed": seed})))
-    (folder / "metrics.json").write_text(json.dumps({"test": {"accuracy": sum(accuracies.values()) / len(accuracies),
-                                                              "accuracies": accuracies}}))
-    (folder / "profile.json").write_text(json.dumps(profile))
+    write_finished_run(root, label, method, seed, accuracies, profile)
 
 
 def _store(tmp_path: Path, rms: tuple[str, ...] = ("rm_a", "rm_b", "rm_c"), version: int = 2) -> Path:
